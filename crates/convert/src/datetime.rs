@@ -151,7 +151,7 @@ fn split_zone(text: &str) -> Result<(&str, i32), String> {
     };
     let (naive, zone) = text.split_at(pos);
     let sign = if zone.starts_with('-') { -1 } else { 1 };
-    let rest = zone[1..].as_bytes();
+    let rest = &zone.as_bytes()[1..];
     let (h, m): (&[u8], &[u8]) = match rest.len() {
         2 => (rest, b"00"),
         4 => rest.split_at(2),
