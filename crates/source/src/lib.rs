@@ -36,6 +36,12 @@ pub enum SourceError {
         table: &'static str,
         column: &'static str,
     },
+    #[error("{path}: table {table} has a row whose id is {id}, not an integer: fix that row in the file")]
+    BadId {
+        path: PathBuf,
+        table: &'static str,
+        id: String,
+    },
     #[error("reading {table} from {path}: {source}")]
     Read {
         path: PathBuf,

@@ -1,0 +1,178 @@
+//! The migration pipeline: reader → converter → writer.
+//!
+//! - **Reader** (a dedicated thread, [`reader`]): opens the SQLite file read-only, takes
+//!   one snapshot, counts and *scans* every row through the converter before anything
+//!   is written, then — if the writer says go — converts again and encodes rows into
+//!   binary-COPY batches, sent over a bounded channel (memory stays flat).
+//! - **Writer** (async, [`writer`]): checks the target, applies the idempotency guard,
+//!   and copies each batch with `COPY … FROM STDIN (FORMAT binary)`.
+//!
+//! How the target never ends up half-loaded:
+//! - bad cells are found by the scan, so a run that would fail on data writes nothing;
+//! - a plain run (empty target) commits every batch together with its progress in
+//!   `ava.migrate_runs`; if it fails part-way it empties the five tables again (they
+//!   were empty when it started) and marks the run failed. If it cannot (the process
+//!   was killed, the connection is gone), the run stays `running` and the next run
+//!   names it and refuses until `--force`;
+//! - `--force` replaces the target's rows in one transaction (truncate, copy, fix
+//!   sequences, commit), so a failure part-way leaves the previous rows untouched.
+
+mod reader;
+mod writer;
+
+use std::path::PathBuf;
+
+use ava_convert::CellError;
+use ava_sink::SinkError;
+use ava_source::SourceError;
+
+pub use writer::migrate;
+
+/// Rows per COPY batch (and commit) unless `--batch-size` says otherwise: large enough
+/// that per-transaction overhead vanishes, small enough that a batch stays a few MB.
+pub const DEFAULT_BATCH_SIZE: usize = 20_000;
+/// A batch is also cut when its encoded size passes this many bytes (wide rows).
+pub const MAX_BATCH_BYTES: usize = 16 << 20;
+/// Bad cells kept for the report; all are counted.
+pub const MAX_BAD_CELLS: usize = 1000;
+
+/// What `ava migrate` should do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sqlite: PathBuf,
+    pub batch_size: usize,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+/// Receives progress; the CLI draws bars or log lines from it.
+pub trait Progress: Send + Sync {
+    /// A phase of the run begins (`scanning`, `verifying the existing rows`, …).
+    fn phase(&self, what: &str);
+    /// Copying `table` begins; it has `rows` rows.
+    fn table_started(&self, table: &'static str, rows: u64);
+    /// `rows` more rows of `table` are committed.
+    fn rows_copied(&self, table: &'static str, rows: u64);
+    /// `table` is done.
+    fn table_finished(&self, table: &'static str);
+}
+
+/// A cell that cannot be stored faithfully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadCell {
+    pub table: &'static str,
+    pub id: String,
+    pub column: &'static str,
+    pub error: CellError,
+}
+
+impl std::fmt::Display for BadCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} id {}, column {}: {}",
+            self.table, self.id, self.column, self.error
+        )
+    }
+}
+
+/// Per table, what the run found and did.
+#[derive(Debug, Clone)]
+pub struct TableReport {
+    pub table: &'static str,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    pub copied: u64,
+    /// Converted cells per column (only columns with any), see `ava_convert`.
+    pub converted: Vec<(&'static str, u64)>,
+    pub seconds: f64,
+}
+
+impl TableReport {
+    /// Converted cells in all columns.
+    pub fn converted_total(&self) -> u64 {
+        self.converted.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// What the run decided or would decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The target is empty: copy.
+    Copy,
+    /// The target holds exactly the source: nothing to do.
+    AlreadyMigrated,
+    /// The target holds other rows: refuse (without `--force`).
+    Refuse,
+    /// The target holds other rows and `--force` was given: replace them.
+    Replace,
+    /// The source has cells that cannot be stored: refuse.
+    BadInput,
+}
+
+/// The result of a run that did not fail.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub action: Action,
+    /// Whether anything was written.
+    pub wrote: bool,
+    pub tables: Vec<TableReport>,
+    /// Bad cells found by the scan (the first [`MAX_BAD_CELLS`]) and how many in all.
+    pub bad_cells: Vec<BadCell>,
+    pub bad_total: u64,
+    /// An earlier run that never finished, if one was found: (id, started at, rows).
+    pub interrupted: Option<Interrupted>,
+}
+
+/// An earlier `ava migrate` that never finished (killed, or its clean-up failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub run: i64,
+    pub started_at: String,
+    pub rows_copied: i64,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Migrations(#[from] ava_migrations::MigrateError),
+    #[error(transparent)]
+    Verify(#[from] ava_verify::VerifyError),
+    #[error("{url}: the schema is not current ({pending}). Apply it first:\n  ava db push --database-url '{url}'")]
+    SchemaNotCurrent { url: String, pending: String },
+    #[error(
+        "{url}: another `ava migrate` is running against this database; wait for it to finish"
+    )]
+    Busy { url: String },
+    #[error("{} cell(s) cannot be stored faithfully; nothing was written. The first ones:\n{}", total, cells.iter().take(20).map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
+    BadCells { cells: Vec<BadCell>, total: u64 },
+    #[error("{url} already holds rows that are not the source's ({}); nothing was written. Use an empty database, or pass --force to replace them{}", describe_counts(.tables), .interrupted.as_ref().map(|i| format!(" (they were left by run {} started {}, which was interrupted after {} rows)", i.run, i.started_at, i.rows_copied)).unwrap_or_default())]
+    TargetNotEmpty {
+        url: String,
+        tables: Vec<(&'static str, u64)>,
+        interrupted: Option<Interrupted>,
+    },
+    #[error("{url}: copying {table} failed: {source}. {cleanup}")]
+    Copy {
+        url: String,
+        table: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+        cleanup: String,
+    },
+    #[error("the SQLite reader stopped unexpectedly: {0}")]
+    Reader(String),
+}
+
+fn describe_counts(tables: &[(&'static str, u64)]) -> String {
+    tables
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| format!("{t}: {n} rows"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

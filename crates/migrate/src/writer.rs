@@ -1,0 +1,382 @@
+//! The writer: target checks, the idempotency guard, and the copy itself.
+
+use std::time::Instant;
+
+use ava_catalog::{Table, TABLES};
+use ava_sink::{copy_in, counts, reset_sequence, Target};
+use bytes::Bytes;
+use tokio_postgres::{Client, Transaction};
+
+use crate::reader::{self, Msg, ReaderError, Scan};
+use crate::{Action, Interrupted, MigrateError, Options, Outcome, Progress, TableReport};
+
+/// Key of the session advisory lock that keeps two `ava migrate` runs apart
+/// (`'ava migrate'` in ASCII, so it is recognisable in `pg_locks`).
+const LOCK_KEY: i64 = 0x6176_6120_6d69_6772;
+
+/// Runs `ava migrate`: see the crate docs for what happens when.
+pub async fn migrate(
+    target: &mut Target,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Outcome, MigrateError> {
+    let url = target.url().to_string();
+    progress.phase("checking the target schema");
+    let status = ava_migrations::status(target.client()).await?;
+    if !status.is_current() {
+        let mut what = Vec::new();
+        if !status.pending.is_empty() {
+            what.push(format!("{} migration(s) pending", status.pending.len()));
+        }
+        if !status.unknown.is_empty() {
+            what.push(format!("unknown versions {}", status.unknown.join(", ")));
+        }
+        if !status.changed.is_empty() {
+            what.push(format!("changed versions {}", status.changed.join(", ")));
+        }
+        return Err(MigrateError::SchemaNotCurrent {
+            url,
+            pending: what.join("; "),
+        });
+    }
+    target.check_schema().await?;
+
+    if !opts.dry_run {
+        let locked: bool = target
+            .client()
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+            .await
+            .map_err(|e| target.error("taking the migrate lock", e))?
+            .get(0);
+        if !locked {
+            return Err(MigrateError::Busy { url });
+        }
+    }
+
+    progress.phase("scanning the SQLite file");
+    let (mut rx, go) = reader::spawn(opts.sqlite.clone(), opts.batch_size);
+    let scan = match rx.recv().await {
+        Some(Msg::Scanned(scan)) => scan,
+        Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
+        _ => return Err(MigrateError::Reader("no scan result".into())),
+    };
+    let target_counts = counts(target.client())
+        .await
+        .map_err(|e| target.error("counting rows", e))?;
+    let interrupted = interrupted_run(target.client())
+        .await
+        .map_err(|e| target.error("reading ava.migrate_runs", e))?;
+
+    let mut outcome = Outcome {
+        action: Action::Copy,
+        wrote: false,
+        tables: TABLES
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TableReport {
+                table: t.name,
+                source_rows: scan.counts[i],
+                target_rows: target_counts[i],
+                copied: 0,
+                converted: t
+                    .columns
+                    .iter()
+                    .zip(&scan.converted[i])
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(c, n)| (c.name, *n))
+                    .collect(),
+                seconds: 0.0,
+            })
+            .collect(),
+        bad_cells: scan.bad.clone(),
+        bad_total: scan.bad_total,
+        interrupted,
+    };
+
+    outcome.action = if scan.bad_total > 0 {
+        Action::BadInput
+    } else if target_counts.iter().all(|n| *n == 0) {
+        Action::Copy
+    } else {
+        progress.phase("comparing the rows already in the target");
+        if ava_verify::verify(&opts.sqlite, target).await?.identical() {
+            Action::AlreadyMigrated
+        } else if opts.force {
+            Action::Replace
+        } else {
+            Action::Refuse
+        }
+    };
+
+    let copy = matches!(outcome.action, Action::Copy | Action::Replace) && !opts.dry_run;
+    // The reader waits for this; a closed channel also stops it.
+    let _ = go.send(copy);
+    if !copy {
+        return match (outcome.action, opts.dry_run) {
+            (_, true) | (Action::AlreadyMigrated, _) => Ok(outcome),
+            (Action::BadInput, _) => Err(MigrateError::BadCells {
+                cells: scan.bad,
+                total: scan.bad_total,
+            }),
+            _ => Err(MigrateError::TargetNotEmpty {
+                url,
+                tables: TABLES.iter().map(|t| t.name).zip(target_counts).collect(),
+                interrupted: outcome.interrupted,
+            }),
+        };
+    }
+    copy_all(target, opts, progress, &scan, &mut rx, &mut outcome).await?;
+    outcome.wrote = true;
+    Ok(outcome)
+}
+
+fn reader_error(e: ReaderError, url: &str) -> MigrateError {
+    match e {
+        ReaderError::Source(e) => MigrateError::Source(e),
+        ReaderError::Cell(cell) => MigrateError::BadCells {
+            cells: vec![cell],
+            total: 1,
+        },
+        ReaderError::Stopped => MigrateError::Reader(format!("stopped while writing to {url}")),
+    }
+}
+
+/// The most recent run still marked `running`, if any (it was interrupted: the lock
+/// we hold means no other run is live).
+async fn interrupted_run(client: &Client) -> Result<Option<Interrupted>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT id, started_at::text, rows_copied FROM ava.migrate_runs \
+             WHERE status = 'running' ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await?
+        .map(|r| Interrupted {
+            run: r.get(0),
+            started_at: r.get(1),
+            rows_copied: r.get(2),
+        }))
+}
+
+/// Copies every batch the reader sends. A plain run commits each batch with its
+/// progress; `--force` (Replace) does everything in one transaction.
+async fn copy_all(
+    target: &mut Target,
+    opts: &Options,
+    progress: &dyn Progress,
+    scan: &Scan,
+    rx: &mut tokio::sync::mpsc::Receiver<Msg>,
+    outcome: &mut Outcome,
+) -> Result<(), MigrateError> {
+    let url = target.url().to_string();
+    let force = outcome.action == Action::Replace;
+    let source = opts.sqlite.display().to_string();
+    let client = target.client();
+    // Earlier interrupted runs are superseded by this one.
+    client
+        .execute(
+            "UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), \
+             detail = 'interrupted; superseded by a later run' WHERE status = 'running'",
+            &[],
+        )
+        .await
+        .map_err(|e| query_error(&url, "updating ava.migrate_runs", e))?;
+    let run: i64 = client
+        .query_one(
+            "INSERT INTO ava.migrate_runs (mode, source) VALUES ($1, $2) RETURNING id",
+            &[&if force { "force" } else { "copy" }, &source],
+        )
+        .await
+        .map_err(|e| query_error(&url, "recording the run in ava.migrate_runs", e))?
+        .get(0);
+
+    let writer = if force {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| query_error(&url, "starting the --force transaction", e))?;
+        tx.batch_execute(&format!("TRUNCATE {}", all_tables()))
+            .await
+            .map_err(|e| query_error(&url, "emptying the tables for --force", e))?;
+        Writer::Single { tx, run }
+    } else {
+        Writer::Batches { client, run }
+    };
+    let result = drain(writer, progress, scan, rx, outcome).await;
+    let Err((table, error)) = result else {
+        return Ok(());
+    };
+    // Clean up so the target is not left half-loaded; record why the run failed.
+    let detail = error.to_string();
+    let cleanup = if force {
+        "The transaction was rolled back: the target still holds its previous rows.".to_string()
+    } else {
+        match client.batch_execute(&format!("TRUNCATE {}", all_tables())).await {
+            Ok(()) => "The rows this run had copied were removed again: the target is empty, as before.".to_string(),
+            Err(e) => format!(
+                "Removing the rows this run had copied failed too ({e}): the target is half-loaded; run `ava migrate --force` to replace them."
+            ),
+        }
+    };
+    let _ = client
+        .execute(
+            "UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), detail = $2 WHERE id = $1",
+            &[&run, &detail],
+        )
+        .await;
+    Err(MigrateError::Copy {
+        url,
+        table,
+        source: error,
+        cleanup,
+    })
+}
+
+type CopyFailure = (&'static str, Box<dyn std::error::Error + Send + Sync>);
+
+fn query_error(url: &str, context: &str, source: tokio_postgres::Error) -> MigrateError {
+    MigrateError::Sink(ava_sink::SinkError::Query {
+        url: url.to_string(),
+        context: context.to_string(),
+        source,
+    })
+}
+
+/// `public."customers", …`: every catalog table, for `TRUNCATE`.
+fn all_tables() -> String {
+    TABLES
+        .iter()
+        .map(|t| format!("public.\"{}\"", t.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where batches go: a plain run commits each batch together with the run's progress;
+/// `--force` writes everything inside one transaction.
+enum Writer<'a> {
+    Batches { client: &'a mut Client, run: i64 },
+    Single { tx: Transaction<'a>, run: i64 },
+}
+
+impl Writer<'_> {
+    async fn write(&mut self, table: &Table, data: Bytes) -> Result<u64, tokio_postgres::Error> {
+        match self {
+            Writer::Batches { client, run } => {
+                let tx = client.transaction().await?;
+                let copied = copy_in(&tx, table, data).await?;
+                tx.execute(
+                    "UPDATE ava.migrate_runs SET rows_copied = rows_copied + $2 WHERE id = $1",
+                    &[run, &(copied as i64)],
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(copied)
+            }
+            Writer::Single { tx, run } => {
+                let copied = copy_in(tx, table, data).await?;
+                tx.execute(
+                    "UPDATE ava.migrate_runs SET rows_copied = rows_copied + $2 WHERE id = $1",
+                    &[run, &(copied as i64)],
+                )
+                .await?;
+                Ok(copied)
+            }
+        }
+    }
+
+    /// Sequences and the run's `done`, committed with (for `--force`) everything else.
+    async fn finish(self) -> Result<(), tokio_postgres::Error> {
+        match self {
+            Writer::Batches { client, run } => {
+                let tx = client.transaction().await?;
+                finish(&tx, run).await?;
+                tx.commit().await
+            }
+            Writer::Single { tx, run } => {
+                finish(&tx, run).await?;
+                tx.commit().await
+            }
+        }
+    }
+}
+
+/// Writes every batch the reader sends, table by table, reporting progress.
+async fn drain(
+    mut writer: Writer<'_>,
+    progress: &dyn Progress,
+    scan: &Scan,
+    rx: &mut tokio::sync::mpsc::Receiver<Msg>,
+    outcome: &mut Outcome,
+) -> Result<(), CopyFailure> {
+    let mut table_start = Instant::now();
+    let mut current = 0;
+    progress.table_started(TABLES[0].name, scan.counts[0]);
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Batch { table, data, rows } => {
+                let name = TABLES[table].name;
+                let copied = writer
+                    .write(&TABLES[table], data)
+                    .await
+                    .map_err(|e| (name, Box::new(e) as _))?;
+                if copied != rows {
+                    return Err((
+                        name,
+                        format!("Postgres took {copied} of {rows} rows").into(),
+                    ));
+                }
+                outcome.tables[table].copied += copied;
+                progress.rows_copied(name, copied);
+            }
+            Msg::TableDone(table) => {
+                outcome.tables[table].seconds = table_start.elapsed().as_secs_f64();
+                progress.table_finished(TABLES[table].name);
+                current = table + 1;
+                if let Some(next) = TABLES.get(current) {
+                    progress.table_started(next.name, scan.counts[current]);
+                }
+                table_start = Instant::now();
+            }
+            Msg::Failed(e) => return Err((table_name(current), Box::new(describe(e)))),
+            Msg::Scanned(_) => {}
+        }
+    }
+    if current < TABLES.len() {
+        return Err((
+            table_name(current),
+            "the SQLite reader stopped early".into(),
+        ));
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| ("sequences", Box::new(e) as _))
+}
+
+/// Moves every identity sequence past `max(id)` and marks the run done.
+async fn finish(
+    tx: &tokio_postgres::Transaction<'_>,
+    run: i64,
+) -> Result<(), tokio_postgres::Error> {
+    for table in &TABLES {
+        reset_sequence(tx, table).await?;
+    }
+    tx.execute(
+        "UPDATE ava.migrate_runs SET status = 'done', finished_at = now() WHERE id = $1",
+        &[&run],
+    )
+    .await?;
+    Ok(())
+}
+
+fn table_name(i: usize) -> &'static str {
+    TABLES.get(i).map_or("daily_metrics", |t| t.name)
+}
+
+fn describe(e: ReaderError) -> std::io::Error {
+    std::io::Error::other(match e {
+        ReaderError::Source(e) => e.to_string(),
+        ReaderError::Cell(c) => c.to_string(),
+        ReaderError::Stopped => "the SQLite reader stopped".into(),
+    })
+}

@@ -1,0 +1,218 @@
+//! Binary `COPY` both ways.
+//!
+//! In: rows are encoded straight into one buffer with the driver's own value encoders
+//! (`postgres-protocol`), framed as `COPY … (FORMAT binary)` expects. The framing is
+//! written here by hand because tokio-postgres' `BinaryCopyInWriter` takes `&dyn ToSql`
+//! per value and flushes row by row; a batch encoded once into one buffer can be built
+//! on the reader's thread and sent in one piece.
+//!
+//! Out: `COPY (SELECT …) TO STDOUT (FORMAT binary)` decoded by tokio-postgres'
+//! `BinaryCopyOutStream`, each value turned back into an [`ava_convert::Value`].
+
+use std::borrow::Cow;
+use std::error::Error;
+
+use ava_catalog::{Kind, Table};
+use ava_convert::Value;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{pin_mut, SinkExt, TryStreamExt};
+use postgres_protocol::types as pg;
+use postgres_types::{FromSql, Type};
+use tokio_postgres::binary_copy::BinaryCopyOutStream;
+use tokio_postgres::Transaction;
+
+/// Microseconds from the unix epoch to Postgres' epoch, 2000-01-01T00:00:00Z.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The binary COPY header: signature, flags, header-extension length.
+const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// One batch of rows encoded for `COPY … FROM STDIN (FORMAT binary)`.
+pub struct CopyBuffer {
+    buf: BytesMut,
+    rows: u64,
+}
+
+impl CopyBuffer {
+    /// An empty batch with room for about `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> CopyBuffer {
+        let mut buf = BytesMut::with_capacity(capacity);
+        buf.put_slice(HEADER);
+        CopyBuffer { buf, rows: 0 }
+    }
+
+    /// Rows encoded so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Bytes encoded so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether no row has been encoded.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Closes the batch (the trailer) and hands out its bytes.
+    pub fn finish(mut self) -> Bytes {
+        self.buf.put_i16(-1);
+        self.buf.freeze()
+    }
+}
+
+/// Encodes one row of `table` (values in catalog column order) into `out`.
+pub fn encode_row(out: &mut CopyBuffer, table: &Table, values: &[Value<'_>]) {
+    let buf = &mut out.buf;
+    buf.put_i16(values.len() as i16);
+    for (value, column) in values.iter().zip(table.columns) {
+        if let Value::Null = value {
+            buf.put_i32(-1);
+            continue;
+        }
+        let at = buf.len();
+        buf.put_i32(0);
+        match (value, column.kind) {
+            (Value::Int(i), Kind::Int) => pg::int4_to_sql(*i as i32, buf),
+            (Value::Int(i), _) => pg::int8_to_sql(*i, buf),
+            (Value::Float(f), _) => pg::float8_to_sql(*f, buf),
+            (Value::Bool(b), _) => pg::bool_to_sql(*b, buf),
+            (Value::Timestamp(t), _) => pg::timestamp_to_sql(t - PG_EPOCH_MICROS, buf),
+            (Value::Text(s), _) => pg::text_to_sql(s, buf),
+            (Value::Json(s), _) => {
+                // jsonb's binary format: a version byte, then the JSON text.
+                buf.put_u8(1);
+                buf.put_slice(s.as_bytes());
+            }
+            (Value::Null, _) => unreachable!("handled above"),
+        }
+        let len = (buf.len() - at - 4) as i32;
+        buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    out.rows += 1;
+}
+
+/// Runs one `COPY table FROM STDIN (FORMAT binary)` with an encoded batch; returns the
+/// rows Postgres took.
+pub async fn copy_in(
+    client: &Transaction<'_>,
+    table: &Table,
+    batch: Bytes,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "COPY public.\"{}\" ({}) FROM STDIN (FORMAT binary)",
+        table.name,
+        table.column_list()
+    );
+    let sink = client.copy_in::<_, Bytes>(&sql).await?;
+    pin_mut!(sink);
+    sink.send(batch).await?;
+    sink.finish().await
+}
+
+/// The Postgres type of a catalog column, as `COPY … TO` sends it.
+fn pg_type(kind: Kind) -> Type {
+    match kind {
+        Kind::Id | Kind::Ref(_) => Type::INT8,
+        Kind::Int => Type::INT4,
+        Kind::Float => Type::FLOAT8,
+        Kind::Bool => Type::BOOL,
+        Kind::Timestamp => Type::TIMESTAMPTZ,
+        Kind::Varchar(_) => Type::VARCHAR,
+        Kind::Text => Type::TEXT,
+        Kind::Json => Type::JSONB,
+    }
+}
+
+/// A target value decoded from binary COPY output.
+struct PgValue<'a>(Value<'a>);
+
+impl<'a> FromSql<'a> for PgValue<'a> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Ok(PgValue(match *ty {
+            Type::INT8 => Value::Int(pg::int8_from_sql(raw)?),
+            Type::INT4 => Value::Int(i64::from(pg::int4_from_sql(raw)?)),
+            Type::FLOAT8 => Value::Float(pg::float8_from_sql(raw)?),
+            Type::BOOL => Value::Bool(pg::bool_from_sql(raw)?),
+            Type::TIMESTAMPTZ => Value::Timestamp(pg::timestamp_from_sql(raw)? + PG_EPOCH_MICROS),
+            Type::JSONB => match raw.split_first() {
+                Some((1, text)) => Value::Json(Cow::Borrowed(std::str::from_utf8(text)?)),
+                _ => return Err("unsupported jsonb binary version".into()),
+            },
+            _ => Value::Text(Cow::Borrowed(pg::text_from_sql(raw)?)),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Ok(PgValue(Value::Null))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        [
+            Type::INT8,
+            Type::INT4,
+            Type::FLOAT8,
+            Type::BOOL,
+            Type::TIMESTAMPTZ,
+            Type::JSONB,
+            Type::VARCHAR,
+            Type::TEXT,
+        ]
+        .contains(ty)
+    }
+}
+
+/// Why reading target rows failed.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The query or the stream failed.
+    Db(tokio_postgres::Error),
+    /// A value could not be decoded (the message names the row's id when known).
+    Decode { id: String, reason: String },
+    /// The caller's callback failed.
+    Callback(E),
+}
+
+/// Streams the rows of `table` with `after < id <= through` (either side open when
+/// `None`) in id order, decoded to values in catalog column order.
+pub async fn read_rows<E>(
+    client: &Transaction<'_>,
+    table: &Table,
+    after: Option<i64>,
+    through: Option<i64>,
+    mut f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
+) -> Result<(), ReadError<E>> {
+    let sql = format!(
+        "COPY (SELECT {} FROM public.\"{}\" WHERE id > {} AND id <= {} ORDER BY id) \
+         TO STDOUT (FORMAT binary)",
+        table.column_list(),
+        table.name,
+        after.unwrap_or(i64::MIN),
+        through.unwrap_or(i64::MAX)
+    );
+    let types: Vec<Type> = table.columns.iter().map(|c| pg_type(c.kind)).collect();
+    let stream = client.copy_out(&sql).await.map_err(ReadError::Db)?;
+    let rows = BinaryCopyOutStream::new(stream, &types);
+    pin_mut!(rows);
+    while let Some(row) = rows.try_next().await.map_err(ReadError::Db)? {
+        let values: Result<Vec<Value>, _> = (0..types.len())
+            .map(|i| row.try_get::<PgValue>(i).map(|v| v.0).map_err(|e| (i, e)))
+            .collect();
+        match values {
+            Ok(values) => f(&values).map_err(ReadError::Callback)?,
+            Err((i, e)) => {
+                let id = row
+                    .try_get::<PgValue>(0)
+                    .map(|v| v.0.to_string())
+                    .unwrap_or_else(|_| "?".into());
+                return Err(ReadError::Decode {
+                    id,
+                    reason: format!("column {}: {e}", table.columns[i].name),
+                });
+            }
+        }
+    }
+    Ok(())
+}

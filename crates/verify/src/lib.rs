@@ -1,0 +1,355 @@
+//! The verifier: proves the target holds exactly the source, row by row.
+//!
+//! Both sides are read in full, each from one consistent snapshot and at the same time
+//! (SQLite on a blocking thread, Postgres on the async runtime). Every row is turned
+//! into one canonical form ([`ava_convert::Value::canonical`]: microsecond UTC
+//! timestamps, doubles by their bits, canonical JSON, NULL distinct from `''`) and
+//! hashed (xxh3-128); hashes are summed per chunk of [`CHUNK_IDS`] ids. Chunks whose
+//! count or sum differ are then read again on both sides and compared column by
+//! column, which names each missing, extra or changed row and every differing value.
+//! Nothing is sampled.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ava_catalog::{Table, TABLES};
+use ava_convert::{convert, row_id, Cell, CellError, Value};
+use ava_sink::{read_rows, ReadError, SinkError, Target};
+use ava_source::{IdRange, Source, SourceError};
+use serde::Serialize;
+use tokio_postgres::{IsolationLevel, Transaction};
+use xxhash_rust::xxh3::xxh3_128;
+
+/// Ids per checksum chunk.
+pub const CHUNK_IDS: i64 = 10_000;
+/// Differing rows listed per table; the rest are only counted.
+pub const MAX_LISTED: usize = 50;
+
+/// What stopped a verification (a difference is not an error: see [`Report`]).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("the SQLite reader thread stopped unexpectedly: {0}")]
+    Thread(String),
+}
+
+/// One column's two values, as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnDiff {
+    pub column: &'static str,
+    pub source: String,
+    pub target: String,
+}
+
+/// How one row differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "columns")]
+pub enum Diff {
+    /// In the source, not in the target.
+    Missing,
+    /// In the target, not in the source.
+    Extra,
+    /// In both, with these columns differing.
+    Changed(Vec<ColumnDiff>),
+}
+
+/// One differing row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowDiff {
+    pub id: i64,
+    #[serde(flatten)]
+    pub diff: Diff,
+}
+
+/// The result for one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableResult {
+    pub table: &'static str,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    pub chunks: usize,
+    pub differing_chunks: usize,
+    /// Differing rows of the chunks narrowed down, in id order: chunks are narrowed
+    /// until [`MAX_LISTED`] rows are listed.
+    pub diffs: Vec<RowDiff>,
+    /// How many of the differing chunks were narrowed down to rows.
+    pub narrowed_chunks: usize,
+}
+
+impl TableResult {
+    /// Whether both sides hold exactly the same rows.
+    pub fn identical(&self) -> bool {
+        self.differing_chunks == 0
+    }
+}
+
+/// The result for all five tables, in catalog order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tables: Vec<TableResult>,
+}
+
+impl Report {
+    /// Whether the target holds exactly the source.
+    pub fn identical(&self) -> bool {
+        self.tables.iter().all(TableResult::identical)
+    }
+}
+
+/// Per chunk: row count and the wrapping sum of the rows' hashes.
+type Chunks = BTreeMap<i64, (u64, u128)>;
+
+fn chunk_of(id: i64) -> i64 {
+    id.div_euclid(CHUNK_IDS)
+}
+
+fn add(chunks: &mut Chunks, id: i64, canonical: &[u8]) {
+    let e = chunks.entry(chunk_of(id)).or_default();
+    e.0 += 1;
+    e.1 = e.1.wrapping_add(xxh3_128(canonical));
+}
+
+/// A source cell in canonical form: the converted value, or (for a cell the converter
+/// rejects) a marker no target value can equal.
+fn canonical_cell(out: &mut Vec<u8>, converted: &Result<Value<'_>, CellError>) {
+    match converted {
+        Ok(v) => v.canonical(out),
+        Err(e) => {
+            out.push(0xff);
+            out.extend_from_slice(e.to_string().as_bytes());
+        }
+    }
+}
+
+fn convert_cells<'a>(table: &Table, cells: &[Cell<'a>]) -> Vec<Result<Value<'a>, CellError>> {
+    table
+        .columns
+        .iter()
+        .zip(cells)
+        .map(|(c, cell)| convert(c, *cell).map(|c| c.value))
+        .collect()
+}
+
+fn source_id(path: &Path, table: &Table, cells: &[Cell<'_>]) -> Result<i64, SourceError> {
+    match cells.first() {
+        Some(Cell::Integer(id)) => Ok(*id),
+        _ => Err(SourceError::BadId {
+            path: path.to_path_buf(),
+            table: table.name,
+            id: row_id(cells),
+        }),
+    }
+}
+
+/// Chunk checksums of every table of the source, from one snapshot.
+fn source_chunks(path: &Path) -> Result<Vec<(u64, Chunks)>, SourceError> {
+    let mut source = Source::open(path)?;
+    let snap = source.snapshot()?;
+    let mut buf = Vec::with_capacity(4096);
+    TABLES
+        .iter()
+        .map(|table| {
+            let mut chunks = Chunks::new();
+            let mut rows = 0u64;
+            snap.for_each::<SourceError>(table, IdRange::ALL, |cells| {
+                buf.clear();
+                for v in convert_cells(table, cells) {
+                    canonical_cell(&mut buf, &v);
+                }
+                add(&mut chunks, source_id(path, table, cells)?, &buf);
+                rows += 1;
+                Ok(())
+            })?;
+            Ok((rows, chunks))
+        })
+        .collect()
+}
+
+fn read_error(target: &str, table: &Table, e: ReadError<SinkError>) -> SinkError {
+    match e {
+        ReadError::Db(source) => SinkError::Query {
+            url: target.to_string(),
+            context: format!("reading table {}", table.name),
+            source,
+        },
+        ReadError::Decode { id, reason } => SinkError::Decode {
+            url: target.to_string(),
+            table: table.name,
+            id,
+            reason,
+        },
+        ReadError::Callback(e) => e,
+    }
+}
+
+fn target_id(url: &str, table: &Table, values: &[Value<'_>]) -> Result<i64, SinkError> {
+    match values.first() {
+        Some(Value::Int(id)) => Ok(*id),
+        v => Err(SinkError::Decode {
+            url: url.to_string(),
+            table: table.name,
+            id: format!("{v:?}"),
+            reason: "id is not an integer".into(),
+        }),
+    }
+}
+
+/// Chunk checksums of every table of the target, from one snapshot.
+async fn target_chunks(
+    client: &Transaction<'_>,
+    url: &str,
+) -> Result<Vec<(u64, Chunks)>, SinkError> {
+    let mut all = Vec::with_capacity(TABLES.len());
+    let mut buf = Vec::with_capacity(4096);
+    for table in &TABLES {
+        let mut chunks = Chunks::new();
+        let mut rows = 0u64;
+        read_rows(client, table, None, None, |values| {
+            buf.clear();
+            for v in values {
+                v.canonical(&mut buf);
+            }
+            add(&mut chunks, target_id(url, table, values)?, &buf);
+            rows += 1;
+            Ok(())
+        })
+        .await
+        .map_err(|e| read_error(url, table, e))?;
+        all.push((rows, chunks));
+    }
+    Ok(all)
+}
+
+/// Compares the SQLite file at `source` with the target, exactly.
+pub async fn verify(source: &Path, target: &mut Target) -> Result<Report, VerifyError> {
+    let url = target.url().to_string();
+    let path: PathBuf = source.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || source_chunks(&path));
+    let tx = target
+        .client()
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| SinkError::Query {
+            url: url.clone(),
+            context: "starting a read-only snapshot".into(),
+            source: e,
+        })?;
+    let target_side = target_chunks(&tx, &url).await?;
+    let source_side = reader
+        .await
+        .map_err(|e| VerifyError::Thread(e.to_string()))??;
+
+    let mut tables = Vec::with_capacity(TABLES.len());
+    for (table, ((source_rows, s), (target_rows, t))) in
+        TABLES.iter().zip(source_side.into_iter().zip(target_side))
+    {
+        let keys: std::collections::BTreeSet<i64> = s.keys().chain(t.keys()).copied().collect();
+        let differing: Vec<i64> = keys.into_iter().filter(|k| s.get(k) != t.get(k)).collect();
+        let mut result = TableResult {
+            table: table.name,
+            source_rows,
+            target_rows,
+            chunks: s.len().max(t.len()),
+            differing_chunks: differing.len(),
+            diffs: Vec::new(),
+            narrowed_chunks: 0,
+        };
+        for chunk in differing {
+            if result.diffs.len() >= MAX_LISTED {
+                break;
+            }
+            narrow(source, &tx, &url, table, chunk, &mut result).await?;
+            result.narrowed_chunks += 1;
+        }
+        tables.push(result);
+    }
+    // Read-only: nothing to commit; dropping rolls back.
+    drop(tx);
+    Ok(Report { tables })
+}
+
+/// Reads one differing chunk from both sides and records its differing rows.
+async fn narrow(
+    source: &Path,
+    client: &Transaction<'_>,
+    url: &str,
+    table: &'static Table,
+    chunk: i64,
+    result: &mut TableResult,
+) -> Result<(), VerifyError> {
+    let range = IdRange {
+        after: Some(chunk * CHUNK_IDS - 1),
+        through: Some(chunk * CHUNK_IDS + CHUNK_IDS - 1),
+    };
+    let path = source.to_path_buf();
+    let source_rows = tokio::task::spawn_blocking(move || {
+        let mut source = Source::open(&path)?;
+        let snap = source.snapshot()?;
+        let mut rows: BTreeMap<i64, Vec<Result<Value<'static>, CellError>>> = BTreeMap::new();
+        snap.for_each::<SourceError>(table, range, |cells| {
+            let values = convert_cells(table, cells)
+                .into_iter()
+                .map(|v| v.map(Value::into_owned))
+                .collect();
+            rows.insert(source_id(&path, table, cells)?, values);
+            Ok(())
+        })?;
+        Ok::<_, SourceError>(rows)
+    });
+    let mut target_rows: BTreeMap<i64, Vec<Value<'static>>> = BTreeMap::new();
+    read_rows(client, table, range.after, range.through, |values| {
+        let id = target_id(url, table, values)?;
+        target_rows.insert(id, values.iter().cloned().map(Value::into_owned).collect());
+        Ok(())
+    })
+    .await
+    .map_err(|e| read_error(url, table, e))?;
+    let source_rows = source_rows
+        .await
+        .map_err(|e| VerifyError::Thread(e.to_string()))??;
+
+    let ids: std::collections::BTreeSet<i64> = source_rows
+        .keys()
+        .chain(target_rows.keys())
+        .copied()
+        .collect();
+    for id in ids {
+        let diff = match (source_rows.get(&id), target_rows.get(&id)) {
+            (Some(_), None) => Diff::Missing,
+            (None, Some(_)) => Diff::Extra,
+            (Some(s), Some(t)) => {
+                let columns: Vec<ColumnDiff> = table
+                    .columns
+                    .iter()
+                    .zip(s.iter().zip(t))
+                    .filter_map(|(c, (s, t))| {
+                        let (mut a, mut b) = (Vec::new(), Vec::new());
+                        canonical_cell(&mut a, s);
+                        t.canonical(&mut b);
+                        (a != b).then(|| ColumnDiff {
+                            column: c.name,
+                            source: match s {
+                                Ok(v) => v.to_string(),
+                                Err(e) => format!("invalid ({e})"),
+                            },
+                            target: t.to_string(),
+                        })
+                    })
+                    .collect();
+                if columns.is_empty() {
+                    continue;
+                }
+                Diff::Changed(columns)
+            }
+            (None, None) => continue,
+        };
+        result.diffs.push(RowDiff { id, diff });
+    }
+    Ok(())
+}
