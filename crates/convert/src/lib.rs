@@ -24,7 +24,7 @@ pub mod json;
 use std::borrow::Cow;
 use std::fmt;
 
-pub use ava_catalog::{Column, Kind};
+pub use ava_catalog::{Column, Kind, Table};
 
 /// A cell as SQLite stores it: one of its five storage classes, borrowed from the row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -206,6 +206,41 @@ pub fn convert<'a>(column: &Column, cell: Cell<'a>) -> Result<Converted<'a>, Cel
             },
             Kind::Json => json::convert(cell),
         },
+    }
+}
+
+/// Converts one row of `table` (cells in catalog column order). On success, adds one
+/// to `changed[i]` for every converted cell of column `i`; on failure returns every
+/// bad cell of the row with its column name, so a scan can report them all.
+pub fn convert_row<'a>(
+    table: &Table,
+    cells: &[Cell<'a>],
+    changed: &mut [u64],
+) -> Result<Vec<Value<'a>>, Vec<(&'static str, CellError)>> {
+    let mut values = Vec::with_capacity(cells.len());
+    let mut bad = Vec::new();
+    for (i, (column, cell)) in table.columns.iter().zip(cells).enumerate() {
+        match convert(column, *cell) {
+            Ok(c) => {
+                changed[i] += u64::from(c.changed);
+                values.push(c.value);
+            }
+            Err(e) => bad.push((column.name, e)),
+        }
+    }
+    if bad.is_empty() {
+        Ok(values)
+    } else {
+        Err(bad)
+    }
+}
+
+/// The id of a row as read (its first cell), for messages.
+pub fn row_id(cells: &[Cell<'_>]) -> String {
+    match cells.first() {
+        Some(Cell::Integer(i)) => i.to_string(),
+        Some(c) => c.excerpt(),
+        None => "?".into(),
     }
 }
 

@@ -30,7 +30,7 @@ pub use writer::migrate;
 
 /// Rows per COPY batch (and commit) unless `--batch-size` says otherwise: large enough
 /// that per-transaction overhead vanishes, small enough that a batch stays a few MB.
-pub const DEFAULT_BATCH_SIZE: usize = 20_000;
+pub const DEFAULT_BATCH_SIZE: u64 = 20_000;
 /// A batch is also cut when its encoded size passes this many bytes (wide rows).
 pub const MAX_BATCH_BYTES: usize = 16 << 20;
 /// Bad cells kept for the report; all are counted.
@@ -40,7 +40,7 @@ pub const MAX_BAD_CELLS: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub sqlite: PathBuf,
-    pub batch_size: usize,
+    pub batch_size: u64,
     pub dry_run: bool,
     pub force: bool,
 }

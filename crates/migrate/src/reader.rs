@@ -54,7 +54,7 @@ impl From<SourceError> for ReaderError {
 /// batches, `false` (or the writer going away) ends it.
 pub(crate) fn spawn(
     path: PathBuf,
-    batch_size: usize,
+    batch_size: u64,
 ) -> (mpsc::Receiver<Msg>, std_mpsc::Sender<bool>) {
     let (tx, rx) = mpsc::channel(2);
     let (go_tx, go_rx) = std_mpsc::channel();
@@ -71,7 +71,7 @@ pub(crate) fn spawn(
 
 fn run(
     path: &std::path::Path,
-    batch_size: usize,
+    batch_size: u64,
     tx: &mpsc::Sender<Msg>,
     go: &std_mpsc::Receiver<bool>,
 ) -> Result<(), ReaderError> {
@@ -96,7 +96,7 @@ fn run(
                 })
             })?;
             encode_row(&mut batch, table, &values);
-            if batch.rows() as usize >= batch_size || batch.len() >= MAX_BATCH_BYTES {
+            if batch.rows() >= batch_size || batch.len() >= MAX_BATCH_BYTES {
                 let full =
                     std::mem::replace(&mut batch, CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4));
                 send_batch(tx, i, full)?;

@@ -1,0 +1,285 @@
+//! `ava`: moves the Med Spa Voice AI analytics from the app's SQLite file into
+//! Supabase Postgres, exactly, and proves it. This is the binary's edge: argument
+//! parsing, configuration (`DATABASE_URL`, `.env`), progress and reports, exit codes.
+//! The work itself lives in the library crates (see ARCHITECTURE.md).
+
+mod config;
+mod demo;
+mod progress;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented in the README ("Exit codes").
+mod exit {
+    /// Success, including "already migrated" and a verify that found no difference.
+    pub const OK: u8 = 0;
+    /// Any other failure: connection, I/O, a file that is not the app's database, …
+    pub const ERROR: u8 = 1;
+    // 2 is clap's code for a usage error.
+    /// `ava verify` found differences.
+    pub const DIFFERENT: u8 = 3;
+    /// Refused: the target holds other rows (see --force), or another run holds the lock.
+    pub const REFUSED: u8 = 4;
+    /// The SQLite file has cells that cannot be stored faithfully; nothing was written.
+    pub const BAD_INPUT: u8 = 5;
+    /// The target's schema is not current: run `ava db push`.
+    pub const SCHEMA: u8 = 6;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "ava",
+    version,
+    about = "Move the Ava analytics from SQLite to Supabase Postgres, exactly, and prove it.",
+    long_about = "Move the Med Spa Voice AI analytics (customers, appointments, call_sessions, \
+call_events, daily_metrics) from the app's SQLite file into Supabase Postgres, exactly, and prove it.\n\n\
+Typical run:  ava db push  →  ava migrate --dry-run  →  ava migrate  →  ava verify\n\n\
+The target is --database-url, else DATABASE_URL from the environment or from a .env file in the \
+working directory. Passwords are never printed.",
+    after_help = "Exit codes: 0 ok · 1 error · 2 usage · 3 verify found differences · \
+4 refused (target holds other rows, or busy) · 5 bad input cells · 6 schema not current"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply or inspect the schema migrations (supabase/migrations, embedded in this binary).
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Copy the SQLite file's five tables into the target.
+    ///
+    /// Scans every cell first (nothing is written if any cannot be stored faithfully), then
+    /// copies customers, appointments, call_sessions, call_events and daily_metrics with binary
+    /// COPY, committing every batch, and moves every id sequence past max(id). A target that
+    /// already holds exactly the source is left alone ("already migrated"); one holding other
+    /// rows is refused unless --force. The session's statement_timeout is set to 0 so long
+    /// copies are not cancelled (Supabase's default is 2 minutes).
+    Migrate(MigrateArgs),
+    /// Prove the target holds exactly the SQLite file's rows: every row of every table is
+    /// checksummed on both sides, differing chunks are narrowed down to rows and columns.
+    Verify(VerifyArgs),
+    /// Write a realistic demo SQLite file with the app's exact schema and value formats.
+    Seed(SeedArgs),
+    /// Run the whole job on local defaults: seed a demo file, push the schema, migrate, verify.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the migrations not yet applied, each with its history row in one transaction,
+    /// under an advisory lock; recorded in supabase_migrations.schema_migrations as the
+    /// Supabase CLI records them.
+    Push {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Show what would be applied; apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List applied and pending migrations.
+    Status {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct TargetArgs {
+    /// Target Postgres URL, e.g. postgresql://postgres:PASSWORD@db.PROJECT.supabase.co:5432/postgres
+    /// [default: $DATABASE_URL, or DATABASE_URL in ./.env]
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct SourceArgs {
+    /// The app's SQLite file [default: ./ava_database.db, then ./backend/ava_database.db]
+    #[arg(long, value_name = "PATH")]
+    sqlite: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Connect to both sides, check the schema and scan the data; print per table the source
+    /// count, the target count and what would happen. Writes nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Replace the rows a non-empty target holds, in one transaction: if anything fails the
+    /// target keeps its previous rows. Readers of those tables wait until it commits.
+    #[arg(long)]
+    force: bool,
+    /// Rows per COPY batch; a plain run commits after each batch.
+    #[arg(long, value_name = "N", default_value_t = ava_migrate::DEFAULT_BATCH_SIZE,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    batch_size: u64,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// Where to write the file (refused if it exists).
+    #[arg(long, value_name = "PATH")]
+    sqlite: PathBuf,
+    /// Number of calls; about 8 rows are written per call across the five tables.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    calls: u64,
+    /// Random seed: the same seed, calls and end date give the same file.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Last day with calls (UTC), YYYY-MM-DD [default: today]
+    #[arg(long, value_name = "DATE")]
+    end: Option<chrono::NaiveDate>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// Maps a failure to its documented exit code.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use ava_migrate::MigrateError as M;
+    match e.downcast_ref::<M>() {
+        Some(M::TargetNotEmpty { .. } | M::Busy { .. }) => exit::REFUSED,
+        Some(M::BadCells { .. }) => exit::BAD_INPUT,
+        Some(M::SchemaNotCurrent { .. }) => exit::SCHEMA,
+        Some(M::Sink(ava_sink::SinkError::Schema { .. })) => exit::SCHEMA,
+        _ => exit::ERROR,
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Db(DbCommand::Push { target, dry_run }) => {
+            let mut target = config::connect(&target).await?;
+            let report = ava_migrations::push(target.client(), dry_run)
+                .await
+                .with_context(|| format!("db push to {}", target.url()))?;
+            report::push(&report, target.url());
+            Ok(exit::OK)
+        }
+        Command::Db(DbCommand::Status { target }) => {
+            let mut target = config::connect(&target).await?;
+            let status = ava_migrations::status(target.client())
+                .await
+                .with_context(|| format!("db status of {}", target.url()))?;
+            report::status(&status, target.url());
+            Ok(if status.is_current() {
+                exit::OK
+            } else {
+                exit::SCHEMA
+            })
+        }
+        Command::Migrate(args) => {
+            let sqlite = config::sqlite_path(&args.source)?;
+            let mut target = config::connect(&args.target).await?;
+            let opts = ava_migrate::Options {
+                sqlite,
+                batch_size: args.batch_size,
+                dry_run: args.dry_run,
+                force: args.force,
+            };
+            migrate(&mut target, &opts).await
+        }
+        Command::Verify(args) => {
+            let sqlite = config::sqlite_path(&args.source)?;
+            let mut target = config::connect(&args.target).await?;
+            verify(&mut target, &sqlite, args.json).await
+        }
+        Command::Seed(args) => {
+            seed(&args.sqlite, args.calls, args.seed, args.end)?;
+            Ok(exit::OK)
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// `ava migrate`, shared with `ava demo`.
+async fn migrate(target: &mut ava_sink::Target, opts: &ava_migrate::Options) -> anyhow::Result<u8> {
+    let progress = progress::Bars::new();
+    let result = ava_migrate::migrate(target, opts, &progress).await;
+    progress.clear();
+    let outcome = result?;
+    report::migrate(&outcome, opts, target.url());
+    Ok(match (opts.dry_run, outcome.action) {
+        (true, ava_migrate::Action::BadInput) => exit::BAD_INPUT,
+        (true, ava_migrate::Action::Refuse) => exit::REFUSED,
+        _ => exit::OK,
+    })
+}
+
+/// `ava verify`, shared with `ava demo`.
+async fn verify(
+    target: &mut ava_sink::Target,
+    sqlite: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
+    let report = ava_verify::verify(sqlite, target).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        report::verify(&report, started.elapsed());
+    }
+    Ok(if report.identical() {
+        exit::OK
+    } else {
+        exit::DIFFERENT
+    })
+}
+
+/// `ava seed`, shared with `ava demo`.
+fn seed(
+    path: &std::path::Path,
+    calls: u64,
+    seed: u64,
+    end: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let opts = ava_seed::SeedOptions {
+        calls,
+        seed,
+        end: end.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+    };
+    let report = ava_seed::seed(path, &opts)?;
+    report::seed(&report, path, started.elapsed());
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! What the commands print: summaries and tables on stdout.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ava_migrate::{Action, Options, Outcome};
+use ava_verify::{Diff, Report};
+
+pub fn push(report: &ava_migrations::PushReport, url: &str) {
+    let verb = if report.dry_run {
+        "would apply"
+    } else {
+        "applied"
+    };
+    if report.applied.is_empty() {
+        println!("{url}: schema is current, nothing to apply");
+        return;
+    }
+    println!("{url}: {verb} {} migration(s):", report.applied.len());
+    for m in &report.applied {
+        println!("  {}  {}", m.version, m.name);
+    }
+}
+
+pub fn status(status: &ava_migrations::Status, url: &str) {
+    println!("{url}");
+    println!("  {:<16} {:<40} state", "version", "name");
+    for row in &status.applied {
+        let state = if status.unknown.contains(&row.version) {
+            "applied, unknown to this build"
+        } else if status.changed.contains(&row.version) {
+            "applied, file changed since"
+        } else {
+            "applied"
+        };
+        println!(
+            "  {:<16} {:<40} {state}",
+            row.version,
+            row.name.as_deref().unwrap_or("")
+        );
+    }
+    for m in &status.pending {
+        println!("  {:<16} {:<40} pending", m.version, m.name);
+    }
+    if status.is_current() {
+        println!("schema is current");
+    } else if !status.pending.is_empty() {
+        println!("run `ava db push` to apply the pending migration(s)");
+    }
+}
+
+pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
+    let source = opts.sqlite.display();
+    if let Some(i) = &outcome.interrupted {
+        println!(
+            "note: an earlier run ({}, started {}) was interrupted after {} rows{}",
+            i.run,
+            i.started_at,
+            i.rows_copied,
+            if outcome.wrote {
+                "; this run replaced it"
+            } else {
+                ""
+            }
+        );
+    }
+    if opts.dry_run {
+        println!("dry run: {source} → {url} (nothing written)");
+        println!(
+            "  {:<15} {:>12} {:>12} {:>10}",
+            "table", "source rows", "target rows", "converted"
+        );
+        for t in &outcome.tables {
+            println!(
+                "  {:<15} {:>12} {:>12} {:>10}",
+                t.table,
+                t.source_rows,
+                t.target_rows,
+                t.converted_total()
+            );
+        }
+        converted(outcome);
+        bad_cells(outcome);
+        let total: u64 = outcome.tables.iter().map(|t| t.source_rows).sum();
+        println!(
+            "would: {}",
+            match outcome.action {
+                Action::Copy => format!("copy {total} rows into the empty target"),
+                Action::AlreadyMigrated =>
+                    "nothing: the target already holds exactly the source".into(),
+                Action::Replace =>
+                    format!("replace the target's rows with the source's {total} rows (--force)"),
+                Action::Refuse =>
+                    "refuse: the target holds other rows (pass --force to replace them)".into(),
+                Action::BadInput =>
+                    "refuse: some cells cannot be stored faithfully (listed above)".into(),
+            }
+        );
+        return;
+    }
+    if outcome.action == Action::AlreadyMigrated {
+        println!("already migrated: {url} holds exactly the rows of {source}; nothing written");
+        return;
+    }
+    println!(
+        "  {:<15} {:>12} {:>12} {:>10} {:>9} {:>11}",
+        "table", "source rows", "copied", "converted", "seconds", "rows/s"
+    );
+    let (mut rows, mut secs) = (0, 0.0);
+    for t in &outcome.tables {
+        rows += t.copied;
+        secs += t.seconds;
+        println!(
+            "  {:<15} {:>12} {:>12} {:>10} {:>9.2} {:>11.0}",
+            t.table,
+            t.source_rows,
+            t.copied,
+            t.converted_total(),
+            t.seconds,
+            t.copied as f64 / t.seconds.max(1e-9)
+        );
+    }
+    println!(
+        "  {:<15} {:>12} {:>12} {:>10} {:>9.2} {:>11.0}",
+        "total",
+        outcome.tables.iter().map(|t| t.source_rows).sum::<u64>(),
+        rows,
+        outcome
+            .tables
+            .iter()
+            .map(|t| t.converted_total())
+            .sum::<u64>(),
+        secs,
+        rows as f64 / secs.max(1e-9)
+    );
+    converted(outcome);
+    println!(
+        "{} {source} → {url}; id sequences moved past max(id). Next: ava verify",
+        if outcome.action == Action::Replace {
+            "replaced (--force):"
+        } else {
+            "migrated:"
+        }
+    );
+}
+
+fn converted(outcome: &Outcome) {
+    for t in &outcome.tables {
+        for (column, n) in &t.converted {
+            println!(
+                "  converted: {}.{column}: {n} cell(s) (empty string → NULL, another datetime spelling, or a JSON number)",
+                t.table
+            );
+        }
+    }
+}
+
+fn bad_cells(outcome: &Outcome) {
+    if outcome.bad_total == 0 {
+        return;
+    }
+    println!("{} cell(s) cannot be stored faithfully:", outcome.bad_total);
+    for c in &outcome.bad_cells {
+        println!("  - {c}");
+    }
+    if outcome.bad_total > outcome.bad_cells.len() as u64 {
+        println!(
+            "  … and {} more",
+            outcome.bad_total - outcome.bad_cells.len() as u64
+        );
+    }
+}
+
+pub fn verify(report: &Report, took: Duration) {
+    println!(
+        "  {:<15} {:>12} {:>12} {:>7}  result",
+        "table", "source rows", "target rows", "chunks"
+    );
+    for t in &report.tables {
+        println!(
+            "  {:<15} {:>12} {:>12} {:>7}  {}",
+            t.table,
+            t.source_rows,
+            t.target_rows,
+            t.chunks,
+            if t.identical() {
+                "✓ identical".to_string()
+            } else {
+                format!("✗ {} chunk(s) differ", t.differing_chunks)
+            }
+        );
+    }
+    for t in report.tables.iter().filter(|t| !t.identical()) {
+        for d in &t.diffs {
+            match &d.diff {
+                Diff::Missing => println!("  {} id {}: missing in the target", t.table, d.id),
+                Diff::Extra => println!("  {} id {}: in the target only", t.table, d.id),
+                Diff::Changed(columns) => {
+                    for c in columns {
+                        println!(
+                            "  {} id {}: {}: source {} ≠ target {}",
+                            t.table, d.id, c.column, c.source, c.target
+                        );
+                    }
+                }
+            }
+        }
+        if t.narrowed_chunks < t.differing_chunks {
+            println!(
+                "  {}: {} more differing chunk(s) not listed",
+                t.table,
+                t.differing_chunks - t.narrowed_chunks
+            );
+        }
+    }
+    let rows: u64 = report
+        .tables
+        .iter()
+        .map(|t| t.source_rows.max(t.target_rows))
+        .sum();
+    println!(
+        "{} ({rows} rows compared in {:.2} s)",
+        if report.identical() {
+            "verified: the target holds exactly the source"
+        } else {
+            "DIFFERENT: the target does not hold exactly the source"
+        },
+        took.as_secs_f64()
+    );
+}
+
+pub fn seed(report: &ava_seed::SeedReport, path: &Path, took: Duration) {
+    let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
+    let parts: Vec<String> = report
+        .rows
+        .iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    println!(
+        "seeded {}: {total} rows ({}) in {:.2} s",
+        path.display(),
+        parts.join(", "),
+        took.as_secs_f64()
+    );
+}
