@@ -139,11 +139,18 @@ fn write(path: &Path, opts: &SeedOptions) -> rusqlite::Result<SeedReport> {
     })
 }
 
-/// One prepared `INSERT` of all of a table's catalog columns, bound one column at a
-/// time in catalog order through a single reused buffer (SQLite copies bound text).
+/// Prepared `INSERT`s of all of a table's catalog columns, bound one column at a time
+/// in catalog order through a single reused buffer (SQLite copies bound text). Rows can
+/// go in batches of a known size, one multi-row statement each, which saves SQLite the
+/// per-statement work for the many small event rows.
 struct Insert<'c> {
-    stmt: Statement<'c>,
+    db: &'c Connection,
+    table: &'static Table,
+    /// `by_size[n - 1]` inserts n rows.
+    by_size: Vec<Statement<'c>>,
+    size: usize,
     bound: usize,
+    pending: usize,
     rows: u64,
     buf: Vec<u8>,
 }
@@ -153,19 +160,36 @@ fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Er
 }
 
 impl<'c> Insert<'c> {
-    fn new(db: &'c Connection, table: &Table) -> rusqlite::Result<Self> {
-        let marks = vec!["?"; table.columns.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({marks})",
-            table.name,
-            table.column_list()
-        );
-        Ok(Self {
-            stmt: db.prepare(&sql)?,
+    fn new(db: &'c Connection, table: &'static Table) -> rusqlite::Result<Self> {
+        let mut insert = Self {
+            db,
+            table,
+            by_size: Vec::new(),
+            size: 0,
             bound: 0,
+            pending: 0,
             rows: 0,
             buf: Vec::new(),
-        })
+        };
+        insert.batch(1)?;
+        Ok(insert)
+    }
+
+    /// The next `n` rows go in one statement (then back to one at a time).
+    fn batch(&mut self, n: usize) -> rusqlite::Result<()> {
+        debug_assert_eq!(self.pending, 0);
+        while self.by_size.len() < n {
+            let marks = vec!["?"; self.table.columns.len()].join(", ");
+            let rows = vec![format!("({marks})"); self.by_size.len() + 1].join(", ");
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {rows}",
+                self.table.name,
+                self.table.column_list()
+            );
+            self.by_size.push(self.db.prepare(&sql)?);
+        }
+        self.size = n;
+        Ok(())
     }
 
     /// The id the next row gets: ids are 1..n in insertion order.
@@ -175,14 +199,14 @@ impl<'c> Insert<'c> {
 
     fn val(&mut self, v: impl ToSql) -> rusqlite::Result<&mut Self> {
         self.bound += 1;
-        self.stmt.raw_bind_parameter(self.bound, v)?;
+        self.by_size[self.size - 1].raw_bind_parameter(self.bound, v)?;
         Ok(self)
     }
 
     fn bind_buf(&mut self) -> rusqlite::Result<&mut Self> {
         self.bound += 1;
         let text = ToSqlOutput::Borrowed(ValueRef::Text(&self.buf));
-        self.stmt.raw_bind_parameter(self.bound, text)?;
+        self.by_size[self.size - 1].raw_bind_parameter(self.bound, text)?;
         Ok(self)
     }
 
@@ -205,11 +229,16 @@ impl<'c> Insert<'c> {
         self.bind_buf()
     }
 
+    /// Ends a row; runs the statement once the batch is complete.
     fn row(&mut self) -> rusqlite::Result<()> {
-        debug_assert_eq!(self.bound, self.stmt.parameter_count());
-        self.stmt.raw_execute()?;
-        self.bound = 0;
         self.rows += 1;
+        self.pending += 1;
+        if self.pending == self.size {
+            let stmt = &mut self.by_size[self.size - 1];
+            debug_assert_eq!(self.bound, stmt.parameter_count());
+            stmt.raw_execute()?;
+            (self.size, self.bound, self.pending) = (1, 0, 0);
+        }
         Ok(())
     }
 }
@@ -657,6 +686,7 @@ impl Gen<'_> {
     /// 1–12 events at increasing times within the call's `span`.
     fn event_rows(&mut self, call: &Call, span: i64) -> rusqlite::Result<()> {
         let n = self.rng.random_range(1..=12);
+        self.events.batch(n as usize)?;
         let step = span / (n + 1);
         for j in 0..n {
             let id = self.events.next_id();

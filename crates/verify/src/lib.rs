@@ -197,27 +197,50 @@ fn target_id(url: &str, table: &Table, values: &[Value<'_>]) -> Result<i64, Sink
     }
 }
 
+/// Ids per `COPY … TO` when reading the target: the driver buffers a running COPY's
+/// output without bound when hashing is slower than the network, so each COPY is kept
+/// to a window of ids to keep memory flat.
+const WINDOW_IDS: i64 = 20 * CHUNK_IDS;
+
 /// Chunk checksums of every table of the target, from one snapshot.
-async fn target_chunks(
-    client: &Transaction<'_>,
-    url: &str,
-) -> Result<Vec<(u64, Chunks)>, SinkError> {
+async fn target_chunks(tx: &Transaction<'_>, url: &str) -> Result<Vec<(u64, Chunks)>, SinkError> {
     let mut all = Vec::with_capacity(TABLES.len());
     let mut buf = Vec::with_capacity(4096);
     for table in &TABLES {
         let mut chunks = Chunks::new();
         let mut rows = 0u64;
-        read_rows(client, table, None, None, |values| {
-            buf.clear();
-            for v in values {
-                v.canonical(&mut buf);
+        let bounds = tx
+            .query_one(
+                &format!("SELECT min(id), max(id) FROM public.\"{}\"", table.name),
+                &[],
+            )
+            .await
+            .map_err(|source| SinkError::Query {
+                url: url.to_string(),
+                context: format!("reading the id range of {}", table.name),
+                source,
+            })?;
+        if let (Some(min), Some(max)) = (
+            bounds.get::<_, Option<i64>>(0),
+            bounds.get::<_, Option<i64>>(1),
+        ) {
+            let mut after = min - 1;
+            while after < max {
+                let through = after.saturating_add(WINDOW_IDS);
+                read_rows(tx, table, Some(after), Some(through), |values| {
+                    buf.clear();
+                    for v in values {
+                        v.canonical(&mut buf);
+                    }
+                    add(&mut chunks, target_id(url, table, values)?, &buf);
+                    rows += 1;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| read_error(url, table, e))?;
+                after = through;
             }
-            add(&mut chunks, target_id(url, table, values)?, &buf);
-            rows += 1;
-            Ok(())
-        })
-        .await
-        .map_err(|e| read_error(url, table, e))?;
+        }
         all.push((rows, chunks));
     }
     Ok(all)
