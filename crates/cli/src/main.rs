@@ -217,7 +217,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 dry_run: args.dry_run,
                 force: args.force,
             };
-            migrate(&mut target, &opts).await
+            migrate(&mut target, &opts).await.map_err(|e| {
+                match e.downcast_ref::<ava_migrate::MigrateError>() {
+                    Some(ava_migrate::MigrateError::SchemaNotCurrent { .. }) => {
+                        // The exact command, without repeating the password.
+                        let flag = if args.target.database_url.is_some() {
+                            " --database-url URL"
+                        } else {
+                            ""
+                        };
+                        e.context(format!("run `ava db push{flag}` first"))
+                    }
+                    _ => e,
+                }
+            })
         }
         Command::Verify(args) => {
             let sqlite = config::sqlite_path(&args.source)?;

@@ -143,7 +143,7 @@ pub enum MigrateError {
     Migrations(#[from] ava_migrations::MigrateError),
     #[error(transparent)]
     Verify(#[from] ava_verify::VerifyError),
-    #[error("{url}: the schema is not current ({pending}). Apply it first:\n  ava db push --database-url '{url}'")]
+    #[error("{url}: the schema is not current ({pending}); nothing was written")]
     SchemaNotCurrent { url: String, pending: String },
     #[error(
         "{url}: another `ava migrate` is running against this database; wait for it to finish"
