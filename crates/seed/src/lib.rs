@@ -4,7 +4,7 @@
 //! Tests and load runs of the migration need source files of any size without shipping
 //! real patient data. [`seed`] creates one from `(calls, seed, end)`; the same options
 //! always give byte-identical table contents. Values are spelled exactly as the app's
-//! SQLAlchemy models store them (see `shared/spec/source-data.md`): `DateTime` as
+//! SQLAlchemy models store them in SQLite: `DateTime` as
 //! `YYYY-MM-DD HH:MM:SS.ffffff` UTC text, `Boolean` as INTEGER 0/1, `Float` as REAL,
 //! `JSON` as Python `json.dumps` text (ASCII-escaped, `None` as the text `null`).
 //!
@@ -17,9 +17,9 @@
 //!
 //! # The `daily_metrics` rule
 //!
-//! `daily_metrics` is exactly the fold of `call_sessions` that the app's
-//! `AnalyticsService` performs when a call ends; a server that recomputes it must use
-//! the same rule to get the same bits:
+//! `daily_metrics` is the fold of `call_sessions` that `admin-api.md` describes (what
+//! the app's `AnalyticsService` does as each call ends), pinned down here so that a
+//! server recomputing it gets the same bits:
 //!
 //! - Only calls with `ended_at` set are folded (`started_at` is never NULL on those).
 //!   A call belongs to the UTC day of its `started_at`; there is one row per day that
@@ -125,9 +125,13 @@ fn write(path: &Path, opts: &SeedOptions) -> rusqlite::Result<SeedReport> {
     let mut db = Connection::open(path)?;
     db.execute_batch(SQLITE_DDL)?;
     // Nobody else sees the file until we return, and on failure it is deleted: the fill
-    // needs neither a journal nor fsyncs. A fixed cache keeps memory flat.
+    // needs neither a journal nor fsyncs. A fixed cache keeps memory flat. Foreign keys
+    // are valid by construction (the tests run `foreign_key_check`); enforcing them (the
+    // bundled SQLite does by default) would cost a parent lookup per row and forbid
+    // inserting a batch of calls after their events.
     db.execute_batch(
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;",
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;
+         PRAGMA cache_size = -65536;",
     )?;
     let tx = db.transaction()?;
     let rows = fill(&tx, opts)?;
@@ -154,6 +158,9 @@ struct Insert<'c> {
     rows: u64,
     buf: Vec<u8>,
 }
+
+/// Rows per multi-row `INSERT` where the count is known ahead.
+const BATCH: usize = 64;
 
 fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
@@ -254,6 +261,22 @@ struct Fold {
     escalated: i64,
     score_sum: f64,
     scored: i64,
+}
+
+impl Fold {
+    fn add(&mut self, duration: i64, outcome: Option<&str>, escalated: bool, score: Option<f64>) {
+        self.calls += 1;
+        self.talk += duration;
+        self.booked += i64::from(outcome == Some("booked"));
+        self.rescheduled += i64::from(outcome == Some("rescheduled"));
+        self.cancelled += i64::from(outcome == Some("cancelled"));
+        self.escalated += i64::from(escalated);
+        if let Some(s) = score {
+            // In call id order: the rule fixes the order of the f64 additions.
+            self.score_sum += s;
+            self.scored += 1;
+        }
+    }
 }
 
 /// A caller's phone. Customers' are `+1310555xxxx` for the first 9,999 and stay unique
@@ -455,11 +478,18 @@ fn fill(db: &Connection, opts: &SeedOptions) -> rusqlite::Result<[u64; 5]> {
         starts.clear();
         starts.extend((done..upto).map(|_| midnight + g.time_of_day()));
         starts.sort_unstable();
-        for &start in &starts {
-            g.call(start, fold)?;
+        for chunk in starts.chunks(BATCH) {
+            g.calls.batch(chunk.len())?;
+            for &start in chunk {
+                g.call(start, fold)?;
+            }
         }
         done = upto;
     }
+    // Every batch was sized to the rows that followed; a partial one would be lost.
+    debug_assert!([&g.customers, &g.calls, &g.events]
+        .iter()
+        .all(|t| t.pending == 0));
     for (i, fold) in folds.iter().enumerate() {
         if fold.calls > 0 {
             g.metrics_row((first + i as i64) * DAY, fold)?;
@@ -484,13 +514,12 @@ impl Gen<'_> {
         day * DAY + 15 * HOUR + self.rng.random_range(0..24) * 30 * MINUTE
     }
 
-    fn customer_row(&mut self) -> i64 {
-        self.rng.random_range(1..=self.customer_count)
-    }
-
     fn customer_rows(&mut self, first_day: i64) -> rusqlite::Result<()> {
         let (r, c) = (&mut self.rng, &mut self.customers);
         for i in 1..=self.customer_count {
+            if i % BATCH as i64 == 1 {
+                c.batch((self.customer_count - i + 1).min(BATCH as i64) as usize)?;
+            }
             // A row from before the flags and timestamps were filled in.
             let legacy = i % 25 == 7;
             let created = (first_day - r.random_range(0..=365)) * DAY + r.random_range(0..DAY);
@@ -546,22 +575,29 @@ impl Gen<'_> {
         // A row from before the counters and the escalation flag were recorded.
         let legacy = id % 100 == 41;
         let escalated = !legacy
-            && (outcome == Some("escalated") || id % 100 == 9 || (ended && r.random_bool(0.03)));
-        let escalation_reason = escalated.then(|| {
-            if id % 100 == 9 {
-                ""
-            } else {
-                pick(r, &ESCALATION_REASONS)
-            }
+            && (outcome == Some("escalated") || id % 50 == 9 || (ended && r.random_bool(0.03)));
+        let escalation_reason = escalated.then(|| match id % 100 {
+            9 => "",
+            _ => pick(r, &ESCALATION_REASONS),
         });
-        let score = if !ended || id % 10 == 3 || r.random_bool(0.08) {
-            None
-        } else if id % 10 == 8 || r.random_bool(0.15) {
-            Some(f64::from(r.random_range(0..=30u8)) / 3.0) // the mean of three ratings
-        } else {
-            Some(f64::from(r.random_range(0..=100u8)) / 10.0)
+        let score = match id % 10 {
+            _ if !ended => None,
+            3 => None,
+            8 => Some(f64::from(r.random_range(0..=30u8)) / 3.0), // the mean of three ratings
+            _ if r.random_bool(0.08) => None,
+            _ if r.random_bool(0.15) => Some(f64::from(r.random_range(0..=30u8)) / 3.0),
+            _ => Some(f64::from(r.random_range(0..=100u8)) / 10.0),
         };
         let sentiment = (ended && !r.random_bool(0.03)).then(|| weighted(r, &SENTIMENTS));
+        let session = SessionId(r.random(), mix(id as u64 ^ self.salt));
+        let recording = (ended && r.random_bool(0.3)).then_some(RecordingUrl(session));
+        let function_calls = match outcome {
+            Some("booked") => r.random_range(1..=4),
+            _ => r.random_range(0..=3),
+        };
+        let counters = [r.random_range(0..=4), r.random_range(0..=3), function_calls]
+            .map(|n| (!legacy).then_some(n));
+        let service = pick(r, &SERVICES);
         let transcript = match id % 25 {
             11 => Transcript::Legacy(
                 LEGACY_TRANSCRIPTS[(id / 25) as usize % LEGACY_TRANSCRIPTS.len()],
@@ -571,44 +607,13 @@ impl Gen<'_> {
             _ => Transcript::Json,
         };
         if let Transcript::Json = transcript {
-            let turns = if ended {
-                r.random_range(2..=8)
-            } else {
-                r.random_range(1..=3)
+            // An unended call's transcript covers what was said so far.
+            let (turns, span) = match ended {
+                true => (r.random_range(2..=8), duration * SECOND),
+                false => (r.random_range(1..=3), 30 * SECOND),
             };
-            let step = if ended {
-                duration * SECOND
-            } else {
-                30 * SECOND
-            } / turns;
-            self.turns.clear();
-            self.turns.extend((0..turns).map(|j| {
-                let (speaker, text) = match j {
-                    // Cycling the first line through the list puts every hard one in.
-                    0 => (
-                        "customer",
-                        CUSTOMER_LINES[id as usize % CUSTOMER_LINES.len()],
-                    ),
-                    _ if j % 2 == 0 => ("customer", pick(r, &CUSTOMER_LINES)),
-                    _ => ("assistant", pick(r, &ASSISTANT_LINES)),
-                };
-                Turn {
-                    speaker,
-                    text,
-                    timestamp: Iso(start + j * step),
-                }
-            }));
+            self.fill_turns(id, start, turns, span);
         }
-        let session = SessionId(r.random(), mix(id as u64 ^ self.salt));
-        let recording = (ended && r.random_bool(0.3)).then_some(RecordingUrl(session));
-        let function_calls = if outcome == Some("booked") {
-            r.random_range(1..=4)
-        } else {
-            r.random_range(0..=3)
-        };
-        let counters = [r.random_range(0..=4), r.random_range(0..=3), function_calls]
-            .map(|n| (!legacy).then_some(n));
-        let service = pick(r, &SERVICES);
 
         let c = &mut self.calls;
         c.val(id)?
@@ -636,16 +641,7 @@ impl Gen<'_> {
             .row()?;
 
         if ended {
-            day.calls += 1;
-            day.talk += duration;
-            day.booked += i64::from(outcome == Some("booked"));
-            day.rescheduled += i64::from(outcome == Some("rescheduled"));
-            day.cancelled += i64::from(outcome == Some("cancelled"));
-            day.escalated += i64::from(escalated);
-            if let Some(s) = score {
-                day.score_sum += s;
-                day.scored += 1;
-            }
+            day.add(duration, outcome, escalated, score);
         }
 
         let slot = self.slot_after(end);
@@ -670,7 +666,7 @@ impl Gen<'_> {
 
         // Bookings made by staff or online, outside any call.
         if self.rng.random_bool(0.17) {
-            let customer = self.customer_row();
+            let customer = self.rng.random_range(1..=self.customer_count);
             let by = if self.rng.random_bool(0.6) {
                 "staff"
             } else {
@@ -681,6 +677,29 @@ impl Gen<'_> {
             self.appointment(customer, start, slot, by, service)?;
         }
         Ok(())
+    }
+
+    /// Replaces `self.turns` with `n` lines spread evenly over `span` from `start`.
+    fn fill_turns(&mut self, id: i64, start: i64, n: i64, span: i64) {
+        let r = &mut self.rng;
+        self.turns.clear();
+        self.turns.extend((0..n).map(|j| {
+            let (speaker, text) = match j {
+                // Cycling the first line through the list puts every hard one in.
+                0 => (
+                    "customer",
+                    CUSTOMER_LINES[id as usize % CUSTOMER_LINES.len()],
+                ),
+                _ if j % 2 == 0 => ("customer", pick(r, &CUSTOMER_LINES)),
+                _ => ("assistant", pick(r, &ASSISTANT_LINES)),
+            };
+            let timestamp = Iso(start + j * (span / n));
+            Turn {
+                speaker,
+                text,
+                timestamp,
+            }
+        }));
     }
 
     /// 1–12 events at increasing times within the call's `span`.
@@ -745,6 +764,7 @@ impl Gen<'_> {
                 to: weighted(r, &SENTIMENTS),
                 note: pick(r, &SENTIMENT_NOTES),
             },
+            // error_occurred: the app logged whatever the failing tool returned.
             _ if r.random_bool(0.3) => Data::Nested {
                 nested: (1, 2.5, None, "x\u{e9}"),
             },

@@ -37,6 +37,9 @@ impl Formatter for PyFormatter {
     }
 
     fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
+        if s.bytes().all(|b| matches!(b, b' '..=b'~')) {
+            return w.write_all(s.as_bytes());
+        }
         let mut plain = 0;
         for (i, c) in s.char_indices() {
             if matches!(c, ' '..='~') {

@@ -36,40 +36,57 @@ pub(crate) struct Iso(pub i64);
 #[derive(Clone, Copy)]
 pub(crate) struct Date(pub i64);
 
-fn write(f: &mut fmt::Formatter<'_>, us: i64, sep: char, always_fraction: bool) -> fmt::Result {
-    let (days, within) = (us.div_euclid(DAY), us.rem_euclid(DAY));
-    let secs = within / SECOND;
-    let frac = within % SECOND;
-    write!(
-        f,
-        "{}{sep}{:02}:{:02}:{:02}",
-        Date(days),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )?;
-    if always_fraction || frac != 0 {
-        write!(f, ".{frac:06}")?;
+/// Writes `v` as `out.len()` zero-padded decimal digits.
+fn digits(out: &mut [u8], mut v: i64) {
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
     }
-    Ok(())
+}
+
+/// `YYYY-MM-DD`, then optionally ` HH:MM:SS` / `THH:MM:SS` and `.ffffff`; digits by
+/// hand because `write!` with padding costs more than the database insert of a row.
+fn write(f: &mut fmt::Formatter<'_>, us: i64, time: Option<(u8, bool)>) -> fmt::Result {
+    let mut out = *b"0000-00-00 00:00:00.000000";
+    let (days, within) = (us.div_euclid(DAY), us.rem_euclid(DAY));
+    let (y, m, d) = civil(days);
+    digits(&mut out[0..4], y);
+    digits(&mut out[5..7], m);
+    digits(&mut out[8..10], d);
+    let len = match time {
+        None => 10,
+        Some((sep, always_fraction)) => {
+            let secs = within / SECOND;
+            out[10] = sep;
+            digits(&mut out[11..13], secs / 3600);
+            digits(&mut out[14..16], secs / 60 % 60);
+            digits(&mut out[17..19], secs % 60);
+            digits(&mut out[20..26], within % SECOND);
+            if always_fraction || within % SECOND != 0 {
+                26
+            } else {
+                19
+            }
+        }
+    };
+    f.write_str(std::str::from_utf8(&out[..len]).map_err(|_| fmt::Error)?)
 }
 
 impl fmt::Display for Sql {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write(f, self.0, ' ', true)
+        write(f, self.0, Some((b' ', true)))
     }
 }
 
 impl fmt::Display for Iso {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write(f, self.0, 'T', false)
+        write(f, self.0, Some((b'T', false)))
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = civil(self.0);
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        write(f, self.0 * DAY, None)
     }
 }
 
