@@ -477,104 +477,39 @@ async fn failed_migration_is_rolled_back_and_not_recorded() {
     ));
 }
 
-/// The applied schema is the one the table catalog describes, column by column.
+/// The applied schema is the one the table catalog describes: the sink's schema check
+/// (every column's type, NOT NULL, default and identity, every index and foreign key)
+/// finds nothing, and there is nothing the catalog does not describe.
 #[tokio::test]
 async fn applied_schema_matches_the_catalog() {
     let db = TestDb::new();
     let mut client = db.client().await;
     push(&mut client, false).await.unwrap();
+    let target = ava_sink::connect(&db.url).await.unwrap();
+    target.check_schema().await.unwrap();
     for table in ava_catalog::TABLES.iter() {
         let relation = format!("public.{}", table.name);
-        let columns: Vec<(String, String, bool, Option<String>, String)> = client
-            .query(
-                "select a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-                        pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
-                 from pg_attribute a \
-                 left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum \
-                 where a.attrelid = $1::text::regclass and a.attnum > 0 and not a.attisdropped \
-                 order by a.attnum",
-                &[&relation],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-            .collect();
-        let expected: Vec<_> = table
-            .columns
-            .iter()
-            .map(|c| {
-                let identity = if c.kind == ava_catalog::Kind::Id {
-                    "d"
-                } else {
-                    ""
-                };
-                (
-                    c.name.to_owned(),
-                    c.kind.pg_type(),
-                    !c.nullable,
-                    c.default.map(str::to_owned),
-                    identity.to_owned(),
-                )
-            })
-            .collect();
-        assert_eq!(columns, expected, "{}", table.name);
-
-        let mut indexes: Vec<(String, bool, String)> = client
-            .query(
-                "select c.relname::text, i.indisunique, a.attname::text \
-                 from pg_index i join pg_class c on c.oid = i.indexrelid \
-                 join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0] \
-                 where i.indrelid = $1::text::regclass and not i.indisprimary and i.indnatts = 1",
-                &[&relation],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
-        let mut expected: Vec<_> = table
-            .indexes
-            .iter()
-            .map(|i| (i.name.to_owned(), i.unique, i.column.to_owned()))
-            .collect();
-        indexes.sort();
-        expected.sort();
-        assert_eq!(indexes, expected, "{}", table.name);
-
-        let index_count: i64 = client
+        let counts = client
             .query_one(
-                "select count(*) from pg_index where indrelid = $1::text::regclass",
+                "select (select count(*) from pg_attribute \
+                          where attrelid = $1::text::regclass and attnum > 0 and not attisdropped), \
+                        (select count(*) from pg_index where indrelid = $1::text::regclass), \
+                        (select count(*) from pg_constraint \
+                          where conrelid = $1::text::regclass and contype = 'f')",
                 &[&relation],
             )
             .await
-            .unwrap()
-            .get(0);
+            .unwrap();
+        let (columns, indexes, fks): (i64, i64, i64) =
+            (counts.get(0), counts.get(1), counts.get(2));
+        assert_eq!(columns as usize, table.columns.len(), "{}", table.name);
         assert_eq!(
-            index_count as usize,
+            indexes as usize,
             table.indexes.len() + 1,
             "{}: primary key + indexes",
             table.name
         );
-
-        let mut foreign_keys: Vec<String> = client
-            .query(
-                "select pg_get_constraintdef(oid) from pg_constraint \
-                 where conrelid = $1::text::regclass and contype = 'f'",
-                &[&relation],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let mut expected: Vec<String> = table
-            .foreign_keys()
-            .map(|(column, parent)| format!("FOREIGN KEY ({column}) REFERENCES {parent}(id)"))
-            .collect();
-        foreign_keys.sort();
-        expected.sort();
-        assert_eq!(foreign_keys, expected, "{}", table.name);
+        assert_eq!(fks as usize, table.foreign_keys().count(), "{}", table.name);
     }
     let tables: i64 = client
         .query_one(
@@ -585,4 +520,40 @@ async fn applied_schema_matches_the_catalog() {
         .unwrap()
         .get(0);
     assert_eq!(tables as usize, ava_catalog::TABLES.len());
+}
+
+/// The sink's schema check names every difference from the catalog.
+#[tokio::test]
+async fn schema_check_names_every_difference() {
+    let db = TestDb::new();
+    let mut client = db.client().await;
+    push(&mut client, false).await.unwrap();
+    client
+        .batch_execute(
+            "alter table customers alter column notes type varchar(10); \
+             alter table appointments alter column status drop default; \
+             alter table call_sessions alter column session_id drop not null; \
+             drop index ix_customers_phone; \
+             alter table call_events drop constraint call_events_call_session_id_fkey; \
+             alter table daily_metrics drop column conversion_rate",
+        )
+        .await
+        .unwrap();
+    let target = ava_sink::connect(&db.url).await.unwrap();
+    let Err(ava_sink::SinkError::Schema { problems, .. }) = target.check_schema().await else {
+        panic!("the check passed a changed schema");
+    };
+    let mut objects: Vec<String> = problems.iter().map(|p| p.object.clone()).collect();
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            "appointments.status",
+            "call_events.call_session_id",
+            "call_sessions.session_id",
+            "customers.notes",
+            "daily_metrics.conversion_rate",
+            "ix_customers_phone",
+        ]
+    );
 }
