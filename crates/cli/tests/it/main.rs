@@ -1,0 +1,11 @@
+//! The integration tests of the `ava` binary, as one test binary (one link, one
+//! process; modules by theme). Every test runs the real `ava` against its own fresh
+//! Postgres database (`ava_testpg`) and its own SQLite file in its own temp dir.
+
+mod support;
+
+mod cli;
+mod db;
+mod migrate;
+mod roundtrip;
+mod verify;
