@@ -112,6 +112,40 @@ impl Table {
     }
 }
 
+/// A range of ids `(after, through]`; `None` leaves that side open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdRange {
+    pub after: Option<i64>,
+    pub through: Option<i64>,
+}
+
+impl IdRange {
+    /// Every row.
+    pub const ALL: IdRange = IdRange {
+        after: None,
+        through: None,
+    };
+
+    /// The ids `first..=last`.
+    pub fn inclusive(first: i64, last: i64) -> IdRange {
+        IdRange {
+            after: first.checked_sub(1),
+            through: Some(last),
+        }
+    }
+
+    /// The SQL condition selecting this range (`TRUE` when open on both sides); the
+    /// same text works in SQLite and Postgres.
+    pub fn condition(&self) -> String {
+        match (self.after, self.through) {
+            (None, None) => "TRUE".into(),
+            (Some(a), None) => format!("id > {a}"),
+            (None, Some(t)) => format!("id <= {t}"),
+            (Some(a), Some(t)) => format!("id > {a} AND id <= {t}"),
+        }
+    }
+}
+
 /// The table named `name`, if it is one of the five.
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)

@@ -177,13 +177,45 @@ fn main() -> ExitCode {
 /// Maps a failure to its documented exit code.
 fn exit_code(e: &anyhow::Error) -> u8 {
     use ava_migrate::MigrateError as M;
+    if schema_not_ready(e) {
+        return exit::SCHEMA;
+    }
     match e.downcast_ref::<M>() {
         Some(M::TargetNotEmpty { .. } | M::Busy { .. }) => exit::REFUSED,
         Some(M::BadCells { .. }) => exit::BAD_INPUT,
-        Some(M::SchemaNotCurrent { .. }) => exit::SCHEMA,
-        Some(M::Sink(ava_sink::SinkError::Schema { .. })) => exit::SCHEMA,
         _ => exit::ERROR,
     }
+}
+
+/// Whether `e` says the target's schema is not current or differs from the catalog.
+fn schema_not_ready(e: &anyhow::Error) -> bool {
+    use ava_migrate::MigrateError as M;
+    use ava_migrations::MigrateError as P;
+    use ava_sink::SinkError as S;
+    let from_migrations = |p: &P| matches!(p, P::NotCurrent { .. } | P::Target(S::Schema { .. }));
+    match (
+        e.downcast_ref::<M>(),
+        e.downcast_ref::<P>(),
+        e.downcast_ref::<S>(),
+    ) {
+        (Some(M::Migrations(p)), _, _) | (_, Some(p), _) => from_migrations(p),
+        (Some(M::Sink(S::Schema { .. })), _, _) | (_, _, Some(S::Schema { .. })) => true,
+        _ => false,
+    }
+}
+
+/// Adds the exact command to run when the schema is not ready (without repeating a
+/// password: the user passes the same URL again).
+fn with_push_hint(e: anyhow::Error, target: &TargetArgs) -> anyhow::Error {
+    if !schema_not_ready(&e) {
+        return e;
+    }
+    let flag = if target.database_url.is_some() {
+        " --database-url URL"
+    } else {
+        ""
+    };
+    e.context(format!("run `ava db push{flag}` first"))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -217,24 +249,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 dry_run: args.dry_run,
                 force: args.force,
             };
-            migrate(&mut target, &opts).await.map_err(|e| {
-                match e.downcast_ref::<ava_migrate::MigrateError>() {
-                    Some(ava_migrate::MigrateError::SchemaNotCurrent { .. }) => {
-                        // The exact command, without repeating the password.
-                        let flag = if args.target.database_url.is_some() {
-                            " --database-url URL"
-                        } else {
-                            ""
-                        };
-                        e.context(format!("run `ava db push{flag}` first"))
-                    }
-                    _ => e,
-                }
-            })
+            migrate(&mut target, &opts)
+                .await
+                .map_err(|e| with_push_hint(e, &args.target))
         }
         Command::Verify(args) => {
             let sqlite = config::sqlite_path(&args.source)?;
             let mut target = config::connect(&args.target).await?;
+            ava_migrations::ensure_ready(&mut target)
+                .await
+                .map_err(|e| with_push_hint(e.into(), &args.target))?;
             verify(&mut target, &sqlite, args.json).await
         }
         Command::Seed(args) => {

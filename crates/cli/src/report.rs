@@ -99,7 +99,15 @@ pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
         return;
     }
     if outcome.action == Action::AlreadyMigrated {
-        println!("already migrated: {url} holds exactly the rows of {source}; nothing written");
+        println!("already migrated: {url} holds exactly the rows of {source}");
+        if outcome.sequences_behind.is_empty() {
+            println!("nothing written");
+        } else {
+            println!(
+                "the id sequences of {} were behind max(id): moved past it",
+                outcome.sequences_behind.join(", ")
+            );
+        }
         return;
     }
     println!(

@@ -57,13 +57,39 @@ pub trait Progress: Send + Sync {
     fn table_finished(&self, table: &'static str);
 }
 
+/// Why a cell cannot be stored faithfully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The value itself (see [`ava_convert::CellError`]).
+    Cell(CellError),
+    /// A foreign key pointing at a row the parent table does not have (SQLite does not
+    /// enforce foreign keys unless asked).
+    MissingParent { parent: &'static str, id: i64 },
+    /// A value a unique column (or the id) already holds in the row with id `first`.
+    Duplicate { first: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Cell(e) => write!(f, "{e}"),
+            Problem::MissingParent { parent, id } => {
+                write!(f, "refers to {parent} id {id}, which does not exist")
+            }
+            Problem::Duplicate { first } => {
+                write!(f, "duplicate of row {first} in a unique column")
+            }
+        }
+    }
+}
+
 /// A cell that cannot be stored faithfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadCell {
     pub table: &'static str,
     pub id: String,
     pub column: &'static str,
-    pub error: CellError,
+    pub problem: Problem,
 }
 
 impl std::fmt::Display for BadCell {
@@ -71,7 +97,7 @@ impl std::fmt::Display for BadCell {
         write!(
             f,
             "{} id {}, column {}: {}",
-            self.table, self.id, self.column, self.error
+            self.table, self.id, self.column, self.problem
         )
     }
 }
@@ -122,6 +148,10 @@ pub struct Outcome {
     pub bad_total: u64,
     /// An earlier run that never finished, if one was found: (id, started at, rows).
     pub interrupted: Option<Interrupted>,
+    /// Tables of an already migrated target whose id sequences were behind `max(id)`
+    /// (a run killed before its last step, or rows copied by another tool): moved past
+    /// it, or with `--dry-run` to be moved.
+    pub sequences_behind: Vec<&'static str>,
 }
 
 /// An earlier `ava migrate` that never finished (killed, or its clean-up failed).
@@ -143,8 +173,6 @@ pub enum MigrateError {
     Migrations(#[from] ava_migrations::MigrateError),
     #[error(transparent)]
     Verify(#[from] ava_verify::VerifyError),
-    #[error("{url}: the schema is not current ({pending}); nothing was written")]
-    SchemaNotCurrent { url: String, pending: String },
     #[error(
         "{url}: another `ava migrate` is running against this database; wait for it to finish"
     )]

@@ -1,17 +1,19 @@
 //! The reader: a dedicated thread that owns the SQLite connection (rusqlite's
 //! connection is not `Sync`, and its reads block), scans, then streams batches.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 
-use ava_catalog::TABLES;
-use ava_convert::{convert_row, row_id};
+use ava_catalog::{IdRange, Kind, TABLES};
+use ava_convert::{convert_row, row_id, Cell, Value};
 use ava_sink::{encode_row, CopyBuffer};
-use ava_source::{IdRange, Snapshot, Source, SourceError};
+use ava_source::{Snapshot, Source, SourceError};
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use xxhash_rust::xxh3::xxh3_128;
 
-use crate::{BadCell, MAX_BAD_CELLS, MAX_BATCH_BYTES};
+use crate::{BadCell, Problem, MAX_BAD_CELLS, MAX_BATCH_BYTES};
 
 /// What the scan found, from the snapshot the copy will read.
 pub(crate) struct Scan {
@@ -92,7 +94,7 @@ fn run(
                     table: table.name,
                     id: row_id(cells),
                     column,
-                    error,
+                    problem: Problem::Cell(error),
                 })
             })?;
             encode_row(&mut batch, table, &values);
@@ -127,7 +129,9 @@ fn send_batch(tx: &mpsc::Sender<Msg>, table: usize, batch: CopyBuffer) -> Result
     )
 }
 
-/// Converts every row without writing: counts, converted cells, bad cells.
+/// Converts every row without writing: counts, converted cells, bad cells — including
+/// what only shows across rows and would make a `COPY` fail part-way: duplicate ids,
+/// duplicates in unique columns, and foreign keys to missing parents.
 fn scan(snap: &Snapshot<'_>) -> Result<Scan, ReaderError> {
     let mut scan = Scan {
         counts: Vec::new(),
@@ -135,26 +139,109 @@ fn scan(snap: &Snapshot<'_>) -> Result<Scan, ReaderError> {
         bad: Vec::new(),
         bad_total: 0,
     };
+    // Ids of the tables other tables refer to; rows come in id order, so these are
+    // sorted and a binary search finds a parent.
+    let mut parent_ids: Vec<(&'static str, Vec<i64>)> = Vec::new();
     for table in &TABLES {
         let mut changed = vec![0u64; table.columns.len()];
         let mut rows = 0u64;
+        let is_parent = TABLES
+            .iter()
+            .any(|t| t.foreign_keys().any(|(_, p)| p == table.name));
+        let mut ids = Vec::new();
+        let mut last_id: Option<i64> = None;
+        // Per unique column: hash of the canonical value → the first row's id.
+        let unique: Vec<usize> = table
+            .indexes
+            .iter()
+            .filter(|i| i.unique)
+            .filter_map(|i| table.columns.iter().position(|c| c.name == i.column))
+            .collect();
+        let mut seen: Vec<HashMap<u128, i64>> = vec![HashMap::new(); unique.len()];
+        let mut canonical = Vec::new();
         snap.for_each::<ReaderError>(table, IdRange::ALL, |cells| {
             rows += 1;
-            if let Err(bad) = convert_row(table, cells, &mut changed) {
-                scan.bad_total += bad.len() as u64;
-                for (column, error) in bad {
-                    if scan.bad.len() < MAX_BAD_CELLS {
-                        scan.bad.push(BadCell {
-                            table: table.name,
-                            id: row_id(cells),
-                            column,
-                            error,
-                        });
+            let mut report = |column: &'static str, problem: Problem| {
+                scan.bad_total += 1;
+                if scan.bad.len() < MAX_BAD_CELLS {
+                    scan.bad.push(BadCell {
+                        table: table.name,
+                        id: row_id(cells),
+                        column,
+                        problem,
+                    });
+                }
+            };
+            // The id first: a row with a bad cell still exists, so its children do not
+            // count as orphans.
+            if let Cell::Integer(id) = cells[0] {
+                if let Some(last) = last_id.filter(|last| id <= *last) {
+                    report(
+                        "id",
+                        Problem::Duplicate {
+                            first: last.to_string(),
+                        },
+                    );
+                    return Ok(());
+                }
+                last_id = Some(id);
+                if is_parent {
+                    ids.push(id);
+                }
+            }
+            let values = match convert_row(table, cells, &mut changed) {
+                Ok(values) => values,
+                Err(bad) => {
+                    for (column, error) in bad {
+                        report(column, Problem::Cell(error));
+                    }
+                    return Ok(());
+                }
+            };
+            let Value::Int(id) = values[0] else {
+                return Ok(());
+            };
+            for (column, value) in table.columns.iter().zip(&values) {
+                let (Kind::Ref(parent), Value::Int(parent_id)) = (column.kind, value) else {
+                    continue;
+                };
+                let known = parent_ids
+                    .iter()
+                    .find(|(name, _)| *name == parent)
+                    .is_some_and(|(_, ids)| ids.binary_search(parent_id).is_ok());
+                if !known {
+                    report(
+                        column.name,
+                        Problem::MissingParent {
+                            parent,
+                            id: *parent_id,
+                        },
+                    );
+                }
+            }
+            for (slot, &i) in unique.iter().enumerate() {
+                if values[i] == Value::Null {
+                    continue;
+                }
+                canonical.clear();
+                values[i].canonical(&mut canonical);
+                match seen[slot].entry(xxh3_128(&canonical)) {
+                    Entry::Occupied(first) => report(
+                        table.columns[i].name,
+                        Problem::Duplicate {
+                            first: first.get().to_string(),
+                        },
+                    ),
+                    Entry::Vacant(slot) => {
+                        slot.insert(id);
                     }
                 }
             }
             Ok(())
         })?;
+        if is_parent {
+            parent_ids.push((table.name, ids));
+        }
         scan.counts.push(rows);
         scan.converted.push(changed);
     }

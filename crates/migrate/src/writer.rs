@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use ava_catalog::{Table, TABLES};
-use ava_sink::{copy_in, counts, reset_sequence, Target};
+use ava_sink::{copy_in, counts, describe as describe_pg, reset_sequence, sequence_behind, Target};
 use bytes::Bytes;
 use tokio_postgres::{Client, Transaction};
 
@@ -22,24 +22,7 @@ pub async fn migrate(
 ) -> Result<Outcome, MigrateError> {
     let url = target.url().to_string();
     progress.phase("checking the target schema");
-    let status = ava_migrations::status(target.client()).await?;
-    if !status.is_current() {
-        let mut what = Vec::new();
-        if !status.pending.is_empty() {
-            what.push(format!("{} migration(s) pending", status.pending.len()));
-        }
-        if !status.unknown.is_empty() {
-            what.push(format!("unknown versions {}", status.unknown.join(", ")));
-        }
-        if !status.changed.is_empty() {
-            what.push(format!("changed versions {}", status.changed.join(", ")));
-        }
-        return Err(MigrateError::SchemaNotCurrent {
-            url,
-            pending: what.join("; "),
-        });
-    }
-    target.check_schema().await?;
+    ava_migrations::ensure_ready(target).await?;
 
     if !opts.dry_run {
         let locked: bool = target
@@ -91,6 +74,7 @@ pub async fn migrate(
         bad_cells: scan.bad.clone(),
         bad_total: scan.bad_total,
         interrupted,
+        sequences_behind: Vec::new(),
     };
 
     outcome.action = if scan.bad_total > 0 {
@@ -108,12 +92,17 @@ pub async fn migrate(
         }
     };
 
+    if outcome.action == Action::AlreadyMigrated {
+        let _ = go.send(false);
+        finish_already_migrated(target, opts, &mut outcome).await?;
+        return Ok(outcome);
+    }
     let copy = matches!(outcome.action, Action::Copy | Action::Replace) && !opts.dry_run;
     // The reader waits for this; a closed channel also stops it.
     let _ = go.send(copy);
     if !copy {
         return match (outcome.action, opts.dry_run) {
-            (_, true) | (Action::AlreadyMigrated, _) => Ok(outcome),
+            (_, true) => Ok(outcome),
             (Action::BadInput, _) => Err(MigrateError::BadCells {
                 cells: scan.bad,
                 total: scan.bad_total,
@@ -128,6 +117,49 @@ pub async fn migrate(
     copy_all(target, opts, progress, &scan, &mut rx, &mut outcome).await?;
     outcome.wrote = true;
     Ok(outcome)
+}
+
+/// An identical target still needs what a complete run ends with: sequences past
+/// `max(id)` (they may be behind if a run was killed before its last step, or another
+/// tool copied the rows), and an interrupted run marked as finished.
+async fn finish_already_migrated(
+    target: &mut Target,
+    opts: &Options,
+    outcome: &mut Outcome,
+) -> Result<(), MigrateError> {
+    let url = target.url().to_string();
+    let client = target.client();
+    let mut behind = Vec::new();
+    for table in &TABLES {
+        if sequence_behind(client, table)
+            .await
+            .map_err(|e| query_error(&url, "reading the id sequences", e))?
+        {
+            behind.push(table);
+        }
+    }
+    outcome.sequences_behind = behind.iter().map(|t| t.name).collect();
+    if opts.dry_run || (behind.is_empty() && outcome.interrupted.is_none()) {
+        return Ok(());
+    }
+    let work = async {
+        let tx = client.transaction().await?;
+        for table in &behind {
+            reset_sequence(&tx, table).await?;
+        }
+        tx.execute(
+            "UPDATE ava.migrate_runs SET status = 'done', finished_at = now(), \
+             detail = 'interrupted with every row copied; finished by a later run' \
+             WHERE status = 'running'",
+            &[],
+        )
+        .await?;
+        tx.commit().await
+    };
+    work.await
+        .map_err(|e| query_error(&url, "moving the id sequences past max(id)", e))?;
+    outcome.wrote = !behind.is_empty();
+    Ok(())
 }
 
 fn reader_error(e: ReaderError, url: &str) -> MigrateError {
@@ -318,7 +350,7 @@ async fn drain(
                 let copied = writer
                     .write(&TABLES[table], data)
                     .await
-                    .map_err(|e| (name, Box::new(e) as _))?;
+                    .map_err(|e| (name, describe_pg(&e).into()))?;
                 if copied != rows {
                     return Err((
                         name,
@@ -350,7 +382,7 @@ async fn drain(
     writer
         .finish()
         .await
-        .map_err(|e| ("sequences", Box::new(e) as _))
+        .map_err(|e| ("sequences", describe_pg(&e).into()))
 }
 
 /// Moves every identity sequence past `max(id)` and marks the run done.

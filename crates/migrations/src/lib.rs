@@ -177,14 +177,18 @@ pub struct PushReport {
     pub applied: Vec<&'static Migration>,
 }
 
-/// Why a migration command failed. No message names the database: add that where the
-/// (redacted) address is known.
+/// Why a migration command failed. Only `NotCurrent` and `Target` name the database (redacted);
+/// add it to the others where the address is known.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
+    #[error("{url}: the schema is not current ({what}); nothing was read or written")]
+    NotCurrent { url: String, what: String },
+    #[error(transparent)]
+    Target(#[from] ava_sink::SinkError),
     #[error(
         "could not {action}: {}; check the connection and that the role may create schemas \
          in this database and owns {HISTORY_TABLE}, then run it again",
-        error_text(.cause)
+        ava_sink::describe(.cause)
     )]
     Database {
         action: String,
@@ -211,7 +215,7 @@ pub enum MigrateError {
          It was rolled back and not recorded; the migrations before it in this push were \
          applied and recorded, the ones after it were not tried. Fix the migration (or the \
          database) and push again.",
-        error_text(.cause)
+        ava_sink::describe(.cause)
     )]
     Apply {
         version: &'static str,
@@ -229,22 +233,6 @@ fn database(action: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> 
     move |cause| MigrateError::Database { action, cause }
 }
 
-/// The error with its cause: the server's own message, detail and hint rather than just
-/// "db error", or the I/O error behind "error communicating with the server".
-fn error_text(e: &tokio_postgres::Error) -> String {
-    match (e.as_db_error(), std::error::Error::source(e)) {
-        (Some(db), _) => {
-            let mut text = db.to_string();
-            if let Some(tokio_postgres::error::ErrorPosition::Original(at)) = db.position() {
-                text.push_str(&format!(" (at character {at})"));
-            }
-            text
-        }
-        (None, Some(cause)) => format!("{e}: {cause}"),
-        (None, None) => e.to_string(),
-    }
-}
-
 /// The database's history compared with this build. Reads only; works without a history
 /// table (everything pending) and with the older CLI layouts that lack `name` or
 /// `statements`.
@@ -252,10 +240,28 @@ pub async fn status(client: &Client) -> Result<Status, MigrateError> {
     status_of(client, embedded()).await
 }
 
-/// [`status`], then [`Status::is_current`]: whether the database's schema is exactly this
-/// build's (nothing pending, unknown or changed).
-pub async fn is_current(client: &Client) -> Result<bool, MigrateError> {
-    Ok(status(client).await?.is_current())
+/// Whether the target is ready for data: every migration of this build applied and none
+/// unknown or changed, and the five tables exactly as the catalog describes them (the
+/// sink's schema check). `ava migrate` and `ava verify` run it first.
+pub async fn ensure_ready(target: &mut ava_sink::Target) -> Result<(), MigrateError> {
+    let status = status(target.client()).await?;
+    if !status.is_current() {
+        let mut what = Vec::new();
+        if !status.pending.is_empty() {
+            what.push(format!("{} migration(s) pending", status.pending.len()));
+        }
+        if !status.unknown.is_empty() {
+            what.push(format!("unknown versions {}", status.unknown.join(", ")));
+        }
+        if !status.changed.is_empty() {
+            what.push(format!("changed versions {}", status.changed.join(", ")));
+        }
+        return Err(MigrateError::NotCurrent {
+            url: target.url().to_string(),
+            what: what.join("; "),
+        });
+    }
+    Ok(target.check_schema().await?)
 }
 
 /// Applies this build's pending migrations, in version order, each in its own transaction

@@ -126,7 +126,7 @@ async fn fresh_database_gets_everything_recorded_as_the_cli_records_it() {
     let before = status(&client).await.unwrap();
     assert!(before.applied.is_empty());
     assert_eq!(before.pending.len(), embedded().len());
-    assert!(!is_current(&client).await.unwrap());
+    assert!(!status(&client).await.unwrap().is_current());
 
     let report = push(&mut client, false).await.unwrap();
     assert!(!report.dry_run);
@@ -153,7 +153,7 @@ async fn fresh_database_gets_everything_recorded_as_the_cli_records_it() {
             table.name
         );
     }
-    assert!(is_current(&client).await.unwrap());
+    assert!(status(&client).await.unwrap().is_current());
     let after = status(&client).await.unwrap();
     assert!(after.pending.is_empty() && after.unknown.is_empty() && after.changed.is_empty());
     assert_eq!(after.applied.len(), embedded().len());
@@ -253,7 +253,7 @@ async fn unrelated_tables_are_left_alone() {
         .unwrap()
         .get(0);
     assert_eq!(x, 7);
-    assert!(is_current(&client).await.unwrap());
+    assert!(status(&client).await.unwrap().is_current());
 }
 
 #[tokio::test]
@@ -317,7 +317,7 @@ async fn changed_migration_is_refused() {
         .unwrap();
     let status = status(&client).await.unwrap();
     assert_eq!(status.changed, [version]);
-    assert!(!is_current(&client).await.unwrap());
+    assert!(!status.is_current());
 
     let err = push(&mut client, false).await.unwrap_err();
     assert!(
@@ -339,7 +339,7 @@ async fn changed_migration_is_refused() {
         )
         .await
         .unwrap();
-    assert!(is_current(&client).await.unwrap());
+    assert!(super::status(&client).await.unwrap().is_current());
 }
 
 /// A history table as the oldest CLIs made it (version only) is read, then upgraded.
@@ -359,7 +359,7 @@ async fn history_without_name_and_statements_columns() {
         embedded().len()
     );
     push(&mut client, false).await.unwrap();
-    assert!(is_current(&client).await.unwrap());
+    assert!(status(&client).await.unwrap().is_current());
     assert_eq!(history(&client).await.len(), embedded().len());
 }
 

@@ -366,17 +366,3 @@ fn refuses_an_unspellable_end_date_without_creating_the_file() {
     assert!(matches!(seed(&path, &o), Err(SeedError::EndOutOfRange(_))));
     assert!(!path.exists());
 }
-
-/// `cargo test --release -p ava-seed -- --ignored --nocapture seeds_100k` prints the
-/// size and wall time of a 100,000-call seed.
-#[test]
-#[ignore]
-fn seeds_100k_calls() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ava_database.db");
-    let started = std::time::Instant::now();
-    let report = seed(&path, &opts(100_000, 1)).unwrap();
-    let elapsed = started.elapsed();
-    let bytes = std::fs::metadata(&path).unwrap().len();
-    println!("{report:?}\n{elapsed:?}, {} MB", bytes / 1_000_000);
-}

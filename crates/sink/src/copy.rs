@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::error::Error;
 
-use ava_catalog::{Kind, Table};
+use ava_catalog::{IdRange, Kind, Table};
 use ava_convert::Value;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{pin_mut, SinkExt, TryStreamExt};
@@ -175,22 +175,18 @@ pub enum ReadError<E> {
     Callback(E),
 }
 
-/// Streams the rows of `table` with `after < id <= through` (either side open when
-/// `None`) in id order, decoded to values in catalog column order.
+/// Streams the rows of `table` in `range`, in id order, decoded to values in catalog column order.
 pub async fn read_rows<E>(
     client: &Transaction<'_>,
     table: &Table,
-    after: Option<i64>,
-    through: Option<i64>,
+    range: IdRange,
     mut f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
 ) -> Result<(), ReadError<E>> {
     let sql = format!(
-        "COPY (SELECT {} FROM public.\"{}\" WHERE id > {} AND id <= {} ORDER BY id) \
-         TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {} FROM public.\"{}\" WHERE {} ORDER BY id) TO STDOUT (FORMAT binary)",
         table.column_list(),
         table.name,
-        after.unwrap_or(i64::MIN),
-        through.unwrap_or(i64::MAX)
+        range.condition()
     );
     let types: Vec<Type> = table.columns.iter().map(|c| pg_type(c.kind)).collect();
     let stream = client.copy_out(&sql).await.map_err(ReadError::Db)?;

@@ -18,19 +18,16 @@ pub use schema::SchemaProblem;
 /// What went wrong on the Postgres side; every message names the target (redacted).
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("{0} is a SQLite URL: the target must be a Postgres URL such as postgresql://user:password@host:5432/postgres (the SQLite file goes in --sqlite)")]
-    SqliteUrl(String),
-    #[error("{url} is not a valid Postgres connection string: {source}")]
-    BadUrl {
-        url: String,
-        source: tokio_postgres::Error,
-    },
-    #[error("cannot connect to {url}: {source}. Check the URL, that the server is up and that it accepts you")]
+    #[error("the target is a sqlite: URL; it must be a Postgres URL such as postgresql://user:password@host:5432/postgres (the SQLite file goes in --sqlite)")]
+    SqliteUrl,
+    #[error("the database URL is not a valid Postgres connection string: {}", describe(.0))]
+    BadUrl(tokio_postgres::Error),
+    #[error("cannot connect to {url}: {}. Check the URL, that the server is up and that it accepts you", describe(.source))]
     Connect {
         url: String,
         source: tokio_postgres::Error,
     },
-    #[error("{url}: {context}: {source}")]
+    #[error("{url}: {context}: {}", describe(.source))]
     Query {
         url: String,
         context: String,
@@ -50,36 +47,62 @@ pub enum SinkError {
     },
 }
 
-/// A URL with its password replaced by `***`, safe to print. Works for
-/// `postgresql://` URLs and `key=value` connection strings alike.
+/// The target as it may be printed: rebuilt from the parsed connection string as
+/// `postgresql://user:***@host:port/dbname`, so no password (in the user info, a
+/// `password=` parameter or a `key=value` string, quoted or not) can ever show. A string
+/// that does not parse is not echoed at all. Hand-written because it must accept exactly
+/// what the driver accepts, which only the driver's own parser does.
 pub fn redact(url: &str) -> String {
-    if let Ok(mut parsed) = url::Url::parse(url) {
-        if parsed.password().is_some() {
-            let _ = parsed.set_password(Some("***"));
+    let Ok(config) = tokio_postgres::Config::from_str(url) else {
+        return "<the database URL, which does not parse>".into();
+    };
+    let mut out = String::from("postgresql://");
+    if let Some(user) = config.get_user() {
+        out.push_str(user);
+        if config.get_password().is_some() {
+            out.push_str(":***");
         }
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "password" {
-                    "***".into()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        if !pairs.is_empty() {
-            parsed.query_pairs_mut().clear().extend_pairs(pairs);
-        }
-        return parsed.to_string();
+        out.push('@');
     }
-    url.split_whitespace()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.trim() == "password" => "password=***".to_string(),
-            _ => kv.to_string(),
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    out.push_str(&hosts.join(","));
+    if let Some(db) = config.get_dbname() {
+        out.push('/');
+        out.push_str(db);
+    }
+    out
+}
+
+/// A driver error with its cause: the server's own message (and where in the statement)
+/// rather than just "db error", or the I/O error behind "error communicating with the
+/// server".
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => {
+            let mut text = db.to_string();
+            if let Some(tokio_postgres::error::ErrorPosition::Original(at)) = db.position() {
+                text.push_str(&format!(" (at character {at})"));
+            }
+            text
+        }
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    }
 }
 
 /// A connected target database.
@@ -92,14 +115,11 @@ pub struct Target {
 /// copies: `statement_timeout = 0`, because Supabase's default of two minutes would
 /// cancel a long `COPY` part-way.
 pub async fn connect(url: &str) -> Result<Target, SinkError> {
-    let shown = redact(url);
     if url.trim_start().to_ascii_lowercase().starts_with("sqlite:") {
-        return Err(SinkError::SqliteUrl(shown));
+        return Err(SinkError::SqliteUrl);
     }
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|source| SinkError::BadUrl {
-        url: shown.clone(),
-        source,
-    })?;
+    let mut config = tokio_postgres::Config::from_str(url).map_err(SinkError::BadUrl)?;
+    let shown = redact(url);
     config.application_name("ava");
     let (client, connection) =
         config
@@ -188,6 +208,35 @@ pub async fn counts(client: &impl GenericClient) -> Result<Vec<u64>, tokio_postg
         .collect())
 }
 
+/// Whether `table`'s identity sequence would hand out an id at or below its largest id
+/// (the next insert would fail on the primary key).
+pub async fn sequence_behind(
+    client: &impl GenericClient,
+    table: &Table,
+) -> Result<bool, tokio_postgres::Error> {
+    let sequence: String = client
+        .query_one(
+            &format!(
+                "SELECT pg_get_serial_sequence('public.\"{}\"', 'id')",
+                table.name
+            ),
+            &[],
+        )
+        .await?
+        .get(0);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END \
+                 FROM {sequence}) <= (SELECT coalesce(max(id), 0) FROM public.\"{}\")",
+                table.name
+            ),
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// Moves `table`'s identity sequence past its largest id, so the app's next insert
 /// gets a fresh id (the original script left every sequence at 1).
 pub async fn reset_sequence(
@@ -197,7 +246,7 @@ pub async fn reset_sequence(
     client
         .batch_execute(&format!(
             "SELECT setval(pg_get_serial_sequence('public.\"{0}\"', 'id'), \
-             coalesce(max(id), 0) + 1, false) FROM public.\"{0}\"",
+             greatest(coalesce(max(id), 0), 0) + 1, false) FROM public.\"{0}\"",
             table.name
         ))
         .await
@@ -209,18 +258,22 @@ mod tests {
 
     #[test]
     fn redacts_passwords_in_every_spelling() {
-        assert_eq!(
-            redact("postgresql://postgres:s3cret@db.example.supabase.co:5432/postgres"),
-            "postgresql://postgres:***@db.example.supabase.co:5432/postgres"
-        );
-        assert_eq!(
-            redact("postgres://u@h/db?password=s3cret&sslmode=require"),
-            "postgres://u@h/db?password=***&sslmode=require"
-        );
-        assert_eq!(
-            redact("host=h user=u password=s3cret dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
-        assert_eq!(redact("postgresql://u@h/db"), "postgresql://u@h/db");
+        for url in [
+            "postgresql://postgres:s3cret@db.example.supabase.co:5432/postgres",
+            "postgresql://postgres:s3c#r/e?t@db.example.supabase.co:5432/postgres",
+            "postgres://postgres@db.example.supabase.co:5432/postgres?password=s3cret&sslmode=require",
+            "host=db.example.supabase.co port=5432 user=postgres password=s3cret dbname=postgres",
+            "host=db.example.supabase.co port=5432 user=postgres password = s3cret dbname=postgres",
+            "host=db.example.supabase.co port=5432 user=postgres password='s3 cret' dbname=postgres",
+        ] {
+            assert_eq!(
+                redact(url),
+                "postgresql://postgres:***@db.example.supabase.co:5432/postgres",
+                "{url}"
+            );
+        }
+        assert_eq!(redact("postgresql://u@h/db"), "postgresql://u@h:5432/db");
+        let garbage = redact("postgresql://u:s3cret@h:54x2/db");
+        assert!(!garbage.contains("s3cret"), "{garbage}");
     }
 }

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ava_catalog::{Table, TABLES};
+use ava_catalog::{IdRange, Table, TABLES};
 use ava_convert::Cell;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -48,21 +48,6 @@ pub enum SourceError {
         table: &'static str,
         source: rusqlite::Error,
     },
-}
-
-/// An id range `(after, through]`; `None` leaves that side open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IdRange {
-    pub after: Option<i64>,
-    pub through: Option<i64>,
-}
-
-impl IdRange {
-    /// Every row.
-    pub const ALL: IdRange = IdRange {
-        after: None,
-        through: None,
-    };
 }
 
 /// The app's SQLite file, opened read-only.
@@ -198,17 +183,13 @@ impl Snapshot<'_> {
     ) -> Result<(), E> {
         let read_err = self.read_err(table);
         let sql = format!(
-            "SELECT {} FROM \"{}\" WHERE id > ?1 AND id <= ?2 ORDER BY id",
+            "SELECT {} FROM \"{}\" WHERE {} ORDER BY id",
             table.column_list(),
-            table.name
+            table.name,
+            range.condition()
         );
-        let mut stmt = self.tx.prepare_cached(&sql).map_err(&read_err)?;
-        let mut rows = stmt
-            .query([
-                range.after.unwrap_or(i64::MIN),
-                range.through.unwrap_or(i64::MAX),
-            ])
-            .map_err(&read_err)?;
+        let mut stmt = self.tx.prepare(&sql).map_err(&read_err)?;
+        let mut rows = stmt.query([]).map_err(&read_err)?;
         let n = table.columns.len();
         while let Some(row) = rows.next().map_err(&read_err)? {
             // On the stack: no allocation per row.
@@ -260,20 +241,13 @@ mod tests {
         let customers = &TABLES[0];
         assert_eq!(snap.count(customers).unwrap(), 4);
         let mut ids = Vec::new();
-        snap.for_each::<SourceError>(
-            customers,
-            IdRange {
-                after: Some(1),
-                through: Some(3),
-            },
-            |row| {
-                assert_eq!(row.len(), customers.columns.len());
-                if let Cell::Integer(id) = row[0] {
-                    ids.push(id);
-                }
-                Ok(())
-            },
-        )
+        snap.for_each::<SourceError>(customers, IdRange::inclusive(2, 3), |row| {
+            assert_eq!(row.len(), customers.columns.len());
+            if let Cell::Integer(id) = row[0] {
+                ids.push(id);
+            }
+            Ok(())
+        })
         .unwrap();
         assert_eq!(ids, [2, 3]);
     }

@@ -12,10 +12,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ava_catalog::{Table, TABLES};
+use ava_catalog::{IdRange, Table, TABLES};
 use ava_convert::{convert, row_id, Cell, CellError, Value};
 use ava_sink::{read_rows, ReadError, SinkError, Target};
-use ava_source::{IdRange, Source, SourceError};
+use ava_source::{Source, SourceError};
 use serde::Serialize;
 use tokio_postgres::{IsolationLevel, Transaction};
 use xxhash_rust::xxh3::xxh3_128;
@@ -209,36 +209,38 @@ async fn target_chunks(tx: &Transaction<'_>, url: &str) -> Result<Vec<(u64, Chun
     for table in &TABLES {
         let mut chunks = Chunks::new();
         let mut rows = 0u64;
-        let bounds = tx
-            .query_one(
-                &format!("SELECT min(id), max(id) FROM public.\"{}\"", table.name),
-                &[],
-            )
-            .await
-            .map_err(|source| SinkError::Query {
-                url: url.to_string(),
-                context: format!("reading the id range of {}", table.name),
-                source,
-            })?;
-        if let (Some(min), Some(max)) = (
-            bounds.get::<_, Option<i64>>(0),
-            bounds.get::<_, Option<i64>>(1),
-        ) {
-            let mut after = min - 1;
-            while after < max {
-                let through = after.saturating_add(WINDOW_IDS);
-                read_rows(tx, table, Some(after), Some(through), |values| {
-                    buf.clear();
-                    for v in values {
-                        v.canonical(&mut buf);
-                    }
-                    add(&mut chunks, target_id(url, table, values)?, &buf);
-                    rows += 1;
-                    Ok(())
-                })
+        // Each window starts at the next id that exists, so sparse ids cost nothing.
+        let next_sql = format!(
+            "SELECT min(id) FROM public.\"{}\" WHERE id >= $1",
+            table.name
+        );
+        let mut from = i64::MIN;
+        loop {
+            let first: Option<i64> = tx
+                .query_one(&next_sql, &[&from])
                 .await
-                .map_err(|e| read_error(url, table, e))?;
-                after = through;
+                .map_err(|source| SinkError::Query {
+                    url: url.to_string(),
+                    context: format!("reading the ids of {}", table.name),
+                    source,
+                })?
+                .get(0);
+            let Some(first) = first else { break };
+            let through = first.saturating_add(WINDOW_IDS - 1);
+            read_rows(tx, table, IdRange::inclusive(first, through), |values| {
+                buf.clear();
+                for v in values {
+                    v.canonical(&mut buf);
+                }
+                add(&mut chunks, target_id(url, table, values)?, &buf);
+                rows += 1;
+                Ok(())
+            })
+            .await
+            .map_err(|e| read_error(url, table, e))?;
+            match through.checked_add(1) {
+                Some(next) => from = next,
+                None => break,
             }
         }
         all.push((rows, chunks));
@@ -306,10 +308,8 @@ async fn narrow(
     chunk: i64,
     result: &mut TableResult,
 ) -> Result<(), VerifyError> {
-    let range = IdRange {
-        after: Some(chunk * CHUNK_IDS - 1),
-        through: Some(chunk * CHUNK_IDS + CHUNK_IDS - 1),
-    };
+    let first = chunk * CHUNK_IDS;
+    let range = IdRange::inclusive(first, first.saturating_add(CHUNK_IDS - 1));
     let path = source.to_path_buf();
     let source_rows = tokio::task::spawn_blocking(move || {
         let mut source = Source::open(&path)?;
@@ -326,7 +326,7 @@ async fn narrow(
         Ok::<_, SourceError>(rows)
     });
     let mut target_rows: BTreeMap<i64, Vec<Value<'static>>> = BTreeMap::new();
-    read_rows(client, table, range.after, range.through, |values| {
+    read_rows(client, table, range, |values| {
         let id = target_id(url, table, values)?;
         target_rows.insert(id, values.iter().cloned().map(Value::into_owned).collect());
         Ok(())

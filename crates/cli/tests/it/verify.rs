@@ -171,7 +171,6 @@ fn verify_of_an_empty_target_finds_every_row_missing() {
 }
 
 #[test]
-#[ignore = "bug: verify reads the target in windows of 200,000 ids from min(id) to max(id), one COPY per window even when empty, so one large id makes it (and the guard of a second migrate) run for hours (crates/verify/src/lib.rs, target_chunks)"]
 fn verify_is_quick_when_ids_are_sparse() {
     let case = Case::pushed(CALLS, 56);
     case.lite("update daily_metrics set id = 1000000000000 where id = 1");
@@ -186,7 +185,6 @@ fn verify_is_quick_when_ids_are_sparse() {
 }
 
 #[test]
-#[ignore = "bug: verify does not check the target's schema: on a database without it, it fails with exit 1 and a raw 'relation does not exist' instead of exit 6 and `ava db push` (crates/cli/src/main.rs, verify())"]
 fn verify_of_a_database_without_the_schema_exits_6() {
     let case = Case::seeded(CALLS, 57);
     case.verify(&[]).code(6).stderr_has(&["ava db push"]);
