@@ -17,6 +17,7 @@
 //! - `--force` replaces the target's rows in one transaction (truncate, copy, fix
 //!   sequences, commit), so a failure part-way leaves the previous rows untouched.
 
+mod deferred;
 mod reader;
 mod writer;
 

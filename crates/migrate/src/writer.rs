@@ -5,8 +5,9 @@ use std::time::Instant;
 use ava_catalog::{Table, TABLES};
 use ava_sink::{copy_in, counts, describe as describe_pg, reset_sequence, sequence_behind, Target};
 use bytes::Bytes;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
+use crate::deferred;
 use crate::reader::{self, Msg, ReaderError, Scan};
 use crate::{Action, Interrupted, MigrateError, Options, Outcome, Progress, TableReport};
 
@@ -22,8 +23,7 @@ pub async fn migrate(
 ) -> Result<Outcome, MigrateError> {
     let url = target.url().to_string();
     progress.phase("checking the target schema");
-    ava_migrations::ensure_ready(target).await?;
-
+    ava_migrations::ensure_current(target).await?;
     if !opts.dry_run {
         let locked: bool = target
             .client()
@@ -34,7 +34,21 @@ pub async fn migrate(
         if !locked {
             return Err(MigrateError::Busy { url });
         }
+        // An interrupted run may have left indexes and constraints dropped.
+        let restored = deferred::restore_interrupted(target.client_ref())
+            .await
+            .map_err(|(name, e)| {
+                target.error(
+                    format!("building {name} again, which an interrupted run had dropped"),
+                    e,
+                )
+            })?;
+        if restored > 0 {
+            progress
+                .phase("built again the indexes and constraints an interrupted run had dropped");
+        }
     }
+    target.check_schema().await?;
 
     progress.phase("scanning the SQLite file");
     let (mut rx, go) = reader::spawn(opts.sqlite.clone(), opts.batch_size);
@@ -203,7 +217,24 @@ async fn copy_all(
     let url = target.url().to_string();
     let force = outcome.action == Action::Replace;
     let source = opts.sqlite.display().to_string();
+    // Connections to build indexes on in parallel afterwards (a plain run; `--force`
+    // builds inside its one transaction).
+    let mut helpers = Vec::new();
+    if !force {
+        for _ in 1..build_connections() {
+            helpers.push(target.connect_another().await?);
+        }
+    }
     let client = target.client();
+    let shown = &url;
+    let fail = |context: &'static str| move |e| query_error(shown, context, e);
+    // Each batch commit need not wait for its WAL flush: a server crash could lose the
+    // last commits, but each batch commits with its progress row, so the run log stays
+    // true to what is there.
+    client
+        .batch_execute("SET synchronous_commit = off")
+        .await
+        .map_err(fail("setting synchronous_commit"))?;
     // Earlier interrupted runs are superseded by this one.
     client
         .execute(
@@ -212,27 +243,55 @@ async fn copy_all(
             &[],
         )
         .await
-        .map_err(|e| query_error(&url, "updating ava.migrate_runs", e))?;
+        .map_err(fail("updating ava.migrate_runs"))?;
     let run: i64 = client
         .query_one(
             "INSERT INTO ava.migrate_runs (mode, source) VALUES ($1, $2) RETURNING id",
             &[&if force { "force" } else { "copy" }, &source],
         )
         .await
-        .map_err(|e| query_error(&url, "recording the run in ava.migrate_runs", e))?
+        .map_err(fail("recording the run in ava.migrate_runs"))?
         .get(0);
 
-    let writer = if force {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| query_error(&url, "starting the --force transaction", e))?;
+    // Take the indexes and constraints off, recording how to build them again.
+    let tx = client
+        .transaction()
+        .await
+        .map_err(fail("starting a transaction"))?;
+    if force {
         tx.batch_execute(&format!("TRUNCATE {}", all_tables()))
             .await
-            .map_err(|e| query_error(&url, "emptying the tables for --force", e))?;
-        Writer::Single { tx, run }
+            .map_err(fail("emptying the tables for --force"))?;
+    }
+    let deferred = deferred::capture(&tx)
+        .await
+        .map_err(fail("reading the indexes and constraints"))?;
+    deferred::drop_all(&tx, &deferred)
+        .await
+        .map_err(fail("dropping the indexes and constraints for the load"))?;
+    let (names, ddl) = deferred::columns(&deferred);
+    tx.execute(
+        "UPDATE ava.migrate_runs SET deferred_names = $2, deferred_ddl = $3 WHERE id = $1",
+        &[&run, &names, &ddl],
+    )
+    .await
+    .map_err(fail("recording the indexes and constraints to build"))?;
+    progress.phase(&format!(
+        "loading without the {} indexes and constraints; they are built afterwards",
+        deferred.len()
+    ));
+    let recipe = Recipe { run, names, ddl };
+    let writer = if force {
+        Writer::Single { tx, recipe }
     } else {
-        Writer::Batches { client, run }
+        tx.commit()
+            .await
+            .map_err(fail("committing the dropped indexes"))?;
+        Writer::Batches {
+            client,
+            helpers: helpers.iter().map(Target::client_ref).collect(),
+            recipe,
+        }
     };
     let result = drain(writer, progress, scan, rx, outcome).await;
     let Err((table, error)) = result else {
@@ -240,13 +299,41 @@ async fn copy_all(
     };
     // Clean up so the target is not left half-loaded; record why the run failed.
     let detail = error.to_string();
+    let client = target.client();
     let cleanup = if force {
         "The transaction was rolled back: the target still holds its previous rows.".to_string()
     } else {
-        match client.batch_execute(&format!("TRUNCATE {}", all_tables())).await {
-            Ok(()) => "The rows this run had copied were removed again: the target is empty, as before.".to_string(),
+        let empty_again = async {
+            client
+                .batch_execute(&format!("TRUNCATE {}", all_tables()))
+                .await?;
+            let run = client
+                .query_one(
+                    "SELECT deferred_names, deferred_ddl FROM ava.migrate_runs WHERE id = $1",
+                    &[&run],
+                )
+                .await?;
+            let (names, ddl): (Vec<String>, Vec<String>) = (run.get(0), run.get(1));
+            deferred::rebuild(&[&*client], &names, &ddl)
+                .await
+                .map_err(|(_, e)| e)
+        };
+        match empty_again.await {
+            Ok(()) => {
+                let _ = client
+                    .execute(
+                        "UPDATE ava.migrate_runs SET deferred_names = '{}', deferred_ddl = '{}' \
+                         WHERE id = $1",
+                        &[&run],
+                    )
+                    .await;
+                "The rows this run had copied were removed again: the target is empty, as before."
+                    .to_string()
+            }
             Err(e) => format!(
-                "Removing the rows this run had copied failed too ({e}): the target is half-loaded; run `ava migrate --force` to replace them."
+                "Removing the rows this run had copied failed too ({}): the target is half-loaded; \
+                 run `ava migrate --force` to replace them.",
+                describe_pg(&e)
             ),
         }
     };
@@ -257,11 +344,17 @@ async fn copy_all(
         )
         .await;
     Err(MigrateError::Copy {
-        url,
+        url: target.url().to_string(),
         table,
         source: error,
         cleanup,
     })
+}
+
+/// How many connections build indexes at once: one per core, between 2 and 4 (index
+/// builds are CPU-bound on the server; more than its cores only contend).
+fn build_connections() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
 }
 
 type CopyFailure = (&'static str, Box<dyn std::error::Error + Send + Sync>);
@@ -283,53 +376,101 @@ fn all_tables() -> String {
         .join(", ")
 }
 
+/// The run and what it must build again at the end.
+struct Recipe {
+    run: i64,
+    names: Vec<String>,
+    ddl: Vec<String>,
+}
+
 /// Where batches go: a plain run commits each batch together with the run's progress;
 /// `--force` writes everything inside one transaction.
 enum Writer<'a> {
-    Batches { client: &'a mut Client, run: i64 },
-    Single { tx: Transaction<'a>, run: i64 },
+    Batches {
+        client: &'a mut Client,
+        helpers: Vec<&'a Client>,
+        recipe: Recipe,
+    },
+    Single {
+        tx: Transaction<'a>,
+        recipe: Recipe,
+    },
 }
 
 impl Writer<'_> {
     async fn write(&mut self, table: &Table, data: Bytes) -> Result<u64, tokio_postgres::Error> {
         match self {
-            Writer::Batches { client, run } => {
+            Writer::Batches { client, recipe, .. } => {
                 let tx = client.transaction().await?;
                 let copied = copy_in(&tx, table, data).await?;
-                tx.execute(
-                    "UPDATE ava.migrate_runs SET rows_copied = rows_copied + $2 WHERE id = $1",
-                    &[run, &(copied as i64)],
-                )
-                .await?;
+                count_rows(&tx, recipe.run, copied).await?;
                 tx.commit().await?;
                 Ok(copied)
             }
-            Writer::Single { tx, run } => {
+            Writer::Single { tx, recipe } => {
                 let copied = copy_in(tx, table, data).await?;
-                tx.execute(
-                    "UPDATE ava.migrate_runs SET rows_copied = rows_copied + $2 WHERE id = $1",
-                    &[run, &(copied as i64)],
-                )
-                .await?;
+                count_rows(tx, recipe.run, copied).await?;
                 Ok(copied)
             }
         }
     }
 
-    /// Sequences and the run's `done`, committed with (for `--force`) everything else.
-    async fn finish(self) -> Result<(), tokio_postgres::Error> {
+    /// Indexes and constraints, sequences and the run's `done`, committed with (for
+    /// `--force`) everything else.
+    async fn finish(self, progress: &dyn Progress) -> Result<(), CopyFailure> {
+        let built = |r: Result<(), (String, tokio_postgres::Error)>| {
+            r.map_err(|(name, e)| -> CopyFailure {
+                (
+                    "indexes",
+                    format!("building {name}: {}", describe_pg(&e)).into(),
+                )
+            })
+        };
+        let pg =
+            |e: tokio_postgres::Error| -> CopyFailure { ("sequences", describe_pg(&e).into()) };
         match self {
-            Writer::Batches { client, run } => {
-                let tx = client.transaction().await?;
-                finish(&tx, run).await?;
-                tx.commit().await
+            Writer::Batches {
+                client,
+                helpers,
+                recipe,
+            } => {
+                let mut clients: Vec<&Client> = vec![&*client];
+                clients.extend(helpers);
+                progress.phase(&format!(
+                    "building {} indexes and constraints on {} connections",
+                    recipe.ddl.len(),
+                    clients.len()
+                ));
+                built(deferred::rebuild(&clients, &recipe.names, &recipe.ddl).await)?;
+                let tx = client.transaction().await.map_err(pg)?;
+                finish(&tx, recipe.run).await.map_err(pg)?;
+                tx.commit().await.map_err(pg)
             }
-            Writer::Single { tx, run } => {
-                finish(&tx, run).await?;
-                tx.commit().await
+            Writer::Single { tx, recipe } => {
+                progress.phase(&format!(
+                    "building {} indexes and constraints",
+                    recipe.ddl.len()
+                ));
+                built(deferred::rebuild(&[&tx], &recipe.names, &recipe.ddl).await)?;
+                finish(&tx, recipe.run).await.map_err(pg)?;
+                tx.commit().await.map_err(pg)
             }
         }
     }
+}
+
+async fn count_rows(
+    client: &impl GenericClient,
+    run: i64,
+    copied: u64,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE ava.migrate_runs SET rows_copied = rows_copied + $2 WHERE id = $1",
+            &[&run, &(copied as i64)],
+        )
+        .await
+        .map(drop)
 }
 
 /// Writes every batch the reader sends, table by table, reporting progress.
@@ -379,10 +520,7 @@ async fn drain(
             "the SQLite reader stopped early".into(),
         ));
     }
-    writer
-        .finish()
-        .await
-        .map_err(|e| ("sequences", describe_pg(&e).into()))
+    writer.finish(progress).await
 }
 
 /// Moves every identity sequence past `max(id)` and marks the run done.
@@ -394,7 +532,8 @@ async fn finish(
         reset_sequence(tx, table).await?;
     }
     tx.execute(
-        "UPDATE ava.migrate_runs SET status = 'done', finished_at = now() WHERE id = $1",
+        "UPDATE ava.migrate_runs SET status = 'done', finished_at = now(), \
+         deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
         &[&run],
     )
     .await?;

@@ -109,6 +109,8 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 pub struct Target {
     client: Client,
     url: String,
+    /// Kept (never shown) to open more connections to the same database.
+    config: tokio_postgres::Config,
 }
 
 /// Connects to `url` (refusing a `sqlite:` URL) and prepares the session for long
@@ -119,21 +121,28 @@ pub async fn connect(url: &str) -> Result<Target, SinkError> {
         return Err(SinkError::SqliteUrl);
     }
     let mut config = tokio_postgres::Config::from_str(url).map_err(SinkError::BadUrl)?;
-    let shown = redact(url);
     config.application_name("ava");
+    open(config, redact(url)).await
+}
+
+async fn open(config: tokio_postgres::Config, url: String) -> Result<Target, SinkError> {
     let (client, connection) =
         config
             .connect(NoTls)
             .await
             .map_err(|source| SinkError::Connect {
-                url: shown.clone(),
+                url: url.clone(),
                 source,
             })?;
     tokio::spawn(async move {
         // The error also surfaces on the next query, where it is reported with context.
         let _ = connection.await;
     });
-    let target = Target { client, url: shown };
+    let target = Target {
+        client,
+        url,
+        config,
+    };
     target
         .execute(
             "SET statement_timeout = 0",
@@ -144,6 +153,12 @@ pub async fn connect(url: &str) -> Result<Target, SinkError> {
 }
 
 impl Target {
+    /// Another connection to the same database, set up the same way (for work done in
+    /// parallel, such as building indexes).
+    pub async fn connect_another(&self) -> Result<Target, SinkError> {
+        open(self.config.clone(), self.url.clone()).await
+    }
+
     /// The target's URL, redacted.
     pub fn url(&self) -> &str {
         &self.url
@@ -152,6 +167,11 @@ impl Target {
     /// The connection, for callers that run their own statements.
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
+    }
+
+    /// The connection, shared (statements only, no transactions).
+    pub fn client_ref(&self) -> &Client {
+        &self.client
     }
 
     /// Wraps a driver error with the target and what was being done.

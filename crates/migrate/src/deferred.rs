@@ -1,0 +1,192 @@
+//! Deferred indexes and constraints: a target that starts empty is loaded without its
+//! primary keys, indexes and foreign keys, which are built afterwards — a sort per index
+//! instead of a B-tree insert and a parent lookup per row, several at a time on their
+//! own connections.
+//!
+//! What is dropped is read from the database itself (`pg_get_indexdef`,
+//! `pg_get_constraintdef`), so any index a later migration adds is handled too, and it
+//! is recorded in `ava.migrate_runs` in the same transaction as the drop: a run that
+//! dies before rebuilding leaves the recipe for the next run ([`restore_interrupted`]).
+//! Loading without the constraints is safe because the scan has already checked what
+//! they check (ids, unique columns, foreign keys).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ava_catalog::TABLES;
+use tokio_postgres::{Client, GenericClient};
+
+/// One index or constraint taken off for the load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Deferred {
+    pub name: String,
+    pub table: String,
+    /// `p` primary key, `f` foreign key, `i` plain index.
+    pub kind: char,
+    /// The statement that creates it again.
+    pub create: String,
+}
+
+impl Deferred {
+    fn drop_sql(&self) -> String {
+        match self.kind {
+            'i' => format!("DROP INDEX public.\"{}\"", self.name),
+            _ => format!(
+                "ALTER TABLE public.\"{}\" DROP CONSTRAINT \"{}\"",
+                self.table, self.name
+            ),
+        }
+    }
+
+    /// Foreign keys need their parents' primary keys: they are built last.
+    fn phase(&self) -> u8 {
+        u8::from(self.kind == 'f')
+    }
+}
+
+/// Every primary key, index and foreign key of the five tables, except a primary key
+/// that a table outside the five refers to (dropping it would mean dropping their
+/// foreign key too).
+pub(crate) async fn capture(
+    client: &impl GenericClient,
+) -> Result<Vec<Deferred>, tokio_postgres::Error> {
+    let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+    let rows = client
+        .query(
+            "SELECT c.conname::text, t.relname::text, c.contype::text, \
+                    format('ALTER TABLE public.%I ADD CONSTRAINT %I %s', t.relname, c.conname, \
+                           pg_get_constraintdef(c.oid)) \
+             FROM pg_constraint c \
+             JOIN pg_class t ON t.oid = c.conrelid \
+             WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
+               AND (c.contype = 'f' OR (c.contype = 'p' AND NOT EXISTS ( \
+                    SELECT 1 FROM pg_constraint o JOIN pg_class ot ON ot.oid = o.conrelid \
+                    WHERE o.contype = 'f' AND o.confrelid = t.oid \
+                      AND NOT (ot.relnamespace = 'public'::regnamespace AND ot.relname = ANY($1))))) \
+             UNION ALL \
+             SELECT i.relname::text, t.relname::text, 'i', pg_get_indexdef(i.oid) \
+             FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_class t ON t.oid = x.indrelid \
+             WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+            &[&names],
+        )
+        .await?;
+    let mut deferred: Vec<Deferred> = rows
+        .iter()
+        .map(|r| Deferred {
+            name: r.get(0),
+            table: r.get(1),
+            kind: r.get::<_, &str>(2).chars().next().unwrap_or('i'),
+            create: r.get(3),
+        })
+        .collect();
+    // Creation order: primary keys, then indexes, then foreign keys.
+    deferred.sort_by_key(|d| (d.phase(), d.kind != 'p', d.name.clone()));
+    Ok(deferred)
+}
+
+/// Drops them (foreign keys first) inside the caller's transaction.
+pub(crate) async fn drop_all(
+    client: &impl GenericClient,
+    deferred: &[Deferred],
+) -> Result<(), tokio_postgres::Error> {
+    for d in deferred.iter().rev() {
+        client.batch_execute(&d.drop_sql()).await?;
+    }
+    Ok(())
+}
+
+/// The recipe as stored in `ava.migrate_runs`: names and statements.
+pub(crate) fn columns(deferred: &[Deferred]) -> (Vec<String>, Vec<String>) {
+    deferred
+        .iter()
+        .map(|d| (d.name.clone(), d.create.clone()))
+        .unzip()
+}
+
+/// Builds again what is not there, primary keys and indexes first, then foreign keys,
+/// each phase spread over `clients` (one statement per connection at a time).
+pub(crate) async fn rebuild<C: GenericClient + Sync>(
+    clients: &[&C],
+    names: &[String],
+    ddl: &[String],
+) -> Result<(), (String, tokio_postgres::Error)> {
+    let items: Vec<(&String, &String)> = names.iter().zip(ddl).collect();
+    for fks in [false, true] {
+        let phase: Vec<_> = items
+            .iter()
+            .filter(|(_, sql)| sql.contains(" FOREIGN KEY ") == fks)
+            .collect();
+        let next = AtomicUsize::new(0);
+        let workers = clients.iter().map(|client| {
+            let (phase, next) = (&phase, &next);
+            async move {
+                while let Some((name, sql)) = phase.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if !exists(*client, name)
+                        .await
+                        .map_err(|e| ((*name).clone(), e))?
+                    {
+                        client
+                            .batch_execute(sql)
+                            .await
+                            .map_err(|e| ((*name).clone(), e))?;
+                    }
+                }
+                Ok::<_, (String, tokio_postgres::Error)>(())
+            }
+        });
+        futures_util::future::try_join_all(workers).await?;
+    }
+    Ok(())
+}
+
+/// Whether an index or constraint of that name is on the target.
+async fn exists(client: &impl GenericClient, name: &str) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL \
+                 OR EXISTS (SELECT 1 FROM pg_constraint \
+                            WHERE conname = $1 AND connamespace = 'public'::regnamespace)",
+            &[&name],
+        )
+        .await?
+        .get(0))
+}
+
+/// Builds what an interrupted run left dropped, so the schema is whole again before
+/// anything else looks at it. Returns how many runs needed it.
+pub(crate) async fn restore_interrupted(
+    client: &Client,
+) -> Result<usize, (String, tokio_postgres::Error)> {
+    let ledger = |e| ("ava.migrate_runs".to_string(), e);
+    let exists: bool = client
+        .query_one("SELECT to_regclass('ava.migrate_runs') IS NOT NULL", &[])
+        .await
+        .map_err(ledger)?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let runs = client
+        .query(
+            "SELECT id, deferred_names, deferred_ddl FROM ava.migrate_runs \
+             WHERE status = 'running' AND cardinality(deferred_ddl) > 0 ORDER BY id",
+            &[],
+        )
+        .await
+        .map_err(ledger)?;
+    for run in &runs {
+        let (id, names, ddl): (i64, Vec<String>, Vec<String>) =
+            (run.get(0), run.get(1), run.get(2));
+        rebuild(&[client], &names, &ddl).await?;
+        client
+            .execute(
+                "UPDATE ava.migrate_runs SET deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(ledger)?;
+    }
+    Ok(runs.len())
+}
