@@ -17,14 +17,7 @@ pub(crate) fn convert(cell: Cell<'_>) -> Result<Converted<'_>, CellError> {
     };
     match cell {
         Cell::Text(bytes) => {
-            let parsed: Json =
-                serde_json::from_slice(bytes).map_err(|e| err(e.to_string(), bytes))?;
-            if has_nul(&parsed) {
-                return Err(err(
-                    "\\u0000 in a string, which jsonb rejects".into(),
-                    bytes,
-                ));
-            }
+            serde_json::from_slice::<Checked>(bytes).map_err(|e| err(e.to_string(), bytes))?;
             // from_slice succeeded, so the bytes are UTF-8.
             let text = std::str::from_utf8(bytes).map_err(|e| err(e.to_string(), bytes))?;
             Ok(Converted {
@@ -49,12 +42,68 @@ pub(crate) fn convert(cell: Cell<'_>) -> Result<Converted<'_>, CellError> {
     }
 }
 
-fn has_nul(v: &Json) -> bool {
-    match v {
-        Json::String(s) => s.contains('\0'),
-        Json::Array(a) => a.iter().any(has_nul),
-        Json::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
+/// A JSON value checked for what `jsonb` accepts, without building it: serde_json
+/// validates the syntax, UTF-8 and surrogate pairs as it goes, and this visitor rejects a
+/// `\u0000` in any string or key. Strings are only borrowed (or unescaped into the
+/// parser's scratch buffer), so checking allocates nothing per value.
+struct Checked;
+
+struct CheckVisitor;
+
+const NUL: &str = "\\u0000 in a string, which jsonb rejects";
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckVisitor)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CheckVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Checked, E> {
+        if s.contains('\0') {
+            Err(E::custom(NUL))
+        } else {
+            Ok(Checked)
+        }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        // Keys are strings: the same visitor checks them.
+        while map.next_key::<Checked>()?.is_some() {
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
     }
 }
 

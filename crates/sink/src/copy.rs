@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::error::Error;
 
-use ava_catalog::{IdRange, Kind, Table};
+use ava_catalog::{IdRange, Kind, Table, MAX_COLUMNS};
 use ava_convert::Value;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{pin_mut, SinkExt, TryStreamExt};
@@ -192,23 +192,26 @@ pub async fn read_rows<E>(
     let stream = client.copy_out(&sql).await.map_err(ReadError::Db)?;
     let rows = BinaryCopyOutStream::new(stream, &types);
     pin_mut!(rows);
+    let n = types.len();
     while let Some(row) = rows.try_next().await.map_err(ReadError::Db)? {
-        let values: Result<Vec<Value>, _> = (0..types.len())
-            .map(|i| row.try_get::<PgValue>(i).map(|v| v.0).map_err(|e| (i, e)))
-            .collect();
-        match values {
-            Ok(values) => f(&values).map_err(ReadError::Callback)?,
-            Err((i, e)) => {
-                let id = row
-                    .try_get::<PgValue>(0)
-                    .map(|v| v.0.to_string())
-                    .unwrap_or_else(|_| "?".into());
-                return Err(ReadError::Decode {
-                    id,
-                    reason: format!("column {}: {e}", table.columns[i].name),
-                });
+        // On the stack: no allocation per row.
+        let mut values: [Value; MAX_COLUMNS] = std::array::from_fn(|_| Value::Null);
+        for (i, slot) in values[..n].iter_mut().enumerate() {
+            match row.try_get::<PgValue>(i) {
+                Ok(v) => *slot = v.0,
+                Err(e) => {
+                    let id = row
+                        .try_get::<PgValue>(0)
+                        .map(|v| v.0.to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Err(ReadError::Decode {
+                        id,
+                        reason: format!("column {}: {e}", table.columns[i].name),
+                    });
+                }
             }
         }
+        f(&values[..n]).map_err(ReadError::Callback)?;
     }
     Ok(())
 }

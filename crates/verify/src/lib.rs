@@ -156,8 +156,8 @@ fn source_chunks(path: &Path) -> Result<Vec<(u64, Chunks)>, SourceError> {
             let mut rows = 0u64;
             snap.for_each::<SourceError>(table, IdRange::ALL, |cells| {
                 buf.clear();
-                for v in convert_cells(table, cells) {
-                    canonical_cell(&mut buf, &v);
+                for (column, cell) in table.columns.iter().zip(cells) {
+                    canonical_cell(&mut buf, &convert(column, *cell).map(|c| c.value));
                 }
                 add(&mut chunks, source_id(path, table, cells)?, &buf);
                 rows += 1;
