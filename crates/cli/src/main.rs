@@ -181,7 +181,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         return exit::SCHEMA;
     }
     match e.downcast_ref::<M>() {
-        Some(M::TargetNotEmpty { .. } | M::Busy { .. }) => exit::REFUSED,
+        Some(M::TargetNotEmpty { .. } | M::Busy { .. } | M::NeedsRepair { .. }) => exit::REFUSED,
         Some(M::BadCells { .. }) => exit::BAD_INPUT,
         _ => exit::ERROR,
     }

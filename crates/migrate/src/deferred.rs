@@ -154,6 +154,27 @@ async fn exists(client: &impl GenericClient, name: &str) -> Result<bool, tokio_p
         .get(0))
 }
 
+/// The interrupted run, if any, that left indexes or constraints dropped, and how many.
+pub(crate) async fn pending_repair(
+    client: &Client,
+) -> Result<Option<(i64, usize)>, tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('ava.migrate_runs') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client
+        .query_opt(
+            "SELECT id, cardinality(deferred_ddl) FROM ava.migrate_runs \
+             WHERE status = 'running' AND cardinality(deferred_ddl) > 0 ORDER BY id LIMIT 1",
+            &[],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get::<_, i32>(1) as usize)))
+}
+
 /// Builds what an interrupted run left dropped, so the schema is whole again before
 /// anything else looks at it. Returns how many runs needed it.
 pub(crate) async fn restore_interrupted(

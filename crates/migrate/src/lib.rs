@@ -178,6 +178,12 @@ pub enum MigrateError {
         "{url}: another `ava migrate` is running against this database; wait for it to finish"
     )]
     Busy { url: String },
+    #[error("{url}: run {run} was interrupted after dropping {objects} indexes and constraints for its load; a dry run cannot check the schema until they are built again, which the next `ava migrate` (without --dry-run) does first")]
+    NeedsRepair {
+        url: String,
+        run: i64,
+        objects: usize,
+    },
     #[error("{} cell(s) cannot be stored faithfully; nothing was written. The first ones:\n{}", total, cells.iter().take(20).map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
     BadCells { cells: Vec<BadCell>, total: u64 },
     #[error("{url} already holds rows that are not the source's ({}); nothing was written. Use an empty database, or pass --force to replace them{}", describe_counts(.tables), .interrupted.as_ref().map(|i| format!(" (they were left by run {} started {}, which was interrupted after {} rows)", i.run, i.started_at, i.rows_copied)).unwrap_or_default())]

@@ -47,6 +47,11 @@ pub async fn migrate(
             progress
                 .phase("built again the indexes and constraints an interrupted run had dropped");
         }
+    } else if let Some((run, objects)) = deferred::pending_repair(target.client_ref())
+        .await
+        .map_err(|e| target.error("reading ava.migrate_runs", e))?
+    {
+        return Err(MigrateError::NeedsRepair { url, run, objects });
     }
     target.check_schema().await?;
 

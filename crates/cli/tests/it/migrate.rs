@@ -460,3 +460,26 @@ fn an_empty_source_migrates_to_an_empty_target() {
         1
     );
 }
+
+#[test]
+fn indexes_an_interrupted_run_dropped_are_built_again() {
+    let case = Case::pushed(CALLS, 56);
+    // What a run killed during its load leaves: its recipe recorded, the index gone.
+    let ddl: String = case
+        .pg
+        .one("select pg_get_indexdef('public.ix_customers_phone'::regclass)");
+    case.pg.exec("drop index public.ix_customers_phone");
+    case.pg.exec(&format!(
+        "insert into ava.migrate_runs (mode, source, deferred_names, deferred_ddl) \
+         values ('copy', 'killed', '{{ix_customers_phone}}', ARRAY[$${ddl}$$])"
+    ));
+    case.migrate(&["--dry-run"])
+        .code(4)
+        .stderr_has(&["interrupted after dropping 1 indexes"]);
+    case.migrate(&[]).ok().stdout_has(&["migrated:"]);
+    case.verify(&[]).ok();
+    let n: i64 = case
+        .pg
+        .one("select count(*) from pg_indexes where indexname = 'ix_customers_phone'");
+    assert_eq!(n, 1);
+}
