@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value as Json;
-
 use crate::{excerpt, Cell, CellError, Converted, Value};
 
 /// Converts a cell of a `Json` column (never NULL or `''`: the caller handles those).
@@ -108,67 +106,131 @@ impl<'de> serde::de::Visitor<'de> for CheckVisitor {
 }
 
 /// The canonical spelling of a JSON text, equal for the app's `json.dumps` output and
-/// Postgres' `jsonb` output of the same value: no white space, object keys sorted by
-/// their bytes (the last of duplicate keys wins, as in jsonb), strings escaped by
-/// serde_json, integers as digits, other numbers as the shortest spelling that
-/// round-trips their double (an integral double below 2^64 is written as digits,
+/// Postgres' `jsonb` output of the same value: no white space, object members sorted
+/// by their escaped keys (the last of duplicate keys wins, as in jsonb), strings
+/// escaped by serde_json, integers as digits, other numbers as the shortest spelling
+/// that round-trips their double (an integral double below 2^64 is written as digits,
 /// because jsonb prints `1e+16` as `10000000000000000`).
+///
+/// Written straight into one buffer while serde_json parses (no value tree): the verifier
+/// canonicalises every JSON cell on both sides.
 pub fn canonical(text: &str) -> Result<String, serde_json::Error> {
-    let v: Json = serde_json::from_str(text)?;
-    let mut out = String::with_capacity(text.len());
-    write(&v, &mut out);
-    Ok(out)
+    let mut out = Vec::with_capacity(text.len());
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(Canon(&mut out), &mut de)?;
+    de.end()?;
+    // Only whole UTF-8 strings and ASCII were written.
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
-fn write(v: &Json, out: &mut String) {
-    match v {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
-            } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                // Integral doubles below 2^64 as digits: the same spelling an integer
-                // literal of that value gets above.
-                if f.fract() == 0.0 && f.abs() < 18_446_744_073_709_551_616.0 {
-                    out.push_str(&(f as i128).to_string());
-                } else {
-                    out.push_str(&format!("{f:?}"));
-                }
-            }
-        }
-        Json::String(s) => push_str_literal(s, out),
-        Json::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(x, out);
-            }
-            out.push(']');
-        }
-        Json::Object(o) => {
-            let mut entries: Vec<_> = o.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (k, x)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_str_literal(k, out);
-                out.push(':');
-                write(x, out);
-            }
-            out.push('}');
-        }
+/// Writes the canonical form of the value it deserializes into the buffer.
+struct Canon<'a>(&'a mut Vec<u8>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Canon<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-fn push_str_literal(s: &str, out: &mut String) {
-    // Serialising a &str cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+impl<'de> serde::de::Visitor<'de> for Canon<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.0.extend_from_slice(if b { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.0.extend_from_slice(i.to_string().as_bytes());
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        self.0.extend_from_slice(u.to_string().as_bytes());
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        // Integral doubles below 2^64 as digits: the same spelling an integer literal
+        // of that value gets.
+        let text = if f.fract() == 0.0 && f.abs() < 18_446_744_073_709_551_616.0 {
+            (f as i128).to_string()
+        } else {
+            format!("{f:?}")
+        };
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        // Serialising a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *self.0, s);
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.push(b'[');
+        let mut first = true;
+        loop {
+            let at = self.0.len();
+            if !first {
+                self.0.push(b',');
+            }
+            if seq.next_element_seed(Canon(&mut *self.0))?.is_none() {
+                self.0.truncate(at);
+                break;
+            }
+            first = false;
+        }
+        self.0.push(b']');
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Members are written one after another, then put in order: (start, key end,
+        // member end) of each, sorted by key bytes, the last of equal keys kept.
+        let start = self.0.len();
+        let mut members: Vec<(usize, usize, usize)> = Vec::new();
+        loop {
+            let at = self.0.len();
+            if map.next_key_seed(Canon(&mut *self.0))?.is_none() {
+                break;
+            }
+            let key_end = self.0.len();
+            self.0.push(b':');
+            map.next_value_seed(Canon(&mut *self.0))?;
+            members.push((at, key_end, self.0.len()));
+        }
+        let body = self.0.split_off(start);
+        let key = |m: &(usize, usize, usize)| &body[m.0 - start..m.1 - start];
+        members.sort_by(|a, b| key(a).cmp(key(b)));
+        members.dedup_by(|later, earlier| {
+            // `dedup_by` keeps the first of a run; keep the last instead (as jsonb does).
+            let same = key(later) == key(earlier);
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        self.0.push(b'{');
+        for (i, m) in members.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            self.0.extend_from_slice(&body[m.0 - start..m.2 - start]);
+        }
+        self.0.push(b'}');
+        Ok(())
+    }
 }
