@@ -58,7 +58,8 @@ pub(crate) fn spawn(
     path: PathBuf,
     batch_size: u64,
 ) -> (mpsc::Receiver<Msg>, std_mpsc::Sender<bool>) {
-    let (tx, rx) = mpsc::channel(2);
+    // Room for a batch per writer connection and one more being built.
+    let (tx, rx) = mpsc::channel(4);
     let (go_tx, go_rx) = std_mpsc::channel();
     std::thread::Builder::new()
         .name("ava-sqlite-reader".into())

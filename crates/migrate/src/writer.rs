@@ -5,6 +5,7 @@ use std::time::Instant;
 use ava_catalog::{Table, TABLES};
 use ava_sink::{copy_in, counts, describe as describe_pg, reset_sequence, sequence_behind, Target};
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::deferred;
@@ -388,8 +389,8 @@ struct Recipe {
     ddl: Vec<String>,
 }
 
-/// Where batches go: a plain run commits each batch together with the run's progress;
-/// `--force` writes everything inside one transaction.
+/// Where batches go: a plain run commits each batch together with the run's progress,
+/// on several connections at once; `--force` writes everything inside one transaction.
 enum Writer<'a> {
     Batches {
         client: &'a mut Client,
@@ -402,21 +403,53 @@ enum Writer<'a> {
     },
 }
 
-impl Writer<'_> {
-    async fn write(&mut self, table: &Table, data: Bytes) -> Result<u64, tokio_postgres::Error> {
+/// One connection batches are written on.
+#[derive(Clone, Copy)]
+enum Conn<'c, 't> {
+    /// Each batch in its own transaction, committed with its progress.
+    Commits(&'c Client),
+    /// Inside the one `--force` transaction.
+    Inside(&'c Transaction<'t>),
+}
+
+impl Conn<'_, '_> {
+    async fn write(
+        self,
+        table: &Table,
+        data: Bytes,
+        run: i64,
+    ) -> Result<u64, tokio_postgres::Error> {
         match self {
-            Writer::Batches { client, recipe, .. } => {
-                let tx = client.transaction().await?;
-                let copied = copy_in(&tx, table, data).await?;
-                count_rows(&tx, recipe.run, copied).await?;
-                tx.commit().await?;
-                Ok(copied)
+            Conn::Commits(client) => {
+                client.batch_execute("BEGIN").await?;
+                let written = async {
+                    let copied = copy_in(client, table, data).await?;
+                    count_rows(client, run, copied).await?;
+                    Ok(copied)
+                }
+                .await;
+                let end = if written.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                let ended = client.batch_execute(end).await;
+                let copied = written?;
+                ended.map(|()| copied)
             }
-            Writer::Single { tx, recipe } => {
+            Conn::Inside(tx) => {
                 let copied = copy_in(tx, table, data).await?;
-                count_rows(tx, recipe.run, copied).await?;
+                count_rows(tx, run, copied).await?;
                 Ok(copied)
             }
+        }
+    }
+}
+
+impl Writer<'_> {
+    fn run(&self) -> i64 {
+        match self {
+            Writer::Batches { recipe, .. } | Writer::Single { recipe, .. } => recipe.run,
         }
     }
 
@@ -478,7 +511,33 @@ async fn count_rows(
         .map(drop)
 }
 
-/// Writes every batch the reader sends, table by table, reporting progress.
+/// A batch that has landed (or failed): its connection, table and rows.
+type Landed<'c, 't> = (Conn<'c, 't>, usize, u64, Result<u64, tokio_postgres::Error>);
+
+/// Books a landed batch and frees its connection.
+fn book<'c, 't>(
+    (conn, table, rows, result): Landed<'c, 't>,
+    idle: &mut Vec<Conn<'c, 't>>,
+    outcome: &mut Outcome,
+    progress: &dyn Progress,
+) -> Result<(), CopyFailure> {
+    let name = TABLES[table].name;
+    let copied = result.map_err(|e| (name, describe_pg(&e).into()))?;
+    if copied != rows {
+        return Err((
+            name,
+            format!("Postgres took {copied} of {rows} rows").into(),
+        ));
+    }
+    outcome.tables[table].copied += copied;
+    progress.rows_copied(name, copied);
+    idle.push(conn);
+    Ok(())
+}
+
+/// Writes every batch the reader sends, table by table, reporting progress: each batch
+/// on the next free connection, so several are in flight at once; a table is done when
+/// all its batches are.
 async fn drain(
     mut writer: Writer<'_>,
     progress: &dyn Progress,
@@ -486,44 +545,61 @@ async fn drain(
     rx: &mut tokio::sync::mpsc::Receiver<Msg>,
     outcome: &mut Outcome,
 ) -> Result<(), CopyFailure> {
-    let mut table_start = Instant::now();
-    let mut current = 0;
-    progress.table_started(TABLES[0].name, scan.counts[0]);
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Batch { table, data, rows } => {
-                let name = TABLES[table].name;
-                let copied = writer
-                    .write(&TABLES[table], data)
-                    .await
-                    .map_err(|e| (name, describe_pg(&e).into()))?;
-                if copied != rows {
-                    return Err((
-                        name,
-                        format!("Postgres took {copied} of {rows} rows").into(),
-                    ));
+    let run = writer.run();
+    {
+        let mut idle: Vec<Conn> = match &mut writer {
+            Writer::Batches {
+                client, helpers, ..
+            } => std::iter::once(Conn::Commits(client))
+                .chain(helpers.iter().map(|c| Conn::Commits(c)))
+                .collect(),
+            Writer::Single { tx, .. } => vec![Conn::Inside(tx)],
+        };
+        let mut in_flight = FuturesUnordered::new();
+        let mut table_start = Instant::now();
+        let mut current = 0;
+        progress.table_started(TABLES[0].name, scan.counts[0]);
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Batch { table, data, rows } => {
+                    if idle.is_empty() {
+                        if let Some(landed) = in_flight.next().await {
+                            book(landed, &mut idle, outcome, progress)?;
+                        }
+                    }
+                    let Some(conn) = idle.pop() else {
+                        return Err((TABLES[table].name, "no connection to write on".into()));
+                    };
+                    in_flight.push(async move {
+                        let result = conn.write(&TABLES[table], data, run).await;
+                        (conn, table, rows, result)
+                    });
                 }
-                outcome.tables[table].copied += copied;
-                progress.rows_copied(name, copied);
-            }
-            Msg::TableDone(table) => {
-                outcome.tables[table].seconds = table_start.elapsed().as_secs_f64();
-                progress.table_finished(TABLES[table].name);
-                current = table + 1;
-                if let Some(next) = TABLES.get(current) {
-                    progress.table_started(next.name, scan.counts[current]);
+                Msg::TableDone(table) => {
+                    while let Some(landed) = in_flight.next().await {
+                        book(landed, &mut idle, outcome, progress)?;
+                    }
+                    outcome.tables[table].seconds = table_start.elapsed().as_secs_f64();
+                    progress.table_finished(TABLES[table].name);
+                    current = table + 1;
+                    if let Some(next) = TABLES.get(current) {
+                        progress.table_started(next.name, scan.counts[current]);
+                    }
+                    table_start = Instant::now();
                 }
-                table_start = Instant::now();
+                Msg::Failed(e) => return Err((table_name(current), Box::new(describe(e)))),
+                Msg::Scanned(_) => {}
             }
-            Msg::Failed(e) => return Err((table_name(current), Box::new(describe(e)))),
-            Msg::Scanned(_) => {}
         }
-    }
-    if current < TABLES.len() {
-        return Err((
-            table_name(current),
-            "the SQLite reader stopped early".into(),
-        ));
+        while let Some(landed) = in_flight.next().await {
+            book(landed, &mut idle, outcome, progress)?;
+        }
+        if current < TABLES.len() {
+            return Err((
+                table_name(current),
+                "the SQLite reader stopped early".into(),
+            ));
+        }
     }
     writer.finish(progress).await
 }

@@ -19,7 +19,7 @@ use futures_util::{pin_mut, SinkExt, TryStreamExt};
 use postgres_protocol::types as pg;
 use postgres_types::{FromSql, Type};
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
-use tokio_postgres::Transaction;
+use tokio_postgres::{Client, CopyInSink, Transaction};
 
 /// Microseconds from the unix epoch to Postgres' epoch, 2000-01-01T00:00:00Z.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -94,10 +94,31 @@ pub fn encode_row(out: &mut CopyBuffer, table: &Table, values: &[Value<'_>]) {
     out.rows += 1;
 }
 
+/// What a `COPY … FROM STDIN` can run on: a connection or a transaction (the driver
+/// has the method on both, but no trait for it).
+pub trait CopyTarget: Sync {
+    fn copy_in_sink(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<CopyInSink<Bytes>, tokio_postgres::Error>> + Send;
+}
+
+impl CopyTarget for Client {
+    async fn copy_in_sink(&self, sql: &str) -> Result<CopyInSink<Bytes>, tokio_postgres::Error> {
+        self.copy_in(sql).await
+    }
+}
+
+impl CopyTarget for Transaction<'_> {
+    async fn copy_in_sink(&self, sql: &str) -> Result<CopyInSink<Bytes>, tokio_postgres::Error> {
+        self.copy_in(sql).await
+    }
+}
+
 /// Runs one `COPY table FROM STDIN (FORMAT binary)` with an encoded batch; returns the
 /// rows Postgres took.
 pub async fn copy_in(
-    client: &Transaction<'_>,
+    client: &impl CopyTarget,
     table: &Table,
     batch: Bytes,
 ) -> Result<u64, tokio_postgres::Error> {
@@ -106,7 +127,7 @@ pub async fn copy_in(
         table.name,
         table.column_list()
     );
-    let sink = client.copy_in::<_, Bytes>(&sql).await?;
+    let sink = client.copy_in_sink(&sql).await?;
     pin_mut!(sink);
     sink.send(batch).await?;
     sink.finish().await
