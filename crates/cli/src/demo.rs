@@ -54,6 +54,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         batch_size: ava_migrate::DEFAULT_BATCH_SIZE,
         dry_run: false,
         force: false,
+        resume: false,
     };
     let code = crate::migrate(&mut target, &opts).await?;
     if code != exit::OK {

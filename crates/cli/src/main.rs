@@ -118,8 +118,12 @@ struct MigrateArgs {
     dry_run: bool,
     /// Replace the rows a non-empty target holds, in one transaction: if anything fails the
     /// target keeps its previous rows. Readers of those tables wait until it commits.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     force: bool,
+    /// Finish an interrupted run (killed, or its connection lost): copy only the rows its
+    /// committed batches do not cover. Without an interrupted run, migrate as usual.
+    #[arg(long)]
+    resume: bool,
     /// Rows per COPY batch; a plain run commits after each batch.
     #[arg(long, value_name = "N", default_value_t = ava_migrate::DEFAULT_BATCH_SIZE,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -248,6 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 batch_size: args.batch_size,
                 dry_run: args.dry_run,
                 force: args.force,
+                resume: args.resume,
             };
             migrate(&mut target, &opts)
                 .await

@@ -86,10 +86,19 @@ pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
             "would: {}",
             match outcome.action {
                 Action::Copy => format!("copy {total} rows into the empty target"),
-                Action::AlreadyMigrated =>
-                    "nothing: the target already holds exactly the source".into(),
+                Action::AlreadyMigrated if outcome.sequences_behind.is_empty() => {
+                    "nothing: the target already holds exactly the source".into()
+                }
+                Action::AlreadyMigrated => format!(
+                    "move the id sequences of {} past max(id); the target already holds exactly the source",
+                    outcome.sequences_behind.join(", ")
+                ),
                 Action::Replace =>
                     format!("replace the target's rows with the source's {total} rows (--force)"),
+                Action::Resume => {
+                    "finish the interrupted run: copy the rows its committed batches do not cover"
+                        .into()
+                }
                 Action::Refuse =>
                     "refuse: the target holds other rows (pass --force to replace them)".into(),
                 Action::BadInput =>
@@ -144,10 +153,10 @@ pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
     converted(outcome);
     println!(
         "{} {source} → {url}; id sequences moved past max(id). Next: ava verify",
-        if outcome.action == Action::Replace {
-            "replaced (--force):"
-        } else {
-            "migrated:"
+        match outcome.action {
+            Action::Replace => "replaced (--force):",
+            Action::Resume => "resumed and finished:",
+            _ => "migrated:",
         }
     );
 }

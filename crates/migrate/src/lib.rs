@@ -44,6 +44,8 @@ pub struct Options {
     pub batch_size: u64,
     pub dry_run: bool,
     pub force: bool,
+    /// Finish an interrupted run: copy only what its committed batches do not cover.
+    pub resume: bool,
 }
 
 /// Receives progress; the CLI draws bars or log lines from it.
@@ -135,6 +137,8 @@ pub enum Action {
     Replace,
     /// The source has cells that cannot be stored: refuse.
     BadInput,
+    /// `--resume` found an interrupted run: copy what its batches do not cover.
+    Resume,
 }
 
 /// The result of a run that did not fail.
@@ -186,7 +190,7 @@ pub enum MigrateError {
     },
     #[error("{} cell(s) cannot be stored faithfully; nothing was written. The first ones:\n{}", total, cells.iter().take(20).map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
     BadCells { cells: Vec<BadCell>, total: u64 },
-    #[error("{url} already holds rows that are not the source's ({}); nothing was written. Use an empty database, or pass --force to replace them{}", describe_counts(.tables), .interrupted.as_ref().map(|i| format!(" (they were left by run {} started {}, which was interrupted after {} rows)", i.run, i.started_at, i.rows_copied)).unwrap_or_default())]
+    #[error("{url} already holds rows that are not the source's ({}); nothing was written. {}", describe_counts(.tables), .interrupted.as_ref().map(|i| format!("They were left by run {} started {}, which was interrupted after {} rows: pass --resume to finish it, or --force to replace them.", i.run, i.started_at, i.rows_copied)).unwrap_or_else(|| "Use an empty database, or pass --force to replace them.".into()))]
     TargetNotEmpty {
         url: String,
         tables: Vec<(&'static str, u64)>,

@@ -31,6 +31,8 @@ pub(crate) enum Msg {
         table: usize,
         data: Bytes,
         rows: u64,
+        /// The batch's first and last ids (rows are in id order).
+        ids: (i64, i64),
     },
     TableDone(usize),
     Failed(ReaderError),
@@ -57,7 +59,7 @@ impl From<SourceError> for ReaderError {
 pub(crate) fn spawn(
     path: PathBuf,
     batch_size: u64,
-) -> (mpsc::Receiver<Msg>, std_mpsc::Sender<bool>) {
+) -> (mpsc::Receiver<Msg>, std_mpsc::Sender<Option<Go>>) {
     // Room for a batch per writer connection and one more being built.
     let (tx, rx) = mpsc::channel(4);
     let (go_tx, go_rx) = std_mpsc::channel();
@@ -72,23 +74,45 @@ pub(crate) fn spawn(
     (rx, go_tx)
 }
 
+/// The writer's word to copy, and which id ranges per table (in catalog order, sorted)
+/// are already in the target and must be skipped (`--resume`).
+pub(crate) struct Go {
+    pub skip: Vec<Vec<(i64, i64)>>,
+}
+
 fn run(
     path: &std::path::Path,
     batch_size: u64,
     tx: &mpsc::Sender<Msg>,
-    go: &std_mpsc::Receiver<bool>,
+    go: &std_mpsc::Receiver<Option<Go>>,
 ) -> Result<(), ReaderError> {
     let mut source = Source::open(path)?;
     let snap = source.snapshot()?;
     let scan = scan(&snap)?;
     send(tx, Msg::Scanned(scan))?;
-    if !go.recv().unwrap_or(false) {
+    let Ok(Some(go)) = go.recv() else {
         return Ok(());
-    }
+    };
     for (i, table) in TABLES.iter().enumerate() {
         let mut changed = vec![0u64; table.columns.len()];
         let mut batch = CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4);
+        let mut ids = (0, 0);
+        // Rows come in id order, so one pass over the sorted ranges finds the skipped.
+        let mut skip = go.skip.get(i).map_or(&[][..], Vec::as_slice);
         snap.for_each::<ReaderError>(table, IdRange::ALL, |cells| {
+            if let Cell::Integer(id) = cells[0] {
+                while skip.first().is_some_and(|r| r.1 < id) {
+                    skip = &skip[1..];
+                }
+                if skip.first().is_some_and(|r| r.0 <= id) {
+                    return Ok(());
+                }
+                ids = if batch.is_empty() {
+                    (id, id)
+                } else {
+                    (ids.0, id)
+                };
+            }
             let values = convert_row(table, cells, &mut changed).map_err(|mut bad| {
                 let (column, error) = bad.swap_remove(0);
                 ReaderError::Cell(BadCell {
@@ -102,12 +126,12 @@ fn run(
             if batch.rows() >= batch_size || batch.len() >= MAX_BATCH_BYTES {
                 let full =
                     std::mem::replace(&mut batch, CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4));
-                send_batch(tx, i, full)?;
+                send_batch(tx, i, full, ids)?;
             }
             Ok(())
         })?;
         if !batch.is_empty() {
-            send_batch(tx, i, batch)?;
+            send_batch(tx, i, batch, ids)?;
         }
         send(tx, Msg::TableDone(i))?;
     }
@@ -118,7 +142,12 @@ fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<(), ReaderError> {
     tx.blocking_send(msg).map_err(|_| ReaderError::Stopped)
 }
 
-fn send_batch(tx: &mpsc::Sender<Msg>, table: usize, batch: CopyBuffer) -> Result<(), ReaderError> {
+fn send_batch(
+    tx: &mpsc::Sender<Msg>,
+    table: usize,
+    batch: CopyBuffer,
+    ids: (i64, i64),
+) -> Result<(), ReaderError> {
     let rows = batch.rows();
     send(
         tx,
@@ -126,6 +155,7 @@ fn send_batch(tx: &mpsc::Sender<Msg>, table: usize, batch: CopyBuffer) -> Result
             table,
             data: batch.finish(),
             rows,
+            ids,
         },
     )
 }

@@ -97,8 +97,18 @@ pub async fn migrate(
         sequences_behind: Vec::new(),
     };
 
+    let resume = match (&outcome.interrupted, opts.resume) {
+        (Some(i), true) => Some(i.run),
+        (None, true) => {
+            progress.phase("no interrupted run to resume: migrating as usual");
+            None
+        }
+        _ => None,
+    };
     outcome.action = if scan.bad_total > 0 {
         Action::BadInput
+    } else if resume.is_some() {
+        Action::Resume
     } else if target_counts.iter().all(|n| *n == 0) {
         Action::Copy
     } else {
@@ -113,13 +123,22 @@ pub async fn migrate(
     };
 
     if outcome.action == Action::AlreadyMigrated {
-        let _ = go.send(false);
+        let _ = go.send(None);
         finish_already_migrated(target, opts, &mut outcome).await?;
         return Ok(outcome);
     }
-    let copy = matches!(outcome.action, Action::Copy | Action::Replace) && !opts.dry_run;
+    let copy = matches!(
+        outcome.action,
+        Action::Copy | Action::Replace | Action::Resume
+    ) && !opts.dry_run;
     // The reader waits for this; a closed channel also stops it.
-    let _ = go.send(copy);
+    let skip = match resume.filter(|_| copy) {
+        Some(run) => committed_ranges(target.client_ref(), run)
+            .await
+            .map_err(|e| target.error("reading ava.migrate_batches", e))?,
+        None => Vec::new(),
+    };
+    let _ = go.send(copy.then_some(reader::Go { skip }));
     if !copy {
         return match (outcome.action, opts.dry_run) {
             (_, true) => Ok(outcome),
@@ -193,6 +212,29 @@ fn reader_error(e: ReaderError, url: &str) -> MigrateError {
     }
 }
 
+/// Per table (catalog order), the id ranges the run's committed batches cover, sorted.
+async fn committed_ranges(
+    client: &Client,
+    run: i64,
+) -> Result<Vec<Vec<(i64, i64)>>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT table_name, first_id, last_id FROM ava.migrate_batches \
+             WHERE run_id = $1 ORDER BY table_name, first_id",
+            &[&run],
+        )
+        .await?;
+    Ok(TABLES
+        .iter()
+        .map(|t| {
+            rows.iter()
+                .filter(|r| r.get::<_, &str>(0) == t.name)
+                .map(|r| (r.get(1), r.get(2)))
+                .collect()
+        })
+        .collect())
+}
+
 /// The most recent run still marked `running`, if any (it was interrupted: the lock
 /// we hold means no other run is live).
 async fn interrupted_run(client: &Client) -> Result<Option<Interrupted>, tokio_postgres::Error> {
@@ -222,6 +264,11 @@ async fn copy_all(
 ) -> Result<(), MigrateError> {
     let url = target.url().to_string();
     let force = outcome.action == Action::Replace;
+    let resumed = outcome
+        .interrupted
+        .as_ref()
+        .map(|i| i.run)
+        .filter(|_| outcome.action == Action::Resume);
     let source = opts.sqlite.display().to_string();
     // Connections to build indexes on in parallel afterwards (a plain run; `--force`
     // builds inside its one transaction).
@@ -241,15 +288,6 @@ async fn copy_all(
         .batch_execute("SET synchronous_commit = off")
         .await
         .map_err(fail("setting synchronous_commit"))?;
-    // Earlier interrupted runs are superseded by this one.
-    client
-        .execute(
-            "UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), \
-             detail = 'interrupted; superseded by a later run' WHERE status = 'running'",
-            &[],
-        )
-        .await
-        .map_err(fail("updating ava.migrate_runs"))?;
     let run: i64 = client
         .query_one(
             "INSERT INTO ava.migrate_runs (mode, source) VALUES ($1, $2) RETURNING id",
@@ -258,6 +296,25 @@ async fn copy_all(
         .await
         .map_err(fail("recording the run in ava.migrate_runs"))?
         .get(0);
+    // Earlier interrupted runs are superseded by this one; a resumed run hands over
+    // its committed batches, so the ledger of this run covers everything in the target.
+    client
+        .execute(
+            "UPDATE ava.migrate_batches SET run_id = $1 WHERE run_id = $2",
+            &[&run, &resumed.unwrap_or(0)],
+        )
+        .await
+        .map_err(fail("taking over the interrupted run's batches"))?;
+    client
+        .execute(
+            "UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), \
+             detail = CASE WHEN id = $2 THEN 'interrupted; resumed by run ' || $1::text \
+                      ELSE 'interrupted; superseded by a later run' END \
+             WHERE status = 'running' AND id <> $1",
+            &[&run, &resumed.unwrap_or(0)],
+        )
+        .await
+        .map_err(fail("updating ava.migrate_runs"))?;
 
     // Take the indexes and constraints off, recording how to build them again.
     let tx = client
@@ -265,9 +322,12 @@ async fn copy_all(
         .await
         .map_err(fail("starting a transaction"))?;
     if force {
-        tx.batch_execute(&format!("TRUNCATE {}", all_tables()))
-            .await
-            .map_err(fail("emptying the tables for --force"))?;
+        tx.batch_execute(&format!(
+            "TRUNCATE {}; DELETE FROM ava.migrate_batches WHERE run_id <> {run}",
+            all_tables()
+        ))
+        .await
+        .map_err(fail("emptying the tables for --force"))?;
     }
     let deferred = deferred::capture(&tx)
         .await
@@ -308,10 +368,15 @@ async fn copy_all(
     let client = target.client();
     let cleanup = if force {
         "The transaction was rolled back: the target still holds its previous rows.".to_string()
+    } else if resumed.is_some() {
+        "The batches committed so far stay; run `ava migrate --resume` again to finish.".to_string()
     } else {
         let empty_again = async {
             client
-                .batch_execute(&format!("TRUNCATE {}", all_tables()))
+                .batch_execute(&format!(
+                    "TRUNCATE {}; DELETE FROM ava.migrate_batches WHERE run_id = {run}",
+                    all_tables()
+                ))
                 .await?;
             let run = client
                 .query_one(
@@ -417,6 +482,7 @@ impl Conn<'_, '_> {
         self,
         table: &Table,
         data: Bytes,
+        ids: (i64, i64),
         run: i64,
     ) -> Result<u64, tokio_postgres::Error> {
         match self {
@@ -424,7 +490,7 @@ impl Conn<'_, '_> {
                 client.batch_execute("BEGIN").await?;
                 let written = async {
                     let copied = copy_in(client, table, data).await?;
-                    count_rows(client, run, copied).await?;
+                    record_batch(client, run, table, ids, copied).await?;
                     Ok(copied)
                 }
                 .await;
@@ -439,7 +505,7 @@ impl Conn<'_, '_> {
             }
             Conn::Inside(tx) => {
                 let copied = copy_in(tx, table, data).await?;
-                count_rows(tx, run, copied).await?;
+                record_batch(tx, run, table, ids, copied).await?;
                 Ok(copied)
             }
         }
@@ -497,15 +563,21 @@ impl Writer<'_> {
     }
 }
 
-async fn count_rows(
+/// Records a batch in the ledger, inside the batch's own transaction.
+async fn record_batch(
     client: &impl GenericClient,
     run: i64,
+    table: &Table,
+    (first, last): (i64, i64),
     copied: u64,
 ) -> Result<(), tokio_postgres::Error> {
+    let copied = copied as i64;
     client
         .execute(
-            "UPDATE ava.migrate_runs SET rows_copied = rows_copied + $2 WHERE id = $1",
-            &[&run, &(copied as i64)],
+            "WITH batch AS (INSERT INTO ava.migrate_batches (run_id, table_name, first_id, last_id, rows) \
+             VALUES ($1, $2, $3, $4, $5)) \
+             UPDATE ava.migrate_runs SET rows_copied = rows_copied + $5 WHERE id = $1",
+            &[&run, &table.name, &first, &last, &copied],
         )
         .await
         .map(drop)
@@ -561,7 +633,12 @@ async fn drain(
         progress.table_started(TABLES[0].name, scan.counts[0]);
         while let Some(msg) = rx.recv().await {
             match msg {
-                Msg::Batch { table, data, rows } => {
+                Msg::Batch {
+                    table,
+                    data,
+                    rows,
+                    ids,
+                } => {
                     if idle.is_empty() {
                         if let Some(landed) = in_flight.next().await {
                             book(landed, &mut idle, outcome, progress)?;
@@ -571,7 +648,7 @@ async fn drain(
                         return Err((TABLES[table].name, "no connection to write on".into()));
                     };
                     in_flight.push(async move {
-                        let result = conn.write(&TABLES[table], data, run).await;
+                        let result = conn.write(&TABLES[table], data, ids, run).await;
                         (conn, table, rows, result)
                     });
                 }

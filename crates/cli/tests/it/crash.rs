@@ -1,0 +1,89 @@
+//! Crash safety: `ava migrate` killed with SIGKILL at several points of a real run, then
+//! found by the next plain run and finished by `--resume` with no duplicate and no gap.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Where to kill the run: once this many batches are committed (None: once every row is
+/// copied, while the indexes are being built or the sequences set).
+const KILL_POINTS: [Option<i64>; 3] = [Some(1), Some(25), None];
+
+#[test]
+fn killed_runs_are_named_and_resumed_without_duplicates_or_gaps() {
+    let mut interrupted = 0;
+    for (i, point) in KILL_POINTS.into_iter().enumerate() {
+        let case = Case::pushed(2000, 70 + i as u64);
+        let total: i64 = sqlite::counts(&case.sqlite).iter().sum();
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("ava"))
+            .current_dir(case.dir.path())
+            .env_remove("DATABASE_URL")
+            .args([
+                "migrate",
+                "--batch-size",
+                "100",
+                "--database-url",
+                &case.db.url,
+            ])
+            .arg("--sqlite")
+            .arg(&case.sqlite)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            let (batches, rows): (i64, i64) = {
+                let row = case.pg.rows(
+                    "select count(*), coalesce(sum(rows), 0)::bigint from ava.migrate_batches",
+                    &[],
+                );
+                (row[0].get(0), row[0].get(1))
+            };
+            let reached = match point {
+                Some(n) => batches >= n,
+                None => rows >= total,
+            };
+            if reached || child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the run never got there"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+
+        let plain = case.migrate(&[]);
+        if status.success() || plain.code == 0 {
+            // The run finished before the kill landed: nothing to resume.
+            case.verify(&[]).ok();
+            continue;
+        }
+        interrupted += 1;
+        plain.code(4).stderr_has(&["interrupted after", "--resume"]);
+        case.migrate(&["--resume"])
+            .ok()
+            .stdout_has(&["resumed and finished:"]);
+        case.verify(&[]).ok();
+        // A second resume has nothing left to do.
+        case.migrate(&["--resume"])
+            .ok()
+            .stdout_has(&["already migrated"]);
+        case.pg.assert_sequences_past_max_id();
+    }
+    assert!(interrupted >= 2, "only {interrupted} runs were interrupted");
+}
+
+#[test]
+fn resume_without_an_interrupted_run_migrates_as_usual() {
+    let case = Case::pushed(200, 80);
+    case.migrate(&["--resume"])
+        .ok()
+        .stdout_has(&["migrated:"])
+        .stderr_has(&["no interrupted run to resume"]);
+    case.verify(&[]).ok();
+}
