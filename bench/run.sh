@@ -30,11 +30,16 @@ Environment:
   BENCH_ADMIN_URL   a Postgres URL whose user may create and drop databases
                     [default: postgresql://postgres@127.0.0.1:5432/postgres]; every
                     measured run gets its own fresh database there, dropped afterwards.
+  BENCH_PGLOADER_WITH
+                    options for `pgloader --with` [default: none, i.e. pgloader's
+                    defaults]. pgloader 3.6 runs out of heap at 1M calls with its
+                    defaults; 'prefetch rows = 10000' lets it finish.
 
 Needs: cargo, psql, sqlite3, GNU time (/usr/bin/time), awk; pgloader is optional
 (Debian: apt-get install pgloader). Seeded files are cached in bench/out/data/ and reused
 (delete them to seed again: the 1M file is about 2.5 GB). Writes bench/out/results.md,
-bench/out/runs.csv and bench/out/logs/. The defaults take about 30 minutes on 2 cores.
+bench/out/runs.csv and bench/out/logs/. On 2 cores the defaults take about 10 minutes,
+plus about a minute to seed the files the first time.
 EOF
 }
 
@@ -48,8 +53,9 @@ SELF="$ROOT/bench/run.sh"
 OUT="$ROOT/bench/out"
 DATA="$OUT/data"
 LOGS="$OUT/logs"
-AVA="$ROOT/target/release/ava"
+AVA= # set after the build: a frozen copy of target/release/ava (see "Main")
 ADMIN=${BENCH_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+PGLOADER_WITH=${BENCH_PGLOADER_WITH:-} # extra `pgloader --with` options, default none
 PSQL=(psql -X -q -v ON_ERROR_STOP=1) # -X: no ~/.psqlrc; stop at the first error
 
 # ---------------------------------------------------------------------------------------
@@ -57,7 +63,12 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1) # -X: no ~/.psqlrc; stop at the first error
 # ---------------------------------------------------------------------------------------
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-warn() { printf '[%s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$WORK/notes" >&2; }
+# warn: on the terminal now, and in the report's correctness section.
+warn() {
+    printf '[%s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" >&2
+    printf -- '- **WARNING** %s\n' "$*" >>"$WORK/notes"
+}
+note() { printf -- '- %s\n' "$*" >>"$WORK/notes"; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
 # calc EXPR [DECIMALS]: floating-point arithmetic (bash has none).
@@ -101,14 +112,25 @@ checkpoint() { "${PSQL[@]}" "$ADMIN" -c checkpoint >/dev/null 2>&1 || true; }
 
 # timed LOG CMD…: runs CMD under GNU time with its output in LOG; sets SECS (wall clock)
 # and KB (peak resident set size). Returns CMD's exit status. For a command that starts
-# others (bash -c, pipelines), %M is the largest single process, not the sum.
+# others (bash, pipelines), %M is the largest single process, not the sum.
 timed() {
     local log=$1 rc=0
     shift
-    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$log" 2>&1 || rc=$?
+    # stdin from /dev/null: a crashing pgloader (SBCL) would otherwise wait in its debugger.
+    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" </dev/null 2>&1 | stamp >"$log" || rc=$?
     # On failure GNU time writes "Command exited with non-zero status N" first.
     read -r SECS KB < <(tail -n 1 "$WORK/time")
     return "$rc"
+}
+
+# stamp: prefix each line with the seconds since it started, so that the logs show where
+# the time goes (ava's scan, copy and index phases; pgloader's own summary has its own).
+stamp() {
+    local start=${EPOCHREALTIME//[!0-9]/} line us
+    while IFS= read -r line || [[ -n $line ]]; do
+        us=$((${EPOCHREALTIME//[!0-9]/} - start))
+        printf '%4d.%02d %s\n' $((us / 1000000)) $((us % 1000000 / 10000)) "$line"
+    done
 }
 
 # record CALLS ROUND STEP SECONDS KB STATUS: one line of runs.csv.
@@ -121,6 +143,7 @@ record() {
 # ---------------------------------------------------------------------------------------
 
 declare -A ROWS BYTES SQLITE_COUNT # per size: total rows, file size; per "size table": rows
+SQLITE_NOT_NULL=""                 # "table.column" lines: the NOT NULL columns of the file
 
 # seed_file CALLS: make (or reuse) bench/out/data/calls-CALLS.db and count its rows.
 seed_file() {
@@ -141,6 +164,9 @@ seed_file() {
     done
     ROWS[$calls]=$total
     BYTES[$calls]=$(stat -c %s "$file")
+    # The NOT NULL columns the file declares (the same in every seeded file).
+    SQLITE_NOT_NULL=$(sqlite3 -readonly "$file" "select m.name || '.' || p.name from sqlite_master m, pragma_table_info(m.name) p
+        where m.type = 'table' and p.\"notnull\" and m.name in ($(printf "'%s'," "${TABLES[@]}" | sed 's/,$//')) order by 1")
 }
 
 # ---------------------------------------------------------------------------------------
@@ -155,27 +181,36 @@ check_counts() {
         [[ $n == "${SQLITE_COUNT[$calls $t]}" ]] || bad+=" $t: $n in Postgres, ${SQLITE_COUNT[$calls $t]} in SQLite;"
     done
     if [[ -n $bad ]]; then
-        warn "$calls calls, round $round, ($step): row counts differ:$bad"
+        warn "$(thousands "$calls") calls, round $round, ($step): row counts differ:$bad"
     fi
 }
 
-# schema_report URL: NOT NULL columns and id sequences of the five tables, one line.
-# Tells whether a tool kept the NOT NULLs and made sequences that are past max(id).
+# schema_report URL: did a tool keep the file's NOT NULL columns, and are the id sequences
+# past max(id) (so that the app's next insert does not fail with a duplicate key)?
 schema_report() {
-    local url=$1 t seq last max notnull seqs=""
-    notnull=$(pg_scalar "$url" "select count(*) from information_schema.columns
-        where table_schema = 'public' and table_name = any ('$TABLES_ARRAY') and is_nullable = 'NO'")
+    local url=$1 kept lost t seq next max seqs="" missing=0
+    kept=$(pg_scalar "$url" "select table_name || '.' || column_name from information_schema.columns
+        where table_schema = 'public' and table_name = any ('$TABLES_ARRAY') and is_nullable = 'NO' order by 1")
+    lost=$(comm -23 <(printf '%s\n' "$SQLITE_NOT_NULL") <(printf '%s\n' "$kept") | paste -sd, - | sed 's/,/, /g')
+    printf 'NOT NULL: %s of the file'"'"'s %s kept%s; ' "$(comm -12 <(printf '%s\n' "$SQLITE_NOT_NULL") <(printf '%s\n' "$kept") | wc -l)" \
+        "$(printf '%s\n' "$SQLITE_NOT_NULL" | wc -l)" "${lost:+ (dropped: $lost)}"
     for t in "${TABLES[@]}"; do
         seq=$(pg_scalar "$url" "select pg_get_serial_sequence('public.$t', 'id')")
         if [[ -z $seq ]]; then
-            seqs+=" $t: none;"
-        else
-            last=$(pg_scalar "$url" "select case when is_called then last_value end from $seq")
-            max=$(pg_scalar "$url" "select max(id) from public.$t")
-            seqs+=" $t: last_value ${last:-not called} (max id $max);"
+            missing=$((missing + 1))
+            continue
         fi
+        next=$(pg_scalar "$url" "select case when is_called then last_value + 1 else last_value end from $seq")
+        max=$(pg_scalar "$url" "select coalesce(max(id), 0) from public.$t")
+        ((next > max)) || seqs+=" $t next id $next ≤ max(id) $max;"
     done
-    printf '%s NOT NULL columns; id sequences:%s' "$notnull" "$seqs"
+    if ((missing == ${#TABLES[@]})); then
+        printf 'id sequences: none (no identity, no default on any id column)'
+    elif ((missing > 0)); then
+        printf 'id sequences: missing on %s of %s tables;%s' "$missing" "${#TABLES[@]}" "${seqs:- the others are past max(id)}"
+    else
+        printf 'id sequences: %s' "${seqs:-all ${#TABLES[@]} past max(id)}"
+    fi
 }
 
 # ---------------------------------------------------------------------------------------
@@ -228,7 +263,7 @@ prepare_reference_db() {
     [[ $left == 0 ]] || die "the reference tables still have $left indexes after dropping them"
 }
 
-# check_column_order CALLS URL: `select *` from SQLite must give the Postgres columns in
+# check_column_order FILE URL: `select *` from SQLite must give the Postgres columns in
 # the same order, or \copy would put values in the wrong columns.
 check_column_order() {
     local file=$1 url=$2 t lite pg
@@ -247,7 +282,7 @@ reference_pipeline() {
     local src=$1 url=$2 dir=$3 marks=$4 t
     # sqlite3 writes naive datetime text; the app writes UTC, so read it as UTC.
     export PGTZ=UTC
-    mark() { echo "$1 $(date +%s.%N)" >>"$marks"; }
+    mark() { echo "$1 $EPOCHREALTIME" >>"$marks"; }
     mark start
     # One table after another, as the simple pipeline would. sqlite3's CSV writes NULL as
     # an empty field and '' as "", which is exactly how COPY's CSV format reads them.
@@ -284,6 +319,7 @@ step_ava() {
     record "$calls" "$round" a "$(calc "$push_s + $SECS")" "$((KB > push_kb ? KB : push_kb))" ok
     log "  (a) ava db push + migrate: $(calc "$push_s + $SECS") s (push $push_s s, migrate $SECS s), peak $((KB / 1024)) MB"
     check_counts "$calls" "$round" a "$url"
+    [[ $round != 1 ]] || note "$(thousands "$calls") calls, (a) ava: $(schema_report "$url")."
 }
 
 # step_reference CALLS ROUND DB: (b).
@@ -314,10 +350,22 @@ step_reference() {
     check_counts "$calls" "$round" b "$url"
     if [[ $round == 1 ]]; then
         # Not timed: is the simple pipeline exact? ava verify compares every value.
-        if "$AVA" verify --sqlite "$DATA/calls-$calls.db" --database-url "$url" >"$LOGS/$calls-r1-b-verify.log" 2>&1; then
-            echo "- $calls calls, (b): \`ava verify\` finds the reference pipeline's database identical to the file." >>"$WORK/notes"
+        # (Its schema check passes: the keys and indexes were re-created with their names.)
+        local vlog="$LOGS/$calls-r1-b-verify.log" columns
+        if "$AVA" verify --sqlite "$DATA/calls-$calls.db" --database-url "$url" >"$vlog" 2>&1; then
+            note "$(thousands "$calls") calls, (b) reference: \`ava verify\` finds its database identical to the file."
         else
-            warn "$calls calls, (b): \`ava verify\` finds differences in the reference pipeline's database ($(grep -cE '^ +[a-z_]+ +[0-9]+ +[0-9]+ +[0-9]+ +✗' "$LOGS/$calls-r1-b-verify.log" || true) tables differ; see bench/out/logs/$calls-r1-b-verify.log): $(grep -m1 -E '^(verified|differences|ava:)' "$LOGS/$calls-r1-b-verify.log" || tail -n 1 "$LOGS/$calls-r1-b-verify.log")"
+            # Lines like "  call_sessions id 7: satisfaction_score: source 4.333… ≠ target 4.33…".
+            columns=$(grep -oE '^ +[a-z_]+ id -?[0-9]+: [a-z_]+:' "$vlog" | awk '{ sub(/:$/, "", $4); print $1 "." $4 }' | sort -u | paste -sd, - | sed 's/,/, /g')
+            local why=""
+            # sqlite3 (3.40 here) prints REAL values with 15 significant digits, so doubles
+            # that need 16 or 17 come back changed. Say so when only such columns differ.
+            if [[ -n $columns ]] && ! pg_scalar "$url" "select table_name || '.' || column_name from information_schema.columns
+                where table_schema = 'public' and data_type <> 'double precision'
+                  and table_name || '.' || column_name = any (string_to_array('${columns//, /,}', ','))" | grep -q .; then
+                why=" All are double precision columns: sqlite3 $(sqlite3 --version | awk '{print $1}')'s CSV prints REAL values with 15 significant digits."
+            fi
+            warn "$(thousands "$calls") calls, (b) reference: \`ava verify\` finds values that differ from the file (columns: ${columns:-see log}; up to 50 rows per table in bench/out/logs/$(basename "$vlog"), e.g. \`$(grep -m1 -E '^ +[a-z_]+ id ' "$vlog" | sed 's/^ *//')\`).$why"
         fi
     fi
     drop_db "$db"
@@ -325,21 +373,25 @@ step_reference() {
 
 # step_pgloader CALLS ROUND DB: (c), into an empty database (pgloader makes the schema).
 step_pgloader() {
-    local calls=$1 round=$2 db=$3 url log
+    local calls=$1 round=$2 db=$3 url log opts=()
     url=$(db_url "$db")
     log="$LOGS/$calls-r$round-c-pgloader.log"
+    [[ -z $PGLOADER_WITH ]] || opts=(--with "$PGLOADER_WITH")
     create_db "$db"
     checkpoint
-    if timed "$log" pgloader "sqlite://$DATA/calls-$calls.db" "$url"; then
+    if timed "$log" pgloader --root-dir "$WORK/pgloader" "${opts[@]}" "sqlite://$DATA/calls-$calls.db" "$url"; then
         record "$calls" "$round" c "$SECS" "$KB" ok
         log "  (c) pgloader: $SECS s, peak $((KB / 1024)) MB"
+        check_counts "$calls" "$round" c "$url"
+        [[ $round != 1 ]] || note "$(thousands "$calls") calls, (c) pgloader: $(schema_report "$url")."
     else
         record "$calls" "$round" c "$SECS" "$KB" failed
-        warn "$calls calls, round $round: pgloader failed after $SECS s (see bench/out/logs/$(basename "$log"))"
-    fi
-    check_counts "$calls" "$round" c "$url"
-    if [[ $round == 1 ]]; then
-        echo "- $calls calls, (c) pgloader kept: $(schema_report "$url")" >>"$WORK/notes"
+        local why
+        why="see bench/out/logs/$(basename "$log")"
+        # SBCL's fixed heap: pgloader's default batches of big rows (transcripts) overflow it.
+        ! grep -q 'Heap exhausted' "$log" ||
+            why="SBCL heap exhausted at $((KB / 1024)) MB; BENCH_PGLOADER_WITH='prefetch rows = 10000' makes it fit; $why"
+        warn "$(thousands "$calls") calls, round $round: pgloader failed after $SECS s ($why)"
     fi
     drop_db "$db"
 }
@@ -354,9 +406,6 @@ step_verify() {
         die "ava verify failed or found differences, see $log"
     record "$calls" "$round" d "$SECS" "$KB" ok
     log "  (d) ava verify: $SECS s, peak $((KB / 1024)) MB"
-    if [[ $round == 1 ]]; then
-        echo "- $calls calls, (a) ava kept: $(schema_report "$url")" >>"$WORK/notes"
-    fi
     drop_db "$db"
 }
 
@@ -364,7 +413,7 @@ step_verify() {
 # The report
 # ---------------------------------------------------------------------------------------
 
-# stat_of CALLS STEP median|max|maxkb: over the successful runs of STEP at CALLS; empty if none.
+# stat_of CALLS STEP median|min|max|maxkb: over the successful runs of STEP at CALLS; empty if none.
 stat_of() {
     awk -F, -v c="$1" -v s="$2" -v what="$3" '
         $1 == c && $5 == s && $8 == "ok" { v[++n] = $6; if ($7 > kb) kb = $7 }
@@ -384,34 +433,44 @@ ratio() { if [[ -n $1 && -n $2 ]]; then calc "$1 / $2"; else echo "–"; fi; }
 # verdict CONDITION-EXPR: "pass"/"FAIL" (awk truth), or "not measured" when it has no data.
 verdict() { if [[ $1 == *–* || -z $1 ]]; then echo "not measured"; elif awk "BEGIN { exit !($1) }"; then echo pass; else echo FAIL; fi; }
 
-# step_row CALLS STEP LABEL: one line of the per-size table.
+# step_row CALLS STEP LABEL [norate]: one line of the per-size table. "norate" leaves out
+# rows/s and MB/s for steps whose time does not grow with the data copied (e.g. db push).
 step_row() {
-    local calls=$1 step=$2 label=$3 med rows=${ROWS[$1]} mb
-    mb=$(calc "${BYTES[$1]} / 1e6" 6)
+    local calls=$1 step=$2 label=$3 rate=${4:-} med kb rows_s="–" mb_s="–"
     med=$(stat_of "$calls" "$step" median)
     if [[ -z $med ]]; then
         printf '| %s | – | – | – | – | – |\n' "$label"
         return
     fi
-    local kb
     kb=$(stat_of "$calls" "$step" maxkb)
-    printf '| %s | %s | %s–%s | %s | %s | %s |\n' "$label" "$med" "$(stat_of "$calls" "$step" min)" "$(stat_of "$calls" "$step" max)" \
-        "$(thousands "$(calc "$rows / $med" 0)")" "$(calc "$mb / $med" 1)" "${kb:+$kb MB}"
+    if [[ $rate != norate ]] && awk "BEGIN { exit !($med > 0) }"; then
+        rows_s=$(thousands "$(calc "${ROWS[$calls]} / $med" 0)")
+        mb_s=$(calc "${BYTES[$calls]} / 1e6 / $med" 1)
+    fi
+    printf '| %s | %s | %s–%s | %s | %s | %s |\n' "$label" "$med" "$(stat_of "$calls" "$step" min)" \
+        "$(stat_of "$calls" "$step" max)" "$rows_s" "$mb_s" "${kb:+$kb MB}"
 }
 
 # write_report: bench/out/results.md from runs.csv and the notes.
 write_report() {
-    local calls a b c d
+    local calls a b c d pgl=${PGLOADER_VERSION:-pgloader not run}
+    [[ -z $PGLOADER_WITH || -z ${PGLOADER_VERSION:-} ]] || pgl+=" with --with \"$PGLOADER_WITH\""
     {
         echo "# ava benchmark"
         echo
-        echo "$(date -u '+%Y-%m-%d %H:%M UTC') · commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')" \
+        echo "$(date -u '+%Y-%m-%d %H:%M UTC') · ava built from $BUILT_FROM" \
             "· $(nproc) cores · $(psql --version | awk '{print "PostgreSQL " $3}') · sqlite3 $(sqlite3 --version | awk '{print $1}')" \
-            "· $(if [[ $PGLOADER == yes ]]; then pgloader --version | head -n 1 | tr -d '"'; else echo "pgloader not run"; fi)"
+            "· $pgl"
+        echo
+        # Other work on the machine skews every number; the load average shows whether it ran.
+        echo "Load average (1 min) at the start: $LOAD_START, now: $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?') (on $(nproc) cores)."
         echo
         echo "Command: \`bench/run.sh ${ARGS[*]}\` ($ROUNDS round(s) per size, alternating a b c d). Medians of the rounds;"
         echo "rows/s and MB/s (10^6 bytes of SQLite file per second) from the median; peak memory is the"
         echo "largest resident set size of any round (for (b) and (c) the largest single process)."
+        echo "(a) includes creating the schema (\`ava db push\`); (b) starts from bare tables made untimed"
+        echo "(ava db push, then every key, index and foreign key dropped; NOT NULLs, defaults and identity"
+        echo "columns kept) and re-creates keys, indexes and foreign keys on one connection, one after another."
         for calls in "${SIZES[@]}"; do
             echo
             echo "## $(thousands "$calls") calls: $(thousands "${ROWS[$calls]}") rows, $(calc "${BYTES[$calls]} / 1e6" 0) MB SQLite file"
@@ -419,13 +478,13 @@ write_report() {
             echo "| step | median s | min–max s | rows/s | MB/s | peak memory |"
             echo "|---|---|---|---|---|---|"
             step_row "$calls" a "(a) \`ava db push\` + \`ava migrate\`"
-            step_row "$calls" a.push "  · \`ava db push\`"
+            step_row "$calls" a.push "  · \`ava db push\`" norate
             step_row "$calls" a.migrate "  · \`ava migrate\`"
             step_row "$calls" b "(b) reference: \`sqlite3 -csv\` \\| \`psql \\copy\`, keys, indexes, FKs, sequences"
             step_row "$calls" b.copy "  · export \\| \\copy, 5 tables one after another"
-            step_row "$calls" b.keys "  · primary keys + indexes"
-            step_row "$calls" b.fks "  · foreign keys"
-            step_row "$calls" b.sequences "  · sequences"
+            step_row "$calls" b.keys "  · primary keys + indexes" norate
+            step_row "$calls" b.fks "  · foreign keys" norate
+            step_row "$calls" b.sequences "  · sequences" norate
             step_row "$calls" c "(c) pgloader"
             step_row "$calls" d "(d) \`ava verify\`"
             a=$(stat_of "$calls" a median) b=$(stat_of "$calls" b median) c=$(stat_of "$calls" c median) d=$(stat_of "$calls" d median)
@@ -468,7 +527,7 @@ write_report() {
             local r="–"
             [[ -z $lo || ${#SIZES[@]} -lt 2 ]] || r=$(calc "$hi / $lo")
             if [[ $step == a ]]; then
-                echo "| time linear in rows: (a) s per million rows, max/min ≤ 1.5 | ${per%; } · max/min $r | $(verdict "$r <= 1.5") |"
+                echo "| time linear in rows: (a) s per million rows, max/min ≤ 1.5 (threshold ours; fixed costs weigh most at 10k) | ${per%; } · max/min $r | $(verdict "$r <= 1.5") |"
             elif [[ -n $per ]]; then
                 echo "| (for comparison) ($step) s per million rows | ${per%; } · max/min $r | |"
             fi
@@ -518,9 +577,12 @@ if [[ $PGLOADER == yes ]] && ! command -v pgloader >/dev/null; then
     PGLOADER_NOTE="- (c) skipped: pgloader is not installed (Debian: \`apt-get install pgloader\`)."
 fi
 [[ $PGLOADER == yes || -n ${PGLOADER_NOTE:-} ]] || PGLOADER_NOTE="- (c) skipped: --skip-pgloader."
+# (sed, not head: pgloader crashes noisily when its output pipe closes early)
+[[ $PGLOADER == no ]] || PGLOADER_VERSION=$(pgloader --version 2>/dev/null | sed -n '1s/"//gp')
 "${PSQL[@]}" "$ADMIN" -c 'select 1' >/dev/null || die "cannot connect to $ADMIN (set BENCH_ADMIN_URL)"
 
 mkdir -p "$DATA" "$LOGS"
+rm -f "$LOGS"/*.log # the logs of this run only, so none is mistaken for an older one
 WORK=$(mktemp -d)
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -528,12 +590,20 @@ trap 'exit 130' INT TERM
 [[ -z ${PGLOADER_NOTE:-} ]] || echo "$PGLOADER_NOTE" >>"$WORK/notes"
 echo "calls,rows,sqlite_bytes,round,step,seconds,peak_rss_kb,status" >"$OUT/runs.csv"
 
-# Always measure the code as it is now (someone may have changed it since the last build).
+# Always measure the code as it is now (someone may have changed it since the last build),
+# and measure one binary throughout: a copy, since a cargo build elsewhere in this checkout
+# would replace target/release/ava in the middle of the rounds.
 log "building ava (cargo build --release -p ava)"
-(cd "$ROOT" && cargo build --release -q -p ava)
+BUILT_FROM="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null || echo ' + uncommitted changes')"
+(cd "$ROOT" && cargo build --release -q -p ava) || die "cargo build --release -p ava failed; nothing measured"
+cp "$ROOT/target/release/ava" "$WORK/ava"
+AVA="$WORK/ava"
 
 for calls in "${SIZES[@]}"; do seed_file "$calls"; done
 
+# (a), (b) and (d) failing stops the run (their numbers would mean nothing); a pgloader
+# failure is recorded and reported, and the run goes on.
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 prefix="ava_bench_$$"
 for calls in "${SIZES[@]}"; do
     log "$(thousands "$calls") calls: $(thousands "${ROWS[$calls]}") rows, $(calc "${BYTES[$calls]} / 1e6" 0) MB file"

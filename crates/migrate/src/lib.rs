@@ -196,11 +196,11 @@ pub enum MigrateError {
         tables: Vec<(&'static str, u64)>,
         interrupted: Option<Interrupted>,
     },
-    #[error("{url}: copying {table} failed: {source}. {cleanup}")]
+    #[error("{url}: copying {table} failed: {cause}. {cleanup}")]
     Copy {
         url: String,
         table: &'static str,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
         cleanup: String,
     },
     #[error("the SQLite reader stopped unexpectedly: {0}")]

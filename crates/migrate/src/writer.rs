@@ -1,6 +1,6 @@
 //! The writer: target checks, the idempotency guard, and the copy itself.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ava_catalog::{Table, TABLES};
 use ava_sink::{copy_in, counts, describe as describe_pg, reset_sequence, sequence_behind, Target};
@@ -272,10 +272,12 @@ async fn copy_all(
     let source = opts.sqlite.display().to_string();
     // Connections to build indexes on in parallel afterwards (a plain run; `--force`
     // builds inside its one transaction).
-    let mut helpers = Vec::new();
+    // The connections batches are written on and indexes built on (a plain run;
+    // `--force` does everything inside its one transaction on this connection).
+    let mut pool = Vec::new();
     if !force {
-        for _ in 1..build_connections() {
-            helpers.push(target.connect_another().await?);
+        for _ in 0..build_connections() {
+            pool.push(writer_connection(target).await?);
         }
     }
     let client = target.client();
@@ -353,21 +355,34 @@ async fn copy_all(
         tx.commit()
             .await
             .map_err(fail("committing the dropped indexes"))?;
-        Writer::Batches {
-            client,
-            helpers: helpers.iter().map(Target::client_ref).collect(),
-            recipe,
-        }
+        Writer::Batches { pool, recipe }
     };
     let result = drain(writer, progress, scan, rx, outcome).await;
     let Err((table, error)) = result else {
         return Ok(());
     };
-    // Clean up so the target is not left half-loaded; record why the run failed.
+    // Clean up so the target is not left half-loaded; record why the run failed. The
+    // control connection may have died with the others (a server restart).
     let detail = error.to_string();
+    if target.client_ref().is_closed() {
+        if let Ok(fresh) = target.connect_another().await {
+            *target = fresh;
+        }
+    }
     let client = target.client();
+    let lost = error.is::<ConnectionLost>();
     let cleanup = if force {
         "The transaction was rolled back: the target still holds its previous rows.".to_string()
+    } else if lost {
+        // Keep the committed batches and leave the run `running`: resume finishes it.
+        return Err(MigrateError::Copy {
+            url: target.url().to_string(),
+            table,
+            cause: error,
+            cleanup: "The batches committed so far stay; when the database answers again, \
+                      run `ava migrate --resume` to finish."
+                .into(),
+        });
     } else if resumed.is_some() {
         "The batches committed so far stay; run `ava migrate --resume` again to finish.".to_string()
     } else {
@@ -417,7 +432,7 @@ async fn copy_all(
     Err(MigrateError::Copy {
         url: target.url().to_string(),
         table,
-        source: error,
+        cause: error,
         cleanup,
     })
 }
@@ -429,6 +444,24 @@ fn build_connections() -> usize {
 }
 
 type CopyFailure = (&'static str, Box<dyn std::error::Error + Send + Sync>);
+
+/// The connection stayed lost for [`RETRY_FOR`]: the run keeps what it committed, to be
+/// finished by `--resume`.
+#[derive(Debug)]
+struct ConnectionLost(String);
+
+impl std::fmt::Display for ConnectionLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the connection was lost and could not be opened again for {} s ({})",
+            RETRY_FOR.as_secs(),
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ConnectionLost {}
 
 fn query_error(url: &str, context: &str, source: tokio_postgres::Error) -> MigrateError {
     MigrateError::Sink(ava_sink::SinkError::Query {
@@ -457,24 +490,46 @@ struct Recipe {
 /// Where batches go: a plain run commits each batch together with the run's progress,
 /// on several connections at once; `--force` writes everything inside one transaction.
 enum Writer<'a> {
-    Batches {
-        client: &'a mut Client,
-        helpers: Vec<&'a Client>,
-        recipe: Recipe,
-    },
-    Single {
-        tx: Transaction<'a>,
-        recipe: Recipe,
-    },
+    Batches { pool: Vec<Target>, recipe: Recipe },
+    Single { tx: Transaction<'a>, recipe: Recipe },
 }
 
 /// One connection batches are written on.
-#[derive(Clone, Copy)]
 enum Conn<'c, 't> {
-    /// Each batch in its own transaction, committed with its progress.
-    Commits(&'c Client),
+    /// Each batch in its own transaction, committed with its ledger row; a connection
+    /// that drops is opened again and the batch retried.
+    Commits(Box<Target>),
     /// Inside the one `--force` transaction.
     Inside(&'c Transaction<'t>),
+}
+
+/// How long a lost connection is tried again (with backoff) before the run gives up
+/// with the hint to resume.
+pub(crate) const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Whether an error means the connection (or the server) went away, rather than
+/// something about the data: worth reconnecting and trying the batch again.
+fn retriable(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        None => true,
+        Some(code) => {
+            let code = code.code();
+            // 08: connection exception; 57P01-57P03: the server shut down or restarts.
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+    }
+}
+
+/// A connection for writing batches: committing need not wait for its WAL flush, since
+/// each batch commits with its own ledger row (whatever survives a crash is described
+/// truly).
+async fn writer_connection(target: &Target) -> Result<Target, ava_sink::SinkError> {
+    let conn = target.connect_another().await?;
+    conn.client_ref()
+        .batch_execute("SET synchronous_commit = off")
+        .await
+        .map_err(|e| conn.error("setting synchronous_commit", e))?;
+    Ok(conn)
 }
 
 impl Conn<'_, '_> {
@@ -484,32 +539,97 @@ impl Conn<'_, '_> {
         data: Bytes,
         ids: (i64, i64),
         run: i64,
-    ) -> Result<u64, tokio_postgres::Error> {
-        match self {
-            Conn::Commits(client) => {
-                client.batch_execute("BEGIN").await?;
-                let written = async {
-                    let copied = copy_in(client, table, data).await?;
-                    record_batch(client, run, table, ids, copied).await?;
+        progress: &dyn Progress,
+    ) -> (Self, Result<u64, tokio_postgres::Error>) {
+        let mut conn = match self {
+            Conn::Inside(tx) => {
+                let result = async {
+                    let copied = copy_in(tx, table, data).await?;
+                    record_batch(tx, run, table, ids, copied).await?;
                     Ok(copied)
                 }
                 .await;
-                let end = if written.is_ok() {
-                    "COMMIT"
-                } else {
-                    "ROLLBACK"
-                };
-                let ended = client.batch_execute(end).await;
-                let copied = written?;
-                ended.map(|()| copied)
+                return (self, result);
             }
-            Conn::Inside(tx) => {
-                let copied = copy_in(tx, table, data).await?;
-                record_batch(tx, run, table, ids, copied).await?;
-                Ok(copied)
+            Conn::Commits(conn) => conn,
+        };
+        let deadline = Instant::now() + RETRY_FOR;
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let error = match commit_batch(conn.client_ref(), table, data.clone(), ids, run).await {
+                Ok(copied) => return (Conn::Commits(conn), Ok(copied)),
+                Err(e) if retriable(&e) && Instant::now() < deadline => e,
+                Err(e) => return (Conn::Commits(conn), Err(e)),
+            };
+            progress.phase(&format!(
+                "{}: connection lost ({}); reconnecting",
+                table.name,
+                describe_pg(&error)
+            ));
+            // Reconnect, backing off, until the deadline.
+            loop {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                match writer_connection(&conn).await {
+                    Ok(fresh) => {
+                        *conn = fresh;
+                        break;
+                    }
+                    Err(_) if Instant::now() < deadline => {}
+                    Err(_) => return (Conn::Commits(conn), Err(error)),
+                }
+            }
+            // The commit may have landed before the connection dropped.
+            match committed(conn.client_ref(), run, table, ids.0).await {
+                Ok(Some(rows)) => return (Conn::Commits(conn), Ok(rows)),
+                Ok(None) => {}
+                Err(e) if retriable(&e) && Instant::now() < deadline => {}
+                Err(e) => return (Conn::Commits(conn), Err(e)),
             }
         }
     }
+}
+
+/// One batch in its own transaction with its ledger row.
+async fn commit_batch(
+    client: &Client,
+    table: &Table,
+    data: Bytes,
+    ids: (i64, i64),
+    run: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    client.batch_execute("BEGIN").await?;
+    let written = async {
+        let copied = copy_in(client, table, data).await?;
+        record_batch(client, run, table, ids, copied).await?;
+        Ok(copied)
+    }
+    .await;
+    let end = if written.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = client.batch_execute(end).await;
+    let copied = written?;
+    ended.map(|()| copied)
+}
+
+/// The rows of the run's batch of `table` starting at `first`, if it committed.
+async fn committed(
+    client: &Client,
+    run: i64,
+    table: &Table,
+    first: i64,
+) -> Result<Option<u64>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT rows FROM ava.migrate_batches \
+             WHERE run_id = $1 AND table_name = $2 AND first_id = $3",
+            &[&run, &table.name, &first],
+        )
+        .await?
+        .map(|r| r.get::<_, i64>(0) as u64))
 }
 
 impl Writer<'_> {
@@ -533,20 +653,18 @@ impl Writer<'_> {
         let pg =
             |e: tokio_postgres::Error| -> CopyFailure { ("sequences", describe_pg(&e).into()) };
         match self {
-            Writer::Batches {
-                client,
-                helpers,
-                recipe,
-            } => {
-                let mut clients: Vec<&Client> = vec![&*client];
-                clients.extend(helpers);
+            Writer::Batches { mut pool, recipe } => {
+                let clients: Vec<&Client> = pool.iter().map(Target::client_ref).collect();
                 progress.phase(&format!(
                     "building {} indexes and constraints on {} connections",
                     recipe.ddl.len(),
                     clients.len()
                 ));
                 built(deferred::rebuild(&clients, &recipe.names, &recipe.ddl).await)?;
-                let tx = client.transaction().await.map_err(pg)?;
+                let Some(first) = pool.first_mut() else {
+                    return Err(("sequences", "no connection left".into()));
+                };
+                let tx = first.client().transaction().await.map_err(pg)?;
                 finish(&tx, recipe.run).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)
             }
@@ -594,7 +712,13 @@ fn book<'c, 't>(
     progress: &dyn Progress,
 ) -> Result<(), CopyFailure> {
     let name = TABLES[table].name;
-    let copied = result.map_err(|e| (name, describe_pg(&e).into()))?;
+    let copied = result.map_err(|e| -> CopyFailure {
+        if retriable(&e) {
+            (name, Box::new(ConnectionLost(describe_pg(&e))))
+        } else {
+            (name, describe_pg(&e).into())
+        }
+    })?;
     if copied != rows {
         return Err((
             name,
@@ -620,11 +744,9 @@ async fn drain(
     let run = writer.run();
     {
         let mut idle: Vec<Conn> = match &mut writer {
-            Writer::Batches {
-                client, helpers, ..
-            } => std::iter::once(Conn::Commits(client))
-                .chain(helpers.iter().map(|c| Conn::Commits(c)))
-                .collect(),
+            Writer::Batches { pool, .. } => {
+                pool.drain(..).map(|t| Conn::Commits(Box::new(t))).collect()
+            }
             Writer::Single { tx, .. } => vec![Conn::Inside(tx)],
         };
         let mut in_flight = FuturesUnordered::new();
@@ -648,7 +770,8 @@ async fn drain(
                         return Err((TABLES[table].name, "no connection to write on".into()));
                     };
                     in_flight.push(async move {
-                        let result = conn.write(&TABLES[table], data, ids, run).await;
+                        let (conn, result) =
+                            conn.write(&TABLES[table], data, ids, run, progress).await;
                         (conn, table, rows, result)
                     });
                 }
@@ -676,6 +799,18 @@ async fn drain(
                 table_name(current),
                 "the SQLite reader stopped early".into(),
             ));
+        }
+        drop(in_flight);
+        // The connections (some perhaps opened again) go back for the index builds.
+        let back: Vec<Target> = idle
+            .into_iter()
+            .filter_map(|c| match c {
+                Conn::Commits(t) => Some(*t),
+                Conn::Inside(_) => None,
+            })
+            .collect();
+        if let Writer::Batches { pool, .. } = &mut writer {
+            pool.extend(back);
         }
     }
     writer.finish(progress).await

@@ -122,6 +122,22 @@ impl Cluster {
         &self.url
     }
 
+    /// Restarts the server (fast shutdown: every connection is cut), blocking until it
+    /// accepts connections again on the same port — for tests of what survives a
+    /// server restart.
+    pub fn restart(&self) -> Result<(), ClusterError> {
+        let mut restart = command(&self.pg_ctl, self.as_postgres);
+        // The server's output goes to its log: a pipe kept open by it would never end.
+        restart
+            .arg("restart")
+            .args(["--mode", "fast", "--wait"])
+            .arg("--pgdata")
+            .arg(&self.data)
+            .arg("--log")
+            .arg(self.dir.join("server.log"));
+        run("pg_ctl restart", &mut restart).map(drop)
+    }
+
     /// The cluster's directory under `/tmp` (data directory, socket and server log).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -87,3 +87,56 @@ fn resume_without_an_interrupted_run_migrates_as_usual() {
         .stderr_has(&["no interrupted run to resume"]);
     case.verify(&[]).ok();
 }
+
+#[test]
+fn a_server_restart_mid_copy_is_retried_and_the_run_finishes() {
+    // A cluster of its own: restarting the shared server would cut other tests off.
+    let cluster = ava_testpg::Cluster::start().unwrap();
+    let admin = Pg::connect(cluster.url());
+    admin.exec("create database restart_test");
+    let url = match cluster.url().rsplit_once('/') {
+        Some((server, _)) => format!("{server}/restart_test"),
+        None => panic!("{}", cluster.url()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("source.db");
+    seed_file(&sqlite, 20_000, 90);
+    Out::of(ava_in(dir.path()).args(["db", "push", "--database-url", &url])).ok();
+
+    let child = Command::new(assert_cmd::cargo::cargo_bin("ava"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args(["migrate", "--batch-size", "200", "--database-url", &url])
+        .arg("--sqlite")
+        .arg(&sqlite)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Restart once some batches are in: every connection of the run is cut.
+    let pg = Pg::connect(&url);
+    let started = Instant::now();
+    while pg.one::<i64>("select count(*) from ava.migrate_batches") < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no batch landed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(pg);
+    cluster.restart().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the run did not survive the restart:\n{stderr}"
+    );
+    assert!(stderr.contains("reconnecting"), "{stderr}");
+    Out::of(
+        ava_in(dir.path())
+            .args(["verify", "--database-url", &url])
+            .arg("--sqlite")
+            .arg(&sqlite),
+    )
+    .ok();
+}
