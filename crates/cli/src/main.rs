@@ -5,6 +5,7 @@
 
 mod config;
 mod demo;
+mod export;
 mod progress;
 mod report;
 
@@ -70,6 +71,29 @@ enum Command {
     Seed(SeedArgs),
     /// Run the whole job on local defaults: seed a demo file, push the schema, migrate, verify.
     Demo(demo::DemoArgs),
+    /// The way back: write the target's rows into a new SQLite file the old backend can run on.
+    ///
+    /// Creates OUT with the app's exact SQLite DDL and writes every row of the five tables from one
+    /// read-only snapshot of the target, in the app's value formats: datetimes as
+    /// `YYYY-MM-DD HH:MM:SS.ffffff` UTC text, booleans 0/1, floats bit for bit, text byte for byte,
+    /// JSON as Python's json.dumps text, NULL as NULL. Written into a temporary file beside OUT
+    /// and moved into place when complete; an existing OUT is refused (exit 4). A value the app's
+    /// file cannot hold exactly (NaN, -0.0, a year outside 0001–9999) stops the export, named by
+    /// table, id and column. Then `ava verify --sqlite OUT` proves the file holds exactly the
+    /// target.
+    Export(export::ExportArgs),
+    /// The clean-up: a compressed, hashed, verified copy of the SQLite file; optionally remove the
+    /// original.
+    ///
+    /// Opens the file read-only (its bytes never change) and copies it with SQLite's online backup
+    /// API (a consistent snapshot even while the app writes), then writes
+    /// NAME-YYYYMMDDTHHMMSSZ.db.zst (zstd) and NAME-YYYYMMDDTHHMMSSZ.manifest.json beside it: sha256
+    /// and size of the backup and of the compressed file, rows per table, the ava version and,
+    /// when a target is configured (--database-url or DATABASE_URL), the result of verifying the
+    /// copy against it (exit 3 if it differs). --remove-original deletes the original only after a
+    /// passing verify, and only if the file did not change since the backup; otherwise it is kept
+    /// (exit 3 or 4).
+    Archive(export::ArchiveArgs),
 }
 
 #[derive(Subcommand)]
@@ -159,7 +183,7 @@ struct SeedArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -271,6 +295,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Export(args) => export::export(args).await,
+        Command::Archive(args) => export::archive(args).await,
     }
 }
 

@@ -116,11 +116,18 @@ impl<'de> serde::de::Visitor<'de> for CheckVisitor {
 /// canonicalises every JSON cell on both sides.
 pub fn canonical(text: &str) -> Result<String, serde_json::Error> {
     let mut out = Vec::with_capacity(text.len());
-    let mut de = serde_json::Deserializer::from_str(text);
-    serde::de::DeserializeSeed::deserialize(Canon(&mut out), &mut de)?;
-    de.end()?;
+    canonical_into(text, &mut out)?;
     // Only whole UTF-8 strings and ASCII were written.
     Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// [`canonical`], appended to `out` (on an error `out` holds a partial value: the caller
+/// truncates it). It accepts exactly what the converter accepts for `jsonb`: a `\u0000`
+/// in a string or key is an error too.
+pub fn canonical_into(text: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(Canon(out), &mut de)?;
+    de.end()
 }
 
 /// Writes the canonical form of the value it deserializes into the buffer.
@@ -173,7 +180,10 @@ impl<'de> serde::de::Visitor<'de> for Canon<'_> {
         Ok(())
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(), E> {
+        if s.contains('\0') {
+            return Err(E::custom(NUL));
+        }
         // Serialising a &str into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *self.0, s);
         Ok(())

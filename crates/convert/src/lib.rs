@@ -281,6 +281,8 @@ mod tag {
     pub const TIMESTAMP: u8 = 4;
     pub const TEXT: u8 = 5;
     pub const JSON: u8 = 6;
+    /// A source cell the converter rejects (never produced by a stored value).
+    pub const INVALID: u8 = 0xff;
 }
 
 impl Value<'_> {
@@ -310,17 +312,11 @@ impl Value<'_> {
                 out.extend_from_slice(s.as_bytes());
             }
             Value::Json(s) => {
-                out.push(tag::JSON);
-                let start = out.len();
-                out.extend_from_slice(&0u64.to_le_bytes());
-                match json::canonical(s) {
-                    Ok(c) => out.extend_from_slice(c.as_bytes()),
+                if canonical_json(s, out).is_err() {
                     // Cannot happen for converted or Postgres-produced values; keep the
                     // raw text so a difference still shows rather than hiding it.
-                    Err(_) => out.extend_from_slice(s.as_bytes()),
+                    out.extend_from_slice(s.as_bytes());
                 }
-                let len = (out.len() - start - 8) as u64;
-                out[start..start + 8].copy_from_slice(&len.to_le_bytes());
             }
         }
     }
@@ -335,6 +331,49 @@ impl Value<'_> {
             Value::Timestamp(t) => Value::Timestamp(t),
             Value::Text(s) => Value::Text(Cow::Owned(s.into_owned())),
             Value::Json(s) => Value::Json(Cow::Owned(s.into_owned())),
+        }
+    }
+}
+
+/// Appends a JSON value's canonical encoding (tag, length, canonical JSON). On an error
+/// nothing is appended but the tag and a zero length's place, ready for a fallback.
+fn canonical_json(text: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    out.push(tag::JSON);
+    let start = out.len();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let result = json::canonical_into(text, out);
+    if result.is_err() {
+        out.truncate(start + 8);
+    }
+    let len = (out.len() - start - 8) as u64;
+    out[start..start + 8].copy_from_slice(&len.to_le_bytes());
+    result
+}
+
+/// The canonical encoding of a source cell as it would be stored — [`convert`], then
+/// [`Value::canonical`] — or, for a cell the converter rejects, a marker no stored value
+/// can equal. JSON text is checked and canonicalised in one pass (the verifier does this
+/// for every cell of the file).
+pub fn canonical_cell(column: &Column, cell: Cell<'_>, out: &mut Vec<u8>) {
+    if let (Kind::Json, Cell::Text(bytes)) = (column.kind, cell) {
+        if !bytes.is_empty() {
+            let start = out.len();
+            let valid = std::str::from_utf8(bytes)
+                .ok()
+                .is_some_and(|text| canonical_json(text, out).is_ok());
+            if !valid {
+                out.truncate(start);
+                out.push(tag::INVALID);
+                out.extend_from_slice(b"invalid JSON");
+            }
+            return;
+        }
+    }
+    match convert(column, cell) {
+        Ok(c) => c.value.canonical(out),
+        Err(e) => {
+            out.push(tag::INVALID);
+            out.extend_from_slice(e.to_string().as_bytes());
         }
     }
 }

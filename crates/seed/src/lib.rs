@@ -38,7 +38,7 @@
 //!   `0.0` when there are none. (Postgres: `avg(satisfaction_score ORDER BY id)`;
 //!   SQLite ≥ 3.43's `avg()` uses compensated summation and can differ in the last bit.)
 
-mod pyjson;
+pub mod pyjson;
 mod stamp;
 mod vocab;
 

@@ -1,5 +1,8 @@
 //! JSON text exactly as Python's `json.dumps` writes it with its defaults, which is what
 //! the app stored in `JSON` columns and in `call_sessions.transcript`.
+//!
+//! Public so that everything writing the app's formats (the seed, `ava export`) shares
+//! one writer.
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
@@ -11,9 +14,10 @@ use std::io::{self, Write};
 ///
 /// serde_json already escapes `"`, `\` and C0 controls the way Python does (`\n`, `\t`,
 /// `\u001f`, …); what reaches [`Formatter::write_string_fragment`] is everything else.
-/// Floats keep serde_json's shortest round-trip digits, which match Python's `repr` for
-/// the magnitudes the seed writes (1e-4 ≤ |x| < 1e16, where neither uses an exponent).
-pub(crate) struct PyFormatter;
+/// Floats are written as Python's `repr` writes them: the shortest round-trip digits,
+/// positional for 1e-4 ≤ |x| < 1e16 (with `.0` when integral), otherwise `d.ddde±XX`
+/// with at least two exponent digits (`1e-05`, `1e+16`); see [`write_py_float`].
+pub struct PyFormatter;
 
 impl Formatter for PyFormatter {
     fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
@@ -36,6 +40,10 @@ impl Formatter for PyFormatter {
         w.write_all(b": ")
     }
 
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        write_py_float(w, value)
+    }
+
     fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
         if s.bytes().all(|b| matches!(b, b' '..=b'~')) {
             return w.write_all(s.as_bytes());
@@ -55,8 +63,43 @@ impl Formatter for PyFormatter {
     }
 }
 
+/// Writes a finite `value` as Python's `repr(float)` does (what `json.dumps` writes for a
+/// float). Rust's `{:e}` gives the same shortest round-trip digits; only the layout
+/// differs: Python is positional when the decimal exponent is in -4..16.
+pub fn write_py_float<W: ?Sized + Write>(w: &mut W, value: f64) -> io::Result<()> {
+    let sci = format!("{value:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    w.write_all(sign.as_bytes())?;
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        if point <= 0 {
+            write!(w, "0.{}{digits}", "0".repeat((-point) as usize))
+        } else if digits.len() <= point as usize {
+            let zeros = "0".repeat(point as usize - digits.len());
+            write!(w, "{digits}{zeros}.0")
+        } else {
+            let (int, frac) = digits.split_at(point as usize);
+            write!(w, "{int}.{frac}")
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        if rest.is_empty() {
+            write!(w, "{first}e{exp_sign}{:02}", exp.unsigned_abs())
+        } else {
+            write!(w, "{first}.{rest}e{exp_sign}{:02}", exp.unsigned_abs())
+        }
+    }
+}
+
 /// Appends `value` as `json.dumps` would write it.
-pub(crate) fn dump(out: &mut Vec<u8>, value: &impl Serialize) -> serde_json::Result<()> {
+pub fn dump(out: &mut Vec<u8>, value: &impl Serialize) -> serde_json::Result<()> {
     value.serialize(&mut serde_json::Serializer::with_formatter(
         out,
         PyFormatter,
@@ -96,5 +139,35 @@ mod tests {
         );
         assert_eq!(dumps(&()), "null");
         assert_eq!(dumps(&Vec::<u8>::new()), "[]");
+    }
+
+    /// The expected text is Python 3's `repr` (and `json.dumps`) of the same double.
+    #[test]
+    fn floats_match_python_repr_at_every_magnitude() {
+        for (x, want) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (-2.5, "-2.5"),
+            (0.0001, "0.0001"),
+            (0.00012345, "0.00012345"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e-100, "1e-100"),
+            (5e-324, "5e-324"),
+            (123456.789, "123456.789"),
+            (1e15, "1000000000000000.0"),
+            (9007199254740993.0, "9007199254740992.0"),
+            (1e16, "1e+16"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"),
+            (1e22, "1e+22"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (0.1 + 0.2, "0.30000000000000004"),
+        ] {
+            let mut out = Vec::new();
+            write_py_float(&mut out, x).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{x:e}");
+            assert_eq!(dumps(&x), want);
+        }
     }
 }

@@ -157,7 +157,12 @@ impl<'a> FromSql<'a> for PgValue<'a> {
             Type::INT4 => Value::Int(i64::from(pg::int4_from_sql(raw)?)),
             Type::FLOAT8 => Value::Float(pg::float8_from_sql(raw)?),
             Type::BOOL => Value::Bool(pg::bool_from_sql(raw)?),
-            Type::TIMESTAMPTZ => Value::Timestamp(pg::timestamp_from_sql(raw)? + PG_EPOCH_MICROS),
+            // `infinity` is i64::MAX on the wire: an error, not an overflow.
+            Type::TIMESTAMPTZ => Value::Timestamp(
+                pg::timestamp_from_sql(raw)?
+                    .checked_add(PG_EPOCH_MICROS)
+                    .ok_or("timestamp out of range (infinity)")?,
+            ),
             Type::JSONB => match raw.split_first() {
                 Some((1, text)) => Value::Json(Cow::Borrowed(std::str::from_utf8(text)?)),
                 _ => return Err("unsupported jsonb binary version".into()),

@@ -6,28 +6,90 @@
 //! (a [`Snapshot`]), so rows the app commits meanwhile are not seen half-way (in WAL
 //! mode the app keeps writing; in rollback-journal mode its writes wait, up to its own
 //! busy timeout, until the snapshot ends).
+//!
+//! **Every way the file can be wrong is a [`SourceError`], never a panic**: one line
+//! naming the file, what is wrong with it and what to do. SQLite reports most of them
+//! (by its error codes) only at the first read, not at open — a corrupt
+//! page only when a table reaches it — so every read maps its error the same way:
+//!
+//! | the file | error |
+//! |---|---|
+//! | missing; a directory, device or FIFO; unreadable | [`SourceError::NotFound`], [`SourceError::NotAFile`], [`SourceError::Unreadable`] |
+//! | 0 bytes | [`SourceError::Empty`] |
+//! | text, random bytes, encrypted (SQLCipher) | [`SourceError::TextFile`], [`SourceError::NotADatabase`] |
+//! | truncated, damaged header or pages | [`SourceError::Corrupt`] (with the table being read) |
+//! | another program holds a write lock past the busy timeout | [`SourceError::Locked`] |
+//! | a hot journal beside it (the app stopped mid-write) | [`SourceError::HotJournal`] |
+//! | WAL mode, but `-shm` cannot be created (read-only folder) | [`SourceError::WalIndex`] |
+//! | SQLite, but none of the five tables | [`SourceError::NotAvaDatabase`] |
+//! | a table or column missing | [`SourceError::MissingTable`], [`SourceError::MissingColumn`] |
+//!
+//! Extra tables and columns are ignored; columns are selected by name (so their order
+//! and the case of their names do not matter); a *view* named like one of the tables is
+//! read like the table. Cells of the wrong storage class (say `id TEXT`) are not the
+//! reader's business: the converter reports them with their table, id and column.
 
+use std::fs::File;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ava_catalog::{IdRange, Table, MAX_COLUMNS, TABLES};
 use ava_convert::Cell;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
-/// What went wrong reading the SQLite file; every message names the file.
+/// How long a read waits for another program's write lock before giving up.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Overrides [`DEFAULT_BUSY_TIMEOUT`] for [`Source::open`], in milliseconds. Internal:
+/// the tests use it to see a locked file refused without waiting half a minute.
+pub const BUSY_TIMEOUT_ENV: &str = "AVA_SQLITE_BUSY_TIMEOUT_MS";
+
+/// The first 16 bytes of every SQLite database file.
+const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Bytes of the file read to explain an error: to tell text from random bytes and see
+/// the journal mode (bytes 18 and 19 of the header are 2 in WAL mode).
+const HEAD_BYTES: u64 = 512;
+
+/// What went wrong reading the SQLite file; every message is one line that names the
+/// file, says what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("SQLite file {0} does not exist: pass --sqlite PATH (or run from the folder holding ava_database.db)")]
     NotFound(PathBuf),
-    #[error("cannot open {path} as a SQLite database: {source}")]
-    Open {
+    #[error("{path} is {what}, not a SQLite file: pass --sqlite with the path of the app's ava_database.db")]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error("cannot read {path}: {}: run ava as a user who may read it, or pass a readable copy with --sqlite", one_line(.error))]
+    Unreadable {
         path: PathBuf,
-        source: rusqlite::Error,
+        error: std::io::Error,
     },
-    #[error("{path} has no table {table}: is this the Ava app's database?")]
+    #[error("{0} is empty (0 bytes): not a database (the app creates its tables when it first starts): pass the app's ava_database.db with --sqlite")]
+    Empty(PathBuf),
+    #[error("cannot open {0}: it is a text file, not a SQLite database (file is not a database): pass the app's ava_database.db with --sqlite")]
+    TextFile(PathBuf),
+    #[error("cannot open {0}: file is not a database or encrypted (e.g. with SQLCipher), which ava cannot read: pass the app's plain, unencrypted ava_database.db with --sqlite")]
+    NotADatabase(PathBuf),
+    #[error("{path} is corrupt ({detail}, reading {what}): recover a copy with `sqlite3 {path} '.recover' | sqlite3 recovered.db` ('.dump' with an old sqlite3) and pass --sqlite recovered.db")]
+    Corrupt {
+        path: PathBuf,
+        /// `the schema` or `table <name>`.
+        what: String,
+        detail: String,
+    },
+    #[error("{path}: database is locked: another program is writing to it (waited {waited:?}); stop the app or retry")]
+    Locked { path: PathBuf, waited: Duration },
+    #[error("{0} has an unfinished write in its -journal file (the app stopped while writing), which ava, reading read-only, will not roll back: start the app once, or run `sqlite3 {0} 'PRAGMA quick_check'` (which rolls it back), then retry")]
+    HotJournal(PathBuf),
+    #[error("{path} is in WAL mode, and reading it needs its -shm (and -wal) file beside it, which cannot be created or opened (is {dir} writable?): give this user write access to {dir}, or copy the file and its -wal to a writable folder and pass the copy with --sqlite")]
+    WalIndex { path: PathBuf, dir: PathBuf },
+    #[error("{path} is a SQLite database but not the Ava app's: it has no customers table (nor appointments, call_sessions, call_events, daily_metrics; its tables: {found}): pass the app's ava_database.db with --sqlite")]
+    NotAvaDatabase { path: PathBuf, found: String },
+    #[error("{path} has no table {table}: it is not the Ava app's database, or from another version of the app: pass the app's ava_database.db with --sqlite")]
     MissingTable { path: PathBuf, table: &'static str },
-    #[error("{path}: table {table} has no column {column}: is this the Ava app's database?")]
+    #[error("{path}: table {table} has no column {column}: it is not the Ava app's database, or from another version of the app: pass the app's ava_database.db with --sqlite")]
     MissingColumn {
         path: PathBuf,
         table: &'static str,
@@ -39,80 +101,281 @@ pub enum SourceError {
         table: &'static str,
         id: String,
     },
-    #[error("reading {table} from {path}: {source}")]
+    #[error("cannot open {path} as a SQLite database: {}: check that it is the app's ava_database.db", one_line(.error))]
+    Open {
+        path: PathBuf,
+        error: rusqlite::Error,
+    },
+    #[error("reading {what} from {path}: {}: check the file with `sqlite3 {path} 'PRAGMA integrity_check'`", one_line(.error))]
     Read {
         path: PathBuf,
-        table: &'static str,
-        source: rusqlite::Error,
+        /// `the schema` or `table <name>`.
+        what: String,
+        error: rusqlite::Error,
     },
+}
+
+/// The file being read, and what is needed to explain its errors.
+struct Input {
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl Input {
+    /// The first [`HEAD_BYTES`] bytes of the file (fewer if it is shorter; none if it
+    /// cannot be read), read only to explain an error SQLite gave.
+    ///
+    /// Only then: closing any descriptor of a file drops every POSIX lock this process
+    /// holds on it, so opening the file outside SQLite while another connection of the
+    /// process reads it (`ava migrate` verifies an already migrated target while its
+    /// reader holds its snapshot) would silently end that connection's read lock.
+    fn head(&self) -> Vec<u8> {
+        let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+        let _ = File::open(&self.path).and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head));
+        head
+    }
+}
+
+/// What was being read when SQLite failed.
+#[derive(Clone, Copy)]
+enum Reading<'a> {
+    /// Opening the file.
+    Open,
+    /// The schema (`sqlite_master`, `pragma_table_info`) or the snapshot's first read.
+    Schema,
+    Table(&'a str),
+}
+
+impl Reading<'_> {
+    fn describe(self) -> String {
+        match self {
+            Reading::Open | Reading::Schema => "the schema".into(),
+            Reading::Table(t) => format!("table {t}"),
+        }
+    }
+}
+
+/// Maps a SQLite error to what it means for this file, by SQLite's error codes.
+fn classify(file: &Input, reading: Reading<'_>, error: rusqlite::Error) -> SourceError {
+    let path = file.path.clone();
+    let (code, extended) = match error.sqlite_error() {
+        Some(e) => (Some(e.code), e.extended_code),
+        None => (None, 0),
+    };
+    let head = match code {
+        Some(ErrorCode::NotADatabase | ErrorCode::CannotOpen | ErrorCode::ReadOnly) => file.head(),
+        _ => Vec::new(),
+    };
+    let wal = head.len() >= 20 && head.starts_with(MAGIC) && head[18..20] == [2, 2];
+    match code {
+        Some(ErrorCode::NotADatabase) if head.starts_with(MAGIC) => SourceError::Corrupt {
+            path,
+            what: reading.describe(),
+            detail: "its header is damaged: file is not a database".into(),
+        },
+        Some(ErrorCode::NotADatabase) if looks_like_text(&head) => SourceError::TextFile(path),
+        Some(ErrorCode::NotADatabase) => SourceError::NotADatabase(path),
+        Some(ErrorCode::DatabaseCorrupt) => SourceError::Corrupt {
+            path,
+            what: reading.describe(),
+            detail: one_line(&error),
+        },
+        // A plain SQLITE_ERROR, told apart only by its message: the header's schema
+        // format or text encoding is out of range.
+        Some(ErrorCode::Unknown) if one_line(&error) == "unsupported file format" => {
+            SourceError::Corrupt {
+                path,
+                what: reading.describe(),
+                detail: "its header is damaged (or from a newer SQLite): unsupported file format"
+                    .into(),
+            }
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SourceError::Locked {
+            path,
+            waited: file.busy_timeout,
+        },
+        Some(ErrorCode::ReadOnly) if extended == rusqlite::ffi::SQLITE_READONLY_ROLLBACK => {
+            SourceError::HotJournal(path)
+        }
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly) if wal => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            SourceError::WalIndex { path, dir }
+        }
+        _ => match reading {
+            // Why SQLite could not open it, if the file system says (permissions).
+            Reading::Open if code == Some(ErrorCode::CannotOpen) => match File::open(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    SourceError::Unreadable { path, error: e }
+                }
+                _ => SourceError::Open { path, error },
+            },
+            Reading::Open => SourceError::Open { path, error },
+            _ => SourceError::Read {
+                path,
+                what: reading.describe(),
+                error,
+            },
+        },
+    }
+}
+
+/// An error's message on one line, control characters escaped: SQLite quotes names
+/// from the file, which a damaged or hostile file can fill with anything.
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    let mut out = String::new();
+    for c in error.to_string().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A name read from the file's schema, whatever its bytes.
+fn name(row: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
+    Ok(match row.get_ref(0)? {
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Null => String::new(),
+    })
+}
+
+/// Whether the start of a file reads as text (UTF-8 without control characters other
+/// than white space), as opposed to random or encrypted bytes.
+fn looks_like_text(head: &[u8]) -> bool {
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // A multi-byte character cut at the end of the read is still text.
+        Err(e) if e.error_len().is_none() => match std::str::from_utf8(&head[..e.valid_up_to()]) {
+            Ok(t) => t,
+            Err(_) => return false,
+        },
+        Err(_) => return false,
+    };
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c'))
+}
+
+/// The busy timeout [`Source::open`] uses: [`BUSY_TIMEOUT_ENV`] if set to a number of
+/// milliseconds, else [`DEFAULT_BUSY_TIMEOUT`].
+fn busy_timeout() -> Duration {
+    std::env::var(BUSY_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_BUSY_TIMEOUT, Duration::from_millis)
+}
+
+/// `path` with `suffix` appended to its file name (`x.db` → `x.db-wal`).
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// The app's SQLite file, opened read-only.
 pub struct Source {
     conn: Connection,
-    path: PathBuf,
+    file: Input,
 }
 
 impl Source {
     /// Opens `path` read-only and checks that every catalog table and column is there
     /// (extra tables and columns are ignored; columns are selected by name, so their
-    /// order does not matter).
+    /// order does not matter). Waits up to [`DEFAULT_BUSY_TIMEOUT`] for another
+    /// program's write lock (see [`BUSY_TIMEOUT_ENV`]).
     pub fn open(path: &Path) -> Result<Source, SourceError> {
-        if !path.is_file() {
-            return Err(SourceError::NotFound(path.to_path_buf()));
-        }
-        let open_err = |source| SourceError::Open {
+        Source::open_with_busy_timeout(path, busy_timeout())
+    }
+
+    /// [`Source::open`] waiting at most `busy_timeout` for a lock, at open and at
+    /// every read.
+    pub fn open_with_busy_timeout(
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> Result<Source, SourceError> {
+        check_file(path)?;
+        let file = Input {
             path: path.to_path_buf(),
-            source,
+            busy_timeout,
         };
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(open_err)?;
+        .map_err(|e| classify(&file, Reading::Open, e))?;
         // Wait for a writer's lock rather than failing at once.
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(open_err)?;
-        let source = Source {
-            conn,
-            path: path.to_path_buf(),
-        };
+        conn.busy_timeout(busy_timeout)
+            .map_err(|e| classify(&file, Reading::Open, e))?;
+        let source = Source { conn, file };
         source.check_schema()?;
         Ok(source)
     }
 
     /// The file this source reads.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
     fn check_schema(&self) -> Result<(), SourceError> {
-        let open_err = |source| SourceError::Open {
-            path: self.path.clone(),
-            source,
-        };
+        let err = |reading| move |e| classify(&self.file, reading, e);
+        let names: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') \
+                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+            )
+            .and_then(|mut s| s.query_map([], name)?.collect())
+            .map_err(err(Reading::Schema))?;
+        let ours = |n: &String| TABLES.iter().any(|t| t.name.eq_ignore_ascii_case(n));
+        if !names.iter().any(ours) {
+            const LISTED: usize = 8;
+            let mut found = names
+                .iter()
+                .take(LISTED)
+                .map(|n| ava_convert::excerpt(n.as_bytes()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if names.is_empty() {
+                found = "none".into();
+            } else if names.len() > LISTED {
+                found.push_str(&format!(" and {} more", names.len() - LISTED));
+            }
+            return Err(SourceError::NotAvaDatabase {
+                path: self.file.path.clone(),
+                found,
+            });
+        }
         let mut stmt = self
             .conn
             .prepare("SELECT name FROM pragma_table_info(?1)")
-            .map_err(open_err)?;
+            .map_err(err(Reading::Schema))?;
         for table in &TABLES {
             let columns: Vec<String> = stmt
-                .query_map([table.name], |r| r.get(0))
+                .query_map([table.name], name)
                 .and_then(|rows| rows.collect())
-                .map_err(open_err)?;
+                .map_err(err(Reading::Table(table.name)))?;
             if columns.is_empty() {
                 return Err(SourceError::MissingTable {
-                    path: self.path.clone(),
+                    path: self.file.path.clone(),
                     table: table.name,
                 });
             }
+            // SQLite's column names are case-insensitive, like its table names.
             if let Some(c) = table
                 .columns
                 .iter()
-                .find(|c| !columns.iter().any(|n| n == c.name))
+                .find(|c| !columns.iter().any(|n| n.eq_ignore_ascii_case(c.name)))
             {
                 return Err(SourceError::MissingColumn {
-                    path: self.path.clone(),
+                    path: self.file.path.clone(),
                     table: table.name,
                     column: c.name,
                 });
@@ -123,11 +386,8 @@ impl Source {
 
     /// Starts the read transaction every read of a run goes through.
     pub fn snapshot(&mut self) -> Result<Snapshot<'_>, SourceError> {
-        let read_err = |source| SourceError::Read {
-            path: self.path.clone(),
-            table: "sqlite_master",
-            source,
-        };
+        let file = &self.file;
+        let read_err = |e| classify(file, Reading::Schema, e);
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
             .map_err(read_err)?;
         // A deferred transaction takes its snapshot at the first read: take it now.
@@ -135,27 +395,53 @@ impl Source {
             r.get::<_, i64>(0)
         })
         .map_err(read_err)?;
-        Ok(Snapshot {
-            tx,
-            path: &self.path,
-        })
+        Ok(Snapshot { tx, file })
     }
+}
+
+/// Checks, from its metadata only (see [`Input::head`]), that `path` is a non-empty
+/// regular file.
+fn check_file(path: &Path) -> Result<(), SourceError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SourceError::NotFound(path.to_path_buf()))
+        }
+        Err(error) => {
+            return Err(SourceError::Unreadable {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
+    };
+    if !meta.is_file() {
+        return Err(SourceError::NotAFile {
+            path: path.to_path_buf(),
+            what: if meta.is_dir() {
+                "a directory"
+            } else {
+                "a device, FIFO or socket"
+            },
+        });
+    }
+    // A WAL-mode database can hold everything in its -wal while the file itself is
+    // still short; SQLite decides then.
+    if meta.len() == 0 && !sibling(path, "-wal").exists() {
+        return Err(SourceError::Empty(path.to_path_buf()));
+    }
+    Ok(())
 }
 
 /// One consistent read view of the file; rolled back (it never writes) when dropped.
 pub struct Snapshot<'c> {
     tx: Transaction<'c>,
-    path: &'c Path,
+    file: &'c Input,
 }
 
 impl Snapshot<'_> {
     fn read_err(&self, table: &Table) -> impl Fn(rusqlite::Error) -> SourceError + '_ {
         let name = table.name;
-        move |source| SourceError::Read {
-            path: self.path.to_path_buf(),
-            table: name,
-            source,
-        }
+        move |e| classify(self.file, Reading::Table(name), e)
     }
 
     /// The number of rows in `table`.
@@ -166,7 +452,7 @@ impl Snapshot<'_> {
                 [],
                 |r| r.get::<_, i64>(0),
             )
-            .map(|n| n as u64)
+            .map(|n| n.max(0) as u64)
             .map_err(self.read_err(table))
     }
 
@@ -187,7 +473,7 @@ impl Snapshot<'_> {
         );
         let mut stmt = self.tx.prepare(&sql).map_err(&read_err)?;
         let mut rows = stmt.query([]).map_err(&read_err)?;
-        let n = table.columns.len();
+        let n = table.columns.len().min(MAX_COLUMNS);
         while let Some(row) = rows.next().map_err(&read_err)? {
             // On the stack: no allocation per row.
             let mut cells = [Cell::Null; MAX_COLUMNS];
@@ -207,127 +493,4 @@ impl Snapshot<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file_with(sql: &str) -> tempfile::TempPath {
-        let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(sql).unwrap();
-        path
-    }
-
-    #[test]
-    fn reads_rows_in_id_order_within_a_range() {
-        let path = file_with(ava_catalog::SQLITE_DDL);
-        let conn = Connection::open(&path).unwrap();
-        for id in [3, 1, 2, 5] {
-            conn.execute(
-                "INSERT INTO customers (id, name, phone) VALUES (?1, 'n', ?2)",
-                rusqlite::params![id, format!("+1{id}")],
-            )
-            .unwrap();
-        }
-        let mut source = Source::open(&path).unwrap();
-        let snap = source.snapshot().unwrap();
-        let customers = &TABLES[0];
-        assert_eq!(snap.count(customers).unwrap(), 4);
-        let mut ids = Vec::new();
-        snap.for_each::<SourceError>(customers, IdRange::inclusive(2, 3), |row| {
-            assert_eq!(row.len(), customers.columns.len());
-            if let Cell::Integer(id) = row[0] {
-                ids.push(id);
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(ids, [2, 3]);
-    }
-
-    #[test]
-    fn a_snapshot_does_not_see_later_writes() {
-        let path = file_with(&format!(
-            "PRAGMA journal_mode=WAL; {}",
-            ava_catalog::SQLITE_DDL
-        ));
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute(
-                "INSERT INTO customers (id, name, phone) VALUES (1, 'a', '1')",
-                [],
-            )
-            .unwrap();
-        let mut source = Source::open(&path).unwrap();
-        let snap = source.snapshot().unwrap();
-        writer
-            .execute(
-                "INSERT INTO customers (id, name, phone) VALUES (2, 'b', '2')",
-                [],
-            )
-            .unwrap();
-        assert_eq!(snap.count(&TABLES[0]).unwrap(), 1);
-    }
-
-    #[test]
-    fn names_what_is_missing() {
-        let missing = Path::new("/nonexistent/ava_database.db");
-        assert!(matches!(
-            Source::open(missing),
-            Err(SourceError::NotFound(_))
-        ));
-
-        let path = file_with("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
-        let e = Source::open(&path).err().unwrap();
-        assert!(
-            matches!(
-                e,
-                SourceError::MissingColumn {
-                    table: "customers",
-                    column: "name",
-                    ..
-                }
-            ),
-            "{e}"
-        );
-
-        let ddl = format!("{} DROP TABLE daily_metrics;", ava_catalog::SQLITE_DDL);
-        let path = file_with(&ddl);
-        let e = Source::open(&path).err().unwrap();
-        assert!(
-            matches!(
-                e,
-                SourceError::MissingTable {
-                    table: "daily_metrics",
-                    ..
-                }
-            ),
-            "{e}"
-        );
-
-        let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
-        std::fs::write(
-            &path,
-            b"this is not a database, just some text that is long enough",
-        )
-        .unwrap();
-        let e = Source::open(&path).err().unwrap();
-        assert!(e.to_string().contains("cannot open"), "{e}");
-    }
-
-    #[test]
-    fn never_writes_the_file() {
-        let path = file_with(ava_catalog::SQLITE_DDL);
-        let before = std::fs::read(&path).unwrap();
-        let mut source = Source::open(&path).unwrap();
-        {
-            let snap = source.snapshot().unwrap();
-            for t in &TABLES {
-                snap.count(t).unwrap();
-                snap.for_each::<SourceError>(t, IdRange::ALL, |_| Ok(()))
-                    .unwrap();
-            }
-        }
-        drop(source);
-        assert_eq!(std::fs::read(&path).unwrap(), before);
-    }
-}
+mod tests;

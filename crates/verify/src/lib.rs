@@ -157,7 +157,7 @@ fn source_chunks(path: &Path) -> Result<Vec<(u64, Chunks)>, SourceError> {
             snap.for_each::<SourceError>(table, IdRange::ALL, |cells| {
                 buf.clear();
                 for (column, cell) in table.columns.iter().zip(cells) {
-                    canonical_cell(&mut buf, &convert(column, *cell).map(|c| c.value));
+                    ava_convert::canonical_cell(column, *cell, &mut buf);
                 }
                 add(&mut chunks, source_id(path, table, cells)?, &buf);
                 rows += 1;

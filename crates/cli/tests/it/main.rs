@@ -4,9 +4,12 @@
 
 mod support;
 
+mod archive;
 mod cli;
 mod crash;
 mod db;
+mod export;
+mod hostile;
 mod migrate;
 mod roundtrip;
 mod verify;
