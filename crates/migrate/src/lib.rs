@@ -33,7 +33,7 @@ pub use writer::migrate;
 /// that per-transaction overhead vanishes, small enough that a batch stays a few MB.
 pub const DEFAULT_BATCH_SIZE: u64 = 20_000;
 /// A batch is also cut when its encoded size passes this many bytes (wide rows).
-pub const MAX_BATCH_BYTES: usize = 16 << 20;
+pub const MAX_BATCH_BYTES: usize = 8 << 20;
 /// Bad cells kept for the report; all are counted.
 pub const MAX_BAD_CELLS: usize = 1000;
 
