@@ -227,7 +227,9 @@ pub async fn archive(
     };
     let verify = match target {
         Some(target) => {
-            let report = ava_verify::verify(&backup_tmp.path, target).await?;
+            let report =
+                ava_verify::verify(&backup_tmp.path, target, &ava_verify::Excluded::default())
+                    .await?;
             Some(Verified {
                 target: target.url().to_string(),
                 identical: report.identical(),

@@ -55,13 +55,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         dry_run: false,
         force: false,
         resume: false,
+        rejects: None,
     };
     let code = crate::migrate(&mut target, &opts).await?;
     if code != exit::OK {
         return Ok(code);
     }
     println!("4/4 verifying");
-    let code = crate::verify(&mut target, &sqlite, false).await?;
+    let code = crate::verify(
+        &mut target,
+        &sqlite,
+        &ava_verify::Excluded::default(),
+        false,
+    )
+    .await?;
     println!();
     println!("Where to look:");
     println!("  SQLite source:   {}", sqlite.display());

@@ -148,10 +148,26 @@ struct MigrateArgs {
     /// committed batches do not cover. Without an interrupted run, migrate as usual.
     #[arg(long)]
     resume: bool,
+    /// What to do with rows that cannot be stored faithfully: `abort` lists them all and
+    /// writes nothing; `skip` copies everything else and writes each rejected row (and
+    /// every row that refers to it) to --rejects FILE as one JSON line.
+    #[arg(long, value_enum, default_value_t = OnError::Abort, requires_if("skip", "rejects"))]
+    on_error: OnError,
+    /// With --on-error skip: the JSON-lines file the rejected rows are written to
+    /// (created or replaced). Pass it to `ava verify --rejects` afterwards.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
     /// Rows per COPY batch; a plain run commits after each batch.
     #[arg(long, value_name = "N", default_value_t = ava_migrate::DEFAULT_BATCH_SIZE,
           value_parser = clap::value_parser!(u64).range(1..))]
     batch_size: u64,
+}
+
+/// `ava migrate --on-error`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnError {
+    Abort,
+    Skip,
 }
 
 #[derive(Args)]
@@ -163,6 +179,10 @@ struct VerifyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// The rejects file of `ava migrate --on-error skip`: its rows are left out of the
+    /// source, everything else is compared exactly.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -277,6 +297,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 dry_run: args.dry_run,
                 force: args.force,
                 resume: args.resume,
+                rejects: (args.on_error == OnError::Skip)
+                    .then_some(args.rejects)
+                    .flatten(),
             };
             migrate(&mut target, &opts)
                 .await
@@ -288,7 +311,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             ava_migrations::ensure_ready(&mut target)
                 .await
                 .map_err(|e| with_push_hint(e.into(), &args.target))?;
-            verify(&mut target, &sqlite, args.json).await
+            let excluded = match &args.rejects {
+                Some(file) => ava_verify::Excluded::read(file)?,
+                None => ava_verify::Excluded::default(),
+            };
+            verify(&mut target, &sqlite, &excluded, args.json).await
         }
         Command::Seed(args) => {
             seed(&args.sqlite, args.calls, args.seed, args.end)?;
@@ -318,10 +345,17 @@ async fn migrate(target: &mut ava_sink::Target, opts: &ava_migrate::Options) -> 
 async fn verify(
     target: &mut ava_sink::Target,
     sqlite: &std::path::Path,
+    excluded: &ava_verify::Excluded,
     json: bool,
 ) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
-    let report = ava_verify::verify(sqlite, target).await?;
+    let report = ava_verify::verify(sqlite, target, excluded).await?;
+    if !excluded.is_empty() && !json {
+        println!(
+            "{} rejected row(s) left out of the comparison",
+            excluded.len()
+        );
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -151,6 +151,22 @@ pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
         rows as f64 / secs.max(1e-9)
     );
     converted(outcome);
+    let rejected: u64 = outcome.rejected.iter().sum();
+    if let (Some(file), true) = (&opts.rejects, rejected > 0) {
+        for (t, n) in outcome
+            .tables
+            .iter()
+            .zip(&outcome.rejected)
+            .filter(|(_, n)| **n > 0)
+        {
+            println!("  rejected: {}: {n} row(s)", t.table);
+        }
+        println!(
+            "{rejected} rejected row(s) written to {}; check them with `ava verify --rejects {}`",
+            file.display(),
+            file.display()
+        );
+    }
     println!(
         "{} {source} → {url}; id sequences moved past max(id). Next: ava verify",
         match outcome.action {

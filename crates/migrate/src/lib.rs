@@ -46,6 +46,9 @@ pub struct Options {
     pub force: bool,
     /// Finish an interrupted run: copy only what its committed batches do not cover.
     pub resume: bool,
+    /// `--on-error skip`: copy everything else, writing each rejected row (and the rows
+    /// that refer to it) to this file as one JSON line.
+    pub rejects: Option<PathBuf>,
 }
 
 /// Receives progress; the CLI draws bars or log lines from it.
@@ -70,6 +73,8 @@ pub enum Problem {
     MissingParent { parent: &'static str, id: i64 },
     /// A value a unique column (or the id) already holds in the row with id `first`.
     Duplicate { first: String },
+    /// The row it refers to is rejected (`--on-error skip`), so it is rejected too.
+    ParentRejected { parent: &'static str, id: i64 },
 }
 
 impl std::fmt::Display for Problem {
@@ -81,6 +86,9 @@ impl std::fmt::Display for Problem {
             }
             Problem::Duplicate { first } => {
                 write!(f, "duplicate of row {first} in a unique column")
+            }
+            Problem::ParentRejected { parent, id } => {
+                write!(f, "refers to {parent} id {id}, which is rejected")
             }
         }
     }
@@ -153,6 +161,8 @@ pub struct Outcome {
     pub bad_total: u64,
     /// An earlier run that never finished, if one was found: (id, started at, rows).
     pub interrupted: Option<Interrupted>,
+    /// Rows rejected per table (catalog order) and left out by `--on-error skip`.
+    pub rejected: Vec<u64>,
     /// Tables of an already migrated target whose id sequences were behind `max(id)`
     /// (a run killed before its last step, or rows copied by another tool): moved past
     /// it, or with `--dry-run` to be moved.
@@ -205,6 +215,11 @@ pub enum MigrateError {
     },
     #[error("the SQLite reader stopped unexpectedly: {0}")]
     Reader(String),
+    #[error("cannot write the rejects file {}: {source}; choose a writable path", .path.display())]
+    Rejects {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn describe_counts(tables: &[(&'static str, u64)]) -> String {

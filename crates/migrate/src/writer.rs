@@ -57,7 +57,7 @@ pub async fn migrate(
     target.check_schema().await?;
 
     progress.phase("scanning the SQLite file");
-    let (mut rx, go) = reader::spawn(opts.sqlite.clone(), opts.batch_size);
+    let (mut rx, go) = reader::spawn(opts.sqlite.clone(), opts.batch_size, opts.rejects.clone());
     let scan = match rx.recv().await {
         Some(Msg::Scanned(scan)) => scan,
         Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
@@ -95,7 +95,16 @@ pub async fn migrate(
         bad_total: scan.bad_total,
         interrupted,
         sequences_behind: Vec::new(),
+        rejected: scan.rejected.iter().map(|ids| ids.len() as u64).collect(),
     };
+    // With `--on-error skip` the rejected rows are left out, of the copy and of every
+    // comparison; without it, any bad cell refuses the run.
+    let skipping = opts.rejects.is_some();
+    let excluded = ava_verify::Excluded::new(if skipping {
+        scan.rejected.clone()
+    } else {
+        Vec::new()
+    });
 
     let resume = match (&outcome.interrupted, opts.resume) {
         (Some(i), true) => Some(i.run),
@@ -105,7 +114,7 @@ pub async fn migrate(
         }
         _ => None,
     };
-    outcome.action = if scan.bad_total > 0 {
+    outcome.action = if scan.bad_total > 0 && !skipping {
         Action::BadInput
     } else if resume.is_some() {
         Action::Resume
@@ -113,7 +122,10 @@ pub async fn migrate(
         Action::Copy
     } else {
         progress.phase("comparing the rows already in the target");
-        if ava_verify::verify(&opts.sqlite, target).await?.identical() {
+        if ava_verify::verify(&opts.sqlite, target, &excluded)
+            .await?
+            .identical()
+        {
             Action::AlreadyMigrated
         } else if opts.force {
             Action::Replace
@@ -132,12 +144,17 @@ pub async fn migrate(
         Action::Copy | Action::Replace | Action::Resume
     ) && !opts.dry_run;
     // The reader waits for this; a closed channel also stops it.
-    let skip = match resume.filter(|_| copy) {
+    let mut skip = match resume.filter(|_| copy) {
         Some(run) => committed_ranges(target.client_ref(), run)
             .await
             .map_err(|e| target.error("reading ava.migrate_batches", e))?,
-        None => Vec::new(),
+        None => vec![Vec::new(); TABLES.len()],
     };
+    // Rejected rows are skipped like committed ranges: one-id ranges, merged in order.
+    for (t, ranges) in skip.iter_mut().enumerate() {
+        ranges.extend(excluded.ids(t).iter().map(|&id| (id, id)));
+        ranges.sort_unstable();
+    }
     let _ = go.send(copy.then_some(reader::Go { skip }));
     if !copy {
         return match (outcome.action, opts.dry_run) {
@@ -209,6 +226,7 @@ fn reader_error(e: ReaderError, url: &str) -> MigrateError {
             total: 1,
         },
         ReaderError::Stopped => MigrateError::Reader(format!("stopped while writing to {url}")),
+        ReaderError::Rejects(path, source) => MigrateError::Rejects { path, source },
     }
 }
 
@@ -842,5 +860,6 @@ fn describe(e: ReaderError) -> std::io::Error {
         ReaderError::Source(e) => e.to_string(),
         ReaderError::Cell(c) => c.to_string(),
         ReaderError::Stopped => "the SQLite reader stopped".into(),
+        ReaderError::Rejects(path, e) => format!("writing {}: {e}", path.display()),
     })
 }

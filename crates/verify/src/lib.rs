@@ -34,6 +34,14 @@ pub enum VerifyError {
     Sink(#[from] SinkError),
     #[error("the SQLite reader thread stopped unexpectedly: {0}")]
     Thread(String),
+    #[error(
+        "rejects file {path}, line {line}: {why}; pass the file `ava migrate --rejects` wrote"
+    )]
+    Rejects {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
 }
 
 /// One column's two values, as printed.
@@ -144,17 +152,98 @@ fn source_id(path: &Path, table: &Table, cells: &[Cell<'_>]) -> Result<i64, Sour
     }
 }
 
+/// Rows left out of a migration on purpose (`ava migrate --on-error skip`), read from
+/// its rejects file: per table (catalog order), their ids, sorted. The verifier leaves
+/// them out of the source too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excluded(Vec<Vec<i64>>);
+
+impl Default for Excluded {
+    fn default() -> Self {
+        Excluded(vec![Vec::new(); TABLES.len()])
+    }
+}
+
+impl Excluded {
+    /// From ids per table (catalog order).
+    pub fn new(mut ids: Vec<Vec<i64>>) -> Excluded {
+        ids.resize(TABLES.len(), Vec::new());
+        for list in &mut ids {
+            list.sort_unstable();
+            list.dedup();
+        }
+        Excluded(ids)
+    }
+
+    /// Reads a rejects file: one JSON object per line with at least `table` and `id`.
+    pub fn read(path: &Path) -> Result<Excluded, VerifyError> {
+        let bad = |line: usize, why: String| VerifyError::Rejects {
+            path: path.to_path_buf(),
+            line,
+            why,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(0, e.to_string()))?;
+        let mut ids = vec![Vec::new(); TABLES.len()];
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            #[derive(serde::Deserialize)]
+            struct Entry {
+                table: String,
+                id: serde_json::Value,
+            }
+            let entry: Entry = serde_json::from_str(line).map_err(|e| bad(n + 1, e.to_string()))?;
+            let table = TABLES
+                .iter()
+                .position(|t| t.name == entry.table)
+                .ok_or_else(|| bad(n + 1, format!("unknown table {}", entry.table)))?;
+            // A row whose id is not an integer was never copied: nothing to leave out.
+            if let Some(id) = entry.id.as_i64() {
+                ids[table].push(id);
+            }
+        }
+        Ok(Excluded::new(ids))
+    }
+
+    /// The ids left out of the table at `table` (catalog index), sorted.
+    pub fn ids(&self, table: usize) -> &[i64] {
+        &self.0[table]
+    }
+
+    /// How many rows are left out in all.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    /// Whether nothing is left out.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn contains(&self, table: usize, id: i64) -> bool {
+        self.0[table].binary_search(&id).is_ok()
+    }
+}
+
 /// Chunk checksums of every table of the source, from one snapshot.
-fn source_chunks(path: &Path) -> Result<Vec<(u64, Chunks)>, SourceError> {
+fn source_chunks(path: &Path, excluded: &Excluded) -> Result<Vec<(u64, Chunks)>, SourceError> {
     let mut source = Source::open(path)?;
     let snap = source.snapshot()?;
     let mut buf = Vec::with_capacity(4096);
     TABLES
         .iter()
-        .map(|table| {
+        .enumerate()
+        .map(|(t, table)| {
             let mut chunks = Chunks::new();
             let mut rows = 0u64;
             snap.for_each::<SourceError>(table, IdRange::ALL, |cells| {
+                if let Cell::Integer(id) = cells[0] {
+                    if excluded.contains(t, id) {
+                        return Ok(());
+                    }
+                }
                 buf.clear();
                 for (column, cell) in table.columns.iter().zip(cells) {
                     ava_convert::canonical_cell(column, *cell, &mut buf);
@@ -249,10 +338,18 @@ async fn target_chunks(tx: &Transaction<'_>, url: &str) -> Result<Vec<(u64, Chun
 }
 
 /// Compares the SQLite file at `source` with the target, exactly.
-pub async fn verify(source: &Path, target: &mut Target) -> Result<Report, VerifyError> {
+///
+/// Rows in `excluded` (rejected by `ava migrate --on-error skip`) are left out of the
+/// source; [`Excluded::default`] leaves out nothing.
+pub async fn verify(
+    source: &Path,
+    target: &mut Target,
+    excluded: &Excluded,
+) -> Result<Report, VerifyError> {
     let url = target.url().to_string();
     let path: PathBuf = source.to_path_buf();
-    let reader = tokio::task::spawn_blocking(move || source_chunks(&path));
+    let left_out = excluded.clone();
+    let reader = tokio::task::spawn_blocking(move || source_chunks(&path, &left_out));
     let tx = target
         .client()
         .build_transaction()
@@ -289,7 +386,7 @@ pub async fn verify(source: &Path, target: &mut Target) -> Result<Report, Verify
             if result.diffs.len() >= MAX_LISTED {
                 break;
             }
-            narrow(source, &tx, &url, table, chunk, &mut result).await?;
+            narrow(source, &tx, &url, table, chunk, excluded, &mut result).await?;
             result.narrowed_chunks += 1;
         }
         tables.push(result);
@@ -306,8 +403,14 @@ async fn narrow(
     url: &str,
     table: &'static Table,
     chunk: i64,
+    excluded: &Excluded,
     result: &mut TableResult,
 ) -> Result<(), VerifyError> {
+    let t = TABLES
+        .iter()
+        .position(|x| x.name == table.name)
+        .unwrap_or(0);
+    let left_out = excluded.clone();
     let first = chunk * CHUNK_IDS;
     let range = IdRange::inclusive(first, first.saturating_add(CHUNK_IDS - 1));
     let path = source.to_path_buf();
@@ -316,6 +419,11 @@ async fn narrow(
         let snap = source.snapshot()?;
         let mut rows: BTreeMap<i64, Vec<Result<Value<'static>, CellError>>> = BTreeMap::new();
         snap.for_each::<SourceError>(table, range, |cells| {
+            if let Cell::Integer(id) = cells[0] {
+                if left_out.contains(t, id) {
+                    return Ok(());
+                }
+            }
             let values = convert_cells(table, cells)
                 .into_iter()
                 .map(|v| v.map(Value::into_owned))

@@ -232,7 +232,7 @@ fn files_that_are_not_sqlite_databases() {
         &cipher,
         &["not a database or encrypted", "unencrypted"],
     );
-    // The database's journal given instead of the database.
+    // A file of zeros (preallocated, or wiped).
     let zeros = write(&case, "zeros.db", &[0u8; 4096]);
     unreadable(&case, "zeros", &zeros, &["not a database or encrypted"]);
 }
@@ -475,4 +475,64 @@ fn odd_but_readable_files_migrate_exactly() {
     let even: i64 = sqlite::one(&view, "select count(*) from call_events");
     assert!(even > 0);
     assert_eq!(case.pg.counts()[3], even);
+}
+
+/// Whether this process can write into a folder it has made read-only (root can):
+/// then a read-only folder or an unreadable file cannot be tested.
+fn ignores_permissions(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = dir.join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let writable = std::fs::write(probe.join("x"), b"x").is_ok();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_dir_all(&probe).unwrap();
+    writable
+}
+
+#[test]
+fn wal_files_in_read_only_folders_and_unreadable_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let case = pushed(97);
+    if ignores_permissions(case.dir.path()) {
+        eprintln!("skipped: this user ignores file permissions (root)");
+        return;
+    }
+    // The app's file in WAL mode with committed rows still in its -wal, in a folder
+    // this user cannot write: SQLite cannot create the -shm it needs to read it.
+    let ro = case.dir.path().join("app");
+    std::fs::create_dir(&ro).unwrap();
+    let live = ro.join("live.db");
+    {
+        let writer = altered(&case, "wal.db", "PRAGMA journal_mode = WAL");
+        let conn = rusqlite::Connection::open(&writer).unwrap();
+        conn.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0;
+             UPDATE customers SET notes = 'in the WAL' WHERE id = 1;",
+        )
+        .unwrap();
+        // Copied while open, so the -wal is not checkpointed away at close.
+        std::fs::copy(&writer, &live).unwrap();
+        std::fs::copy(case.dir.path().join("wal.db-wal"), ro.join("live.db-wal")).unwrap();
+    }
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    unreadable(
+        &case,
+        "read-only folder",
+        &live,
+        &["live.db is in WAL mode", "-shm", "writable"],
+    );
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let locked_away = altered(&case, "secret.db", "");
+    std::fs::set_permissions(&locked_away, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = run(&case, &["migrate"], &locked_away).code(1);
+    let line = error_line(&out);
+    assert!(
+        line.contains("cannot read") && line.contains("secret.db"),
+        "{out}"
+    );
+    assert!(line.contains("ermission denied"), "{out}");
+    run(&case, &["verify"], &locked_away).code(1);
+    std::fs::set_permissions(&locked_away, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
