@@ -32,7 +32,7 @@ use ava_convert::{datetime, Value};
 use ava_sink::{read_rows, ReadError, SinkError, Target};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
-use tokio_postgres::{IsolationLevel, Transaction};
+use tokio_postgres::Transaction;
 
 /// Ids per `COPY … TO` from the target: the driver buffers a running COPY's output
 /// without bound when the consumer (SQLite inserts) is slower than the network, so each
@@ -121,18 +121,7 @@ pub async fn export(
     let partial = Partial::claim(out)?;
     let url = target.url().to_string();
 
-    let tx = target
-        .client()
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|source| SinkError::Query {
-            url: url.clone(),
-            context: "starting a read-only snapshot".into(),
-            source,
-        })?;
+    let tx = target.snapshot().await?;
     let counts = ava_sink::counts(&tx)
         .await
         .map_err(|source| SinkError::Query {

@@ -159,6 +159,23 @@ impl Target {
         open(self.config.clone(), self.url.clone()).await
     }
 
+    /// A read-only, repeatable-read transaction: one consistent view of every table for
+    /// as long as it lasts (the verifier and the export read through one).
+    pub async fn snapshot(&mut self) -> Result<tokio_postgres::Transaction<'_>, SinkError> {
+        let url = self.url.clone();
+        self.client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|source| SinkError::Query {
+                url,
+                context: "starting a read-only snapshot".into(),
+                source,
+            })
+    }
+
     /// The target's URL, redacted.
     pub fn url(&self) -> &str {
         &self.url

@@ -17,7 +17,7 @@ use ava_convert::{convert, row_id, Cell, CellError, Value};
 use ava_sink::{read_rows, ReadError, SinkError, Target};
 use ava_source::{Source, SourceError};
 use serde::Serialize;
-use tokio_postgres::{IsolationLevel, Transaction};
+use tokio_postgres::Transaction;
 use xxhash_rust::xxh3::xxh3_128;
 
 /// Ids per checksum chunk.
@@ -350,18 +350,7 @@ pub async fn verify(
     let path: PathBuf = source.to_path_buf();
     let left_out = excluded.clone();
     let reader = tokio::task::spawn_blocking(move || source_chunks(&path, &left_out));
-    let tx = target
-        .client()
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| SinkError::Query {
-            url: url.clone(),
-            context: "starting a read-only snapshot".into(),
-            source: e,
-        })?;
+    let tx = target.snapshot().await?;
     let target_side = target_chunks(&tx, &url).await?;
     let source_side = reader
         .await
