@@ -64,6 +64,13 @@ enum Command {
     /// rows is refused unless --force. The session's statement_timeout is set to 0 so long
     /// copies are not cancelled (Supabase's default is 2 minutes).
     Migrate(MigrateArgs),
+    /// Make a migrated target equal to the SQLite file again, writing only what differs.
+    ///
+    /// For the cutover: run it while the app still writes to SQLite, stop the app, run it
+    /// once more, verify, switch DATABASE_URL. New and changed rows are upserted, rows gone
+    /// from the file are deleted, the sequences moved past max(id) — all in one transaction.
+    /// The same bad-input rules as migrate apply (--on-error skip --rejects FILE too).
+    Sync(SyncArgs),
     /// Prove the target holds exactly the SQLite file's rows: every row of every table is
     /// checksummed on both sides, differing chunks are narrowed down to rows and columns.
     Verify(VerifyArgs),
@@ -161,6 +168,23 @@ struct MigrateArgs {
     #[arg(long, value_name = "N", default_value_t = ava_migrate::DEFAULT_BATCH_SIZE,
           value_parser = clap::value_parser!(u64).range(1..))]
     batch_size: u64,
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Find and print the differences; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// As for migrate: `skip` leaves rejected rows out and writes them to --rejects FILE.
+    #[arg(long, value_enum, default_value_t = OnError::Abort, requires_if("skip", "rejects"))]
+    on_error: OnError,
+    /// With --on-error skip: the JSON-lines file the rejected rows are written to.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
 }
 
 /// `ava migrate --on-error`.
@@ -304,6 +328,23 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             migrate(&mut target, &opts)
                 .await
                 .map_err(|e| with_push_hint(e, &args.target))
+        }
+        Command::Sync(args) => {
+            let sqlite = config::sqlite_path(&args.source)?;
+            let mut target = config::connect(&args.target).await?;
+            let opts = ava_migrate::SyncOptions {
+                sqlite,
+                dry_run: args.dry_run,
+                rejects: (args.on_error == OnError::Skip)
+                    .then_some(args.rejects)
+                    .flatten(),
+            };
+            let progress = progress::Bars::new();
+            let report = ava_migrate::sync(&mut target, &opts, &progress)
+                .await
+                .map_err(|e| with_push_hint(e.into(), &args.target))?;
+            report::sync(&report, &opts, target.url());
+            Ok(exit::OK)
         }
         Command::Verify(args) => {
             let sqlite = config::sqlite_path(&args.source)?;

@@ -276,3 +276,35 @@ pub fn seed(report: &ava_seed::SeedReport, path: &Path, took: Duration) {
         took.as_secs_f64()
     );
 }
+
+pub fn sync(report: &ava_migrate::SyncReport, opts: &ava_migrate::SyncOptions, url: &str) {
+    let verb = if opts.dry_run { "would sync" } else { "synced" };
+    println!(
+        "  {:<15} {:>10} {:>10} {:>10}",
+        "table", "inserted", "updated", "deleted"
+    );
+    for t in &report.tables {
+        println!(
+            "  {:<15} {:>10} {:>10} {:>10}",
+            t.table, t.inserted, t.updated, t.deleted
+        );
+    }
+    if report.unchanged() {
+        println!(
+            "in sync: {url} holds exactly the rows of {} ({:.2} s); nothing written",
+            opts.sqlite.display(),
+            report.seconds
+        );
+    } else {
+        println!(
+            "{verb}: {} → {url} in {:.2} s{}",
+            opts.sqlite.display(),
+            report.seconds,
+            if opts.dry_run {
+                " (nothing written)"
+            } else {
+                ""
+            }
+        );
+    }
+}

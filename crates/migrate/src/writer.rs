@@ -26,15 +26,7 @@ pub async fn migrate(
     progress.phase("checking the target schema");
     ava_migrations::ensure_current(target).await?;
     if !opts.dry_run {
-        let locked: bool = target
-            .client()
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
-            .await
-            .map_err(|e| target.error("taking the migrate lock", e))?
-            .get(0);
-        if !locked {
-            return Err(MigrateError::Busy { url });
-        }
+        lock(target).await?;
         // An interrupted run may have left indexes and constraints dropped.
         let restored = deferred::restore_interrupted(target.client_ref())
             .await
@@ -218,7 +210,25 @@ async fn finish_already_migrated(
     Ok(())
 }
 
-fn reader_error(e: ReaderError, url: &str) -> MigrateError {
+/// Takes the session lock that keeps two writing runs (`ava migrate`, `ava sync`) on one
+/// database apart.
+pub(crate) async fn lock(target: &mut Target) -> Result<(), MigrateError> {
+    let locked: bool = target
+        .client()
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(|e| target.error("taking the migrate lock", e))?
+        .get(0);
+    if locked {
+        Ok(())
+    } else {
+        Err(MigrateError::Busy {
+            url: target.url().to_string(),
+        })
+    }
+}
+
+pub(crate) fn reader_error(e: ReaderError, url: &str) -> MigrateError {
     match e {
         ReaderError::Source(e) => MigrateError::Source(e),
         ReaderError::Cell(cell) => MigrateError::BadCells {
@@ -481,7 +491,7 @@ impl std::fmt::Display for ConnectionLost {
 
 impl std::error::Error for ConnectionLost {}
 
-fn query_error(url: &str, context: &str, source: tokio_postgres::Error) -> MigrateError {
+pub(crate) fn query_error(url: &str, context: &str, source: tokio_postgres::Error) -> MigrateError {
     MigrateError::Sink(ava_sink::SinkError::Query {
         url: url.to_string(),
         context: context.to_string(),

@@ -122,9 +122,19 @@ pub async fn copy_in(
     table: &Table,
     batch: Bytes,
 ) -> Result<u64, tokio_postgres::Error> {
+    copy_into(client, &format!("public.\"{}\"", table.name), table, batch).await
+}
+
+/// [`copy_in`] into another relation with the table's columns (e.g. a temporary
+/// staging table), named as SQL: `into` is quoted by the caller.
+pub async fn copy_into(
+    client: &impl CopyTarget,
+    into: &str,
+    table: &Table,
+    batch: Bytes,
+) -> Result<u64, tokio_postgres::Error> {
     let sql = format!(
-        "COPY public.\"{}\" ({}) FROM STDIN (FORMAT binary)",
-        table.name,
+        "COPY {into} ({}) FROM STDIN (FORMAT binary)",
         table.column_list()
     );
     let sink = client.copy_in_sink(&sql).await?;

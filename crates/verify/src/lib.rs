@@ -81,7 +81,7 @@ pub struct TableResult {
     pub chunks: usize,
     pub differing_chunks: usize,
     /// Differing rows of the chunks narrowed down, in id order: chunks are narrowed
-    /// until [`MAX_LISTED`] rows are listed.
+    /// until [`MAX_LISTED`] rows are listed ([`differences`]: all of them).
     pub diffs: Vec<RowDiff>,
     /// How many of the differing chunks were narrowed down to rows.
     pub narrowed_chunks: usize,
@@ -346,6 +346,25 @@ pub async fn verify(
     target: &mut Target,
     excluded: &Excluded,
 ) -> Result<Report, VerifyError> {
+    compare(source, target, excluded, Some(MAX_LISTED)).await
+}
+
+/// [`verify`], narrowing down every differing chunk: the report lists every differing
+/// row (what `ava sync` applies).
+pub async fn differences(
+    source: &Path,
+    target: &mut Target,
+    excluded: &Excluded,
+) -> Result<Report, VerifyError> {
+    compare(source, target, excluded, None).await
+}
+
+async fn compare(
+    source: &Path,
+    target: &mut Target,
+    excluded: &Excluded,
+    limit: Option<usize>,
+) -> Result<Report, VerifyError> {
     let url = target.url().to_string();
     let path: PathBuf = source.to_path_buf();
     let left_out = excluded.clone();
@@ -372,7 +391,7 @@ pub async fn verify(
             narrowed_chunks: 0,
         };
         for chunk in differing {
-            if result.diffs.len() >= MAX_LISTED {
+            if limit.is_some_and(|limit| result.diffs.len() >= limit) {
                 break;
             }
             narrow(source, &tx, &url, table, chunk, excluded, &mut result).await?;

@@ -12,4 +12,5 @@ mod export;
 mod hostile;
 mod migrate;
 mod roundtrip;
+mod sync;
 mod verify;
