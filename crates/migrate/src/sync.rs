@@ -15,7 +15,7 @@ use std::time::Instant;
 use ava_catalog::{IdRange, TABLES};
 use ava_convert::{convert_row, Cell};
 use ava_sink::{copy_into, encode_row, reset_sequence, CopyBuffer, Target};
-use ava_source::{Source, SourceError};
+use ava_source::Source;
 use ava_verify::{Diff, Excluded};
 use bytes::Bytes;
 
@@ -73,8 +73,23 @@ pub async fn sync(
         lock(target).await?;
     }
 
+    // Every read below goes to one consistent copy: the app may be writing meanwhile,
+    // and the scan, the comparison and the rows written must all see the same data.
+    progress.phase("taking a consistent copy of the SQLite file");
+    let copy = tempfile::Builder::new()
+        .prefix("ava-sync-")
+        .suffix(".db")
+        .tempfile()
+        .map_err(|e| MigrateError::Reader(format!("creating a temporary copy: {e}")))?
+        .into_temp_path();
+    let (from, to) = (opts.sqlite.clone(), copy.to_path_buf());
+    tokio::task::spawn_blocking(move || Source::open(&from)?.backup_to(&to))
+        .await
+        .map_err(|e| MigrateError::Reader(e.to_string()))??;
+    let sqlite = copy.to_path_buf();
+
     progress.phase("scanning the SQLite file");
-    let (mut rx, go) = reader::spawn(opts.sqlite.clone(), 1, opts.rejects.clone());
+    let (mut rx, go) = reader::spawn(sqlite.clone(), 1, opts.rejects.clone());
     let scan = match rx.recv().await {
         Some(Msg::Scanned(scan)) => scan,
         Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
@@ -93,7 +108,7 @@ pub async fn sync(
     };
 
     progress.phase("comparing both sides");
-    let report = ava_verify::differences(&opts.sqlite, target, &excluded).await?;
+    let report = ava_verify::differences(&sqlite, target, &excluded).await?;
     let mut tables: Vec<SyncTable> = TABLES
         .iter()
         .map(|t| SyncTable {
@@ -132,7 +147,7 @@ pub async fn sync(
     }
 
     progress.phase("reading the rows to write");
-    let path = opts.sqlite.clone();
+    let path = sqlite.clone();
     let batches = tokio::task::spawn_blocking(move || encode_rows(&path, &upsert))
         .await
         .map_err(|e| MigrateError::Reader(e.to_string()))??;
@@ -219,13 +234,9 @@ fn encode_rows(
                 if !wanted.contains(&id) {
                     return Ok(());
                 }
-                // The scan accepted these rows; a change since is reported, not written.
+                // The scan accepted every row of this copy.
                 let values = convert_row(table, cells, &mut changed).map_err(|_| {
-                    MigrateError::Source(SourceError::BadId {
-                        path: path.to_path_buf(),
-                        table: table.name,
-                        id: format!("{id} (changed while syncing: run ava sync again)"),
-                    })
+                    MigrateError::Reader(format!("{} id {id} changed after the scan", table.name))
                 })?;
                 encode_row(&mut batch, table, &values);
                 if batch.len() >= MAX_BATCH_BYTES {

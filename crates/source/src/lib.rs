@@ -384,6 +384,25 @@ impl Source {
         Ok(())
     }
 
+    /// Copies the whole file, as one consistent snapshot, to a new file `dest` with
+    /// SQLite's online backup API (in one step, so a writer cannot slip in between
+    /// pages). A run that reads the data several times (`ava sync`) reads the copy, so
+    /// every read sees the same rows even while the app writes.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), SourceError> {
+        let file = &self.file;
+        let read_err = |e| classify(file, Reading::Schema, e);
+        let mut copy = Connection::open(dest).map_err(|error| SourceError::Open {
+            path: dest.to_path_buf(),
+            error,
+        })?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy).map_err(read_err)?;
+        // Busy and locked are waited out by the connection's busy timeout.
+        while backup.step(-1).map_err(read_err)? != rusqlite::backup::StepResult::Done {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Starts the read transaction every read of a run goes through.
     pub fn snapshot(&mut self) -> Result<Snapshot<'_>, SourceError> {
         let file = &self.file;
