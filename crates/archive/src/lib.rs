@@ -19,13 +19,12 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ava_catalog::TABLES;
 use ava_sink::Target;
 use ava_source::{Source, SourceError};
 use ava_verify::{Report, VerifyError};
-use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -61,8 +60,6 @@ pub enum ArchiveError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("{}: the backup could not get a read lock within {}s: the file is busy; try again", path.display(), BUSY_TIMEOUT.as_secs())]
-    Busy { path: PathBuf },
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -207,7 +204,10 @@ pub async fn archive(
     // The uncompressed backup, a private temporary file in the output folder.
     let backup_tmp = Temp::create(out_dir.join(format!(".{base}.db.partial")))?;
     let before = data_version(&original).map_err(sqlite_err(sqlite))?;
-    backup(&original, &backup_tmp.path, sqlite)?;
+    Source::open(sqlite)?.backup_to(&backup_tmp.path)?;
+    File::open(&backup_tmp.path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(&backup_tmp.path))?;
     let after = data_version(&original).map_err(sqlite_err(sqlite))?;
     let journal_mode = journal_mode(&backup_tmp.path)?;
 
@@ -328,46 +328,6 @@ fn file_name(path: &Path) -> String {
 /// SQLite's count of commits by other connections, as seen by this one.
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA data_version", [], |r| r.get(0))
-}
-
-/// Copies the whole database behind `from` into the (empty) file `to` in one backup
-/// step: one read lock, one consistent snapshot.
-fn backup(from: &Connection, to: &Path, original: &Path) -> Result<(), ArchiveError> {
-    let sqlite_err = |source| ArchiveError::Sqlite {
-        path: original.to_path_buf(),
-        source,
-    };
-    let mut dest = Connection::open(to).map_err(|source| ArchiveError::Sqlite {
-        path: to.to_path_buf(),
-        source,
-    })?;
-    {
-        let backup = Backup::new(from, &mut dest).map_err(sqlite_err)?;
-        let deadline = Instant::now() + BUSY_TIMEOUT;
-        loop {
-            match backup.step(-1).map_err(sqlite_err)? {
-                StepResult::Done => break,
-                StepResult::More | StepResult::Busy | StepResult::Locked => {
-                    if Instant::now() >= deadline {
-                        return Err(ArchiveError::Busy {
-                            path: original.to_path_buf(),
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                // A future variant: keep trying until the deadline.
-                #[allow(unreachable_patterns)]
-                _ => std::thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    }
-    dest.close().map_err(|(_, source)| ArchiveError::Sqlite {
-        path: to.to_path_buf(),
-        source,
-    })?;
-    File::open(to)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(to))
 }
 
 /// The journal mode a SQLite file's header records (bytes 18 and 19: 2 for WAL).

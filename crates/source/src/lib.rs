@@ -396,8 +396,16 @@ impl Source {
             error,
         })?;
         let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy).map_err(read_err)?;
-        // Busy and locked are waited out by the connection's busy timeout.
+        // A busy file is waited out by the connection's busy timeout first; anything
+        // short of done is retried until that much time again has passed.
+        let deadline = std::time::Instant::now() + file.busy_timeout;
         while backup.step(-1).map_err(read_err)? != rusqlite::backup::StepResult::Done {
+            if std::time::Instant::now() >= deadline {
+                return Err(SourceError::Locked {
+                    path: file.path.clone(),
+                    waited: file.busy_timeout,
+                });
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
