@@ -155,15 +155,8 @@ struct MigrateArgs {
     /// committed batches do not cover. Without an interrupted run, migrate as usual.
     #[arg(long)]
     resume: bool,
-    /// What to do with rows that cannot be stored faithfully: `abort` lists them all and
-    /// writes nothing; `skip` copies everything else and writes each rejected row (and
-    /// every row that refers to it) to --rejects FILE as one JSON line.
-    #[arg(long, value_enum, default_value_t = OnError::Abort, requires_if("skip", "rejects"))]
-    on_error: OnError,
-    /// With --on-error skip: the JSON-lines file the rejected rows are written to
-    /// (created or replaced). Pass it to `ava verify --rejects` afterwards.
-    #[arg(long, value_name = "FILE")]
-    rejects: Option<PathBuf>,
+    #[command(flatten)]
+    on_error: OnErrorArgs,
     /// Rows per COPY batch; a plain run commits after each batch.
     #[arg(long, value_name = "N", default_value_t = ava_migrate::DEFAULT_BATCH_SIZE,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -179,12 +172,31 @@ struct SyncArgs {
     /// Find and print the differences; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// As for migrate: `skip` leaves rejected rows out and writes them to --rejects FILE.
+    #[command(flatten)]
+    on_error: OnErrorArgs,
+}
+
+/// `--on-error` and `--rejects`, shared by migrate and sync.
+#[derive(Args)]
+struct OnErrorArgs {
+    /// What to do with rows that cannot be stored faithfully: `abort` lists them all and
+    /// writes nothing; `skip` copies everything else and writes each rejected row (and
+    /// every row that refers to it) to --rejects FILE as one JSON line.
     #[arg(long, value_enum, default_value_t = OnError::Abort, requires_if("skip", "rejects"))]
     on_error: OnError,
-    /// With --on-error skip: the JSON-lines file the rejected rows are written to.
+    /// With --on-error skip: the JSON-lines file the rejected rows are written to
+    /// (created or replaced). Pass it to `ava verify --rejects` afterwards.
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
+}
+
+impl OnErrorArgs {
+    /// The rejects file when rows are to be skipped; `None` aborts on bad input.
+    fn rejects(self) -> Option<PathBuf> {
+        (self.on_error == OnError::Skip)
+            .then_some(self.rejects)
+            .flatten()
+    }
 }
 
 /// `ava migrate --on-error`.
@@ -321,9 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 dry_run: args.dry_run,
                 force: args.force,
                 resume: args.resume,
-                rejects: (args.on_error == OnError::Skip)
-                    .then_some(args.rejects)
-                    .flatten(),
+                rejects: args.on_error.rejects(),
             };
             migrate(&mut target, &opts)
                 .await
@@ -335,9 +345,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let opts = ava_migrate::SyncOptions {
                 sqlite,
                 dry_run: args.dry_run,
-                rejects: (args.on_error == OnError::Skip)
-                    .then_some(args.rejects)
-                    .flatten(),
+                rejects: args.on_error.rejects(),
             };
             let progress = progress::Bars::new();
             let report = ava_migrate::sync(&mut target, &opts, &progress)
