@@ -39,11 +39,13 @@ mod exit {
     about = "Move the Ava analytics from SQLite to Supabase Postgres, exactly, and prove it.",
     long_about = "Move the Med Spa Voice AI analytics (customers, appointments, call_sessions, \
 call_events, daily_metrics) from the app's SQLite file into Supabase Postgres, exactly, and prove it.\n\n\
-Typical run:  ava db push  →  ava migrate --dry-run  →  ava migrate  →  ava verify\n\n\
+Typical run:  ava db push  →  ava migrate --dry-run  →  ava migrate  →  ava verify\n\
+Cutover:      ava sync (app running)  →  stop the app  →  ava sync  →  ava verify  →  switch DATABASE_URL\n\n\
 The target is --database-url, else DATABASE_URL from the environment or from a .env file in the \
 working directory. Passwords are never printed.",
-    after_help = "Exit codes: 0 ok · 1 error · 2 usage · 3 verify found differences · \
-4 refused (target holds other rows, or busy) · 5 bad input cells · 6 schema not current"
+    after_help = "Exit codes: 0 ok · 1 error · 2 usage · 3 differences found · \
+4 refused (target holds other rows, an interrupted run, busy, or an existing file) · \
+5 bad input cells · 6 schema not current"
 )]
 struct Cli {
     #[command(subcommand)]
