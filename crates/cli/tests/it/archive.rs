@@ -17,15 +17,6 @@ fn sha256(path: &Path) -> String {
         .collect()
 }
 
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// The one archive and the one manifest in `dir`.
 fn written(dir: &Path) -> (PathBuf, Value) {
     let names = names_in(dir);

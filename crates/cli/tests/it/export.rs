@@ -19,15 +19,6 @@ fn schema_of(conn: &rusqlite::Connection) -> Vec<(String, String, String, Option
         .unwrap()
 }
 
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Whether `text` is laid out as Python's `json.dumps` lays JSON out: every `,` and `:`
 /// outside strings followed by one space, no other white space outside strings.
 fn python_layout(text: &str) -> bool {

@@ -369,6 +369,16 @@ impl Pg {
     }
 }
 
+/// The names of the entries of `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Reading and writing the SQLite side with rusqlite, not with ava's code.
 pub mod sqlite {
     use super::*;
