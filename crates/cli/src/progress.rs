@@ -14,6 +14,7 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 pub struct Bars {
     multi: Option<MultiProgress>,
     state: Mutex<State>,
+    started: Instant,
 }
 
 #[derive(Default)]
@@ -31,6 +32,7 @@ impl Bars {
         Bars {
             multi,
             state: Mutex::new(State::default()),
+            started: Instant::now(),
         }
     }
 
@@ -57,7 +59,11 @@ impl ava_migrate::Progress for Bars {
             Some(multi) => {
                 let _ = multi.println(format!("… {what}"));
             }
-            None => eprintln!("ava: {what}"),
+            // In a log, each phase with the time since the start.
+            None => eprintln!(
+                "ava: [{:6.2} s] {what}",
+                self.started.elapsed().as_secs_f64()
+            ),
         }
     }
 

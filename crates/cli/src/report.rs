@@ -289,6 +289,19 @@ pub fn sync(report: &ava_migrate::SyncReport, opts: &ava_migrate::SyncOptions, u
             t.table, t.inserted, t.updated, t.deleted
         );
     }
+    use ava_migrate::Compared;
+    println!(
+        "compared: {}",
+        match report.compared {
+            Compared::Unchanged =>
+                "the file is byte for byte as the last run read it, and the target as it left it",
+            Compared::Hashes => "every SQLite row with the hashes the last run recorded",
+            Compared::EveryRowNoState =>
+                "every row on both sides (no earlier migrate or sync is recorded)",
+            Compared::EveryRowTargetChanged =>
+                "every row on both sides (the target was written outside ava since the last run)",
+        }
+    );
     if report.unchanged() {
         println!(
             "in sync: {url} holds exactly the rows of {} ({:.2} s); nothing written",

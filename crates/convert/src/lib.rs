@@ -217,9 +217,24 @@ pub fn convert_row<'a>(
     cells: &[Cell<'a>],
     changed: &mut [u64],
 ) -> Result<Vec<Value<'a>>, Vec<(&'static str, CellError)>> {
+    convert_columns(table, cells, changed, |_| true)
+}
+
+/// [`convert_row`] for only the columns `wanted` picks (by position); every other
+/// value is left `Null` and not counted.
+pub fn convert_columns<'a>(
+    table: &Table,
+    cells: &[Cell<'a>],
+    changed: &mut [u64],
+    wanted: impl Fn(usize) -> bool,
+) -> Result<Vec<Value<'a>>, Vec<(&'static str, CellError)>> {
     let mut values = Vec::with_capacity(cells.len());
     let mut bad = Vec::new();
     for (i, (column, cell)) in table.columns.iter().zip(cells).enumerate() {
+        if !wanted(i) {
+            values.push(Value::Null);
+            continue;
+        }
         match convert(column, *cell) {
             Ok(c) => {
                 changed[i] += u64::from(c.changed);
@@ -242,6 +257,36 @@ pub fn row_id(cells: &[Cell<'_>]) -> String {
         Some(c) => c.excerpt(),
         None => "?".into(),
     }
+}
+
+/// A 128-bit hash (xxh3) of a row exactly as SQLite holds it: each cell's storage
+/// class and bytes, before any conversion. Two rows hash alike only if SQLite holds the
+/// same cells, so `ava sync` can tell a row it has already written from a changed one
+/// without converting it; it is never compared with a hash of converted values.
+/// `scratch` is reused between rows: one pass of xxh3 over one buffer is faster than
+/// feeding it cell by cell.
+pub fn raw_hash(cells: &[Cell<'_>], scratch: &mut Vec<u8>) -> u128 {
+    scratch.clear();
+    for cell in cells {
+        match *cell {
+            Cell::Null => scratch.push(0),
+            Cell::Integer(i) => {
+                scratch.push(1);
+                scratch.extend_from_slice(&i.to_le_bytes());
+            }
+            Cell::Real(r) => {
+                scratch.push(2);
+                scratch.extend_from_slice(&r.to_bits().to_le_bytes());
+            }
+            // The length first, so that cell boundaries cannot shift unnoticed.
+            Cell::Text(b) | Cell::Blob(b) => {
+                scratch.push(if matches!(cell, Cell::Text(_)) { 3 } else { 4 });
+                scratch.extend_from_slice(&(b.len() as u64).to_le_bytes());
+                scratch.extend_from_slice(b);
+            }
+        }
+    }
+    xxhash_rust::xxh3::xxh3_128(scratch)
 }
 
 /// Checks text for what Postgres cannot hold or the column does not allow.

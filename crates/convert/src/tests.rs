@@ -402,3 +402,27 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         ]
     })
 }
+
+#[test]
+fn raw_hash_tells_storage_classes_and_cell_boundaries_apart() {
+    let h = |cells: &[Cell<'_>]| raw_hash(cells, &mut Vec::new());
+    let base = h(&[Cell::Integer(1), Cell::Text(b"ab"), Cell::Text(b"c")]);
+    assert_eq!(
+        base,
+        h(&[Cell::Integer(1), Cell::Text(b"ab"), Cell::Text(b"c")])
+    );
+    // Same bytes, split differently.
+    assert_ne!(
+        base,
+        h(&[Cell::Integer(1), Cell::Text(b"a"), Cell::Text(b"bc")])
+    );
+    // Same value, another storage class: SQLite holds something else.
+    assert_ne!(
+        h(&[Cell::Integer(1), Cell::Text(b"1")]),
+        h(&[Cell::Integer(1), Cell::Integer(1)])
+    );
+    assert_ne!(h(&[Cell::Text(b"x")]), h(&[Cell::Blob(b"x")]));
+    assert_ne!(h(&[Cell::Real(1.0)]), h(&[Cell::Integer(1)]));
+    assert_ne!(h(&[Cell::Null]), h(&[Cell::Text(b"")]));
+    assert_ne!(h(&[Cell::Real(0.0)]), h(&[Cell::Real(-0.0)]));
+}

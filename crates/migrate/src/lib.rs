@@ -19,6 +19,7 @@
 
 mod deferred;
 mod reader;
+mod state;
 mod sync;
 mod writer;
 
@@ -28,7 +29,7 @@ use ava_convert::CellError;
 use ava_sink::SinkError;
 use ava_source::SourceError;
 
-pub use sync::{sync, SyncOptions, SyncReport, SyncTable};
+pub use sync::{sync, Compared, SyncOptions, SyncReport, SyncTable};
 pub use writer::migrate;
 
 /// Rows per COPY batch (and commit) unless `--batch-size` says otherwise: large enough

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 
 use ava_catalog::{IdRange, Kind, Table, TABLES};
-use ava_convert::{convert_row, row_id, Cell, Value};
+use ava_convert::{convert_columns, convert_row, raw_hash, row_id, Cell, Value};
 use ava_sink::{encode_row, CopyBuffer};
-use ava_source::{Snapshot, Source, SourceError};
+use ava_source::{file_digest, Snapshot, Source, SourceError};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use xxhash_rust::xxh3::xxh3_128;
@@ -18,6 +18,8 @@ use crate::{BadCell, Problem, MAX_BAD_CELLS, MAX_BATCH_BYTES};
 
 /// What the scan found, from the snapshot the copy will read.
 pub(crate) struct Scan {
+    /// The file's digest, read just before the snapshot ([`file_digest`]).
+    pub digest: u128,
     pub counts: Vec<u64>,
     /// Per table, converted cells per column (catalog order).
     pub converted: Vec<Vec<u64>>,
@@ -36,6 +38,8 @@ pub(crate) enum Msg {
         rows: u64,
         /// The batch's first and last ids (rows are in id order).
         ids: (i64, i64),
+        /// The rows' raw hashes, packed for `ava.source_hashes` ([`crate::state::pack`]).
+        hashes: Bytes,
     },
     TableDone(usize),
     Failed(ReaderError),
@@ -93,9 +97,9 @@ fn run(
     tx: &mpsc::Sender<Msg>,
     go: &std_mpsc::Receiver<Option<Go>>,
 ) -> Result<(), ReaderError> {
-    let mut source = Source::open(path)?;
+    let (digest, mut source) = open(path)?;
     let snap = source.snapshot()?;
-    let scan = scan(&snap, rejects)?;
+    let scan = scan(&snap, digest, rejects, &mut ())?;
     send(tx, Msg::Scanned(scan))?;
     let Ok(Some(go)) = go.recv() else {
         return Ok(());
@@ -104,6 +108,8 @@ fn run(
         let mut changed = vec![0u64; table.columns.len()];
         let mut batch = CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4);
         let mut ids = (0, 0);
+        let mut hashes = Vec::new();
+        let mut scratch = Vec::new();
         // Rows come in id order, so one pass over the sorted ranges finds the skipped.
         let mut skip = go.skip.get(i).map_or(&[][..], Vec::as_slice);
         snap.for_each::<ReaderError>(table, IdRange::ALL, |cells| {
@@ -130,15 +136,18 @@ fn run(
                 })
             })?;
             encode_row(&mut batch, table, &values);
+            if let Value::Int(id) = values[0] {
+                crate::state::pack(&mut hashes, id, raw_hash(cells, &mut scratch));
+            }
             if batch.rows() >= batch_size || batch.len() >= MAX_BATCH_BYTES {
                 let full =
                     std::mem::replace(&mut batch, CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4));
-                send_batch(tx, i, full, ids)?;
+                send_batch(tx, i, full, ids, std::mem::take(&mut hashes))?;
             }
             Ok(())
         })?;
         if !batch.is_empty() {
-            send_batch(tx, i, batch, ids)?;
+            send_batch(tx, i, batch, ids, hashes)?;
         }
         send(tx, Msg::TableDone(i))?;
     }
@@ -154,6 +163,7 @@ fn send_batch(
     table: usize,
     batch: CopyBuffer,
     ids: (i64, i64),
+    hashes: Vec<u8>,
 ) -> Result<(), ReaderError> {
     let rows = batch.rows();
     send(
@@ -163,17 +173,62 @@ fn send_batch(
             data: batch.finish(),
             rows,
             ids,
+            hashes: hashes.into(),
         },
     )
 }
+
+/// The file's digest, then the file opened: in that order, so that the digest is never
+/// newer than the snapshot taken afterwards (see [`file_digest`]).
+pub(crate) fn open(path: &Path) -> Result<(u128, Source), ReaderError> {
+    let digest = file_digest(path)?;
+    Ok((digest, Source::open(path)?))
+}
+
+/// Opens `path` and scans one snapshot of it with `visit` (see [`scan`]); `digest` is
+/// the file's, read before.
+pub(crate) fn scan_file(
+    path: &Path,
+    digest: u128,
+    rejects: Option<&Path>,
+    visit: &mut dyn Visit,
+) -> Result<Scan, ReaderError> {
+    let mut source = Source::open(path)?;
+    let snap = source.snapshot()?;
+    scan(&snap, digest, rejects, visit)
+}
+
+/// What a scan's caller sees of each row.
+pub(crate) trait Visit {
+    /// Whether every cell of this row must be converted and checked. `false` (a row known
+    /// to be unchanged since it was written) checks only what other rows can break: the
+    /// id, the references and the unique columns.
+    fn full(&mut self, _table: usize, _cells: &[Cell<'_>]) -> bool {
+        true
+    }
+    /// After each row is checked: its values if it is accepted (every value, or only the
+    /// keys as [`Visit::full`] said), `None` if it is rejected.
+    fn row(&mut self, _table: usize, _accepted: Option<&[Value<'_>]>) {}
+    /// After the last row of a table.
+    fn table_done(&mut self, _table: usize) {}
+}
+
+/// A scan that only checks.
+impl Visit for () {}
 
 /// Converts every row without writing: counts, converted cells, bad cells — including
 /// what only shows across rows and would make a `COPY` fail part-way: duplicate ids,
 /// duplicates in unique columns, and foreign keys to missing parents. A row with any of
 /// these is *rejected*; with `rejects` (`--on-error skip`) each rejected row is written
 /// there as one JSON line, and the children of a rejected row are rejected too.
-fn scan(snap: &Snapshot<'_>, rejects: Option<&Path>) -> Result<Scan, ReaderError> {
+fn scan(
+    snap: &Snapshot<'_>,
+    digest: u128,
+    rejects: Option<&Path>,
+    visit: &mut dyn Visit,
+) -> Result<Scan, ReaderError> {
     let mut scan = Scan {
+        digest,
         counts: Vec::new(),
         converted: Vec::new(),
         bad: Vec::new(),
@@ -189,41 +244,22 @@ fn scan(snap: &Snapshot<'_>, rejects: Option<&Path>) -> Result<Scan, ReaderError
         )),
         None => None,
     };
-    // Ids of the tables other tables refer to; rows come in id order, so these are
-    // sorted and a binary search finds a parent.
-    let mut parent_ids: Vec<(&'static str, Vec<i64>)> = Vec::new();
-    for table in &TABLES {
-        let mut changed = vec![0u64; table.columns.len()];
+    // Per table, the ids of the rows other tables refer to (empty for the others); rows
+    // come in id order, so these are sorted and a binary search finds a parent.
+    let mut parent_ids: Vec<Vec<i64>> = Vec::new();
+    for (t, table) in TABLES.iter().enumerate() {
+        let mut check = TableCheck::new(table, out.is_some());
         let mut rows = 0u64;
         let is_parent = TABLES
             .iter()
             .any(|t| t.foreign_keys().any(|(_, p)| p == table.name));
         let mut ids = Vec::new();
         let mut rejected = Vec::new();
-        let mut last_id: Option<i64> = None;
-        // Per unique column: hash of the canonical value → the first row's id.
-        let unique: Vec<usize> = table
-            .indexes
-            .iter()
-            .filter(|i| i.unique)
-            .filter_map(|i| table.columns.iter().position(|c| c.name == i.column))
-            .collect();
-        let mut seen: Vec<HashMap<u128, i64>> = vec![HashMap::new(); unique.len()];
-        let mut canonical = Vec::new();
         snap.for_each::<ReaderError>(table, IdRange::ALL, |cells| {
             rows += 1;
-            let problems = check_row(
-                table,
-                cells,
-                &mut changed,
-                &mut last_id,
-                &parent_ids,
-                &scan.rejected,
-                out.is_some(),
-                &unique,
-                &mut seen,
-                &mut canonical,
-            );
+            let full = visit.full(t, cells);
+            let (problems, values) = check.row(cells, full, &parent_ids, &scan.rejected);
+            visit.row(t, values.as_deref().filter(|_| problems.is_empty()));
             // A row with a bad cell still exists, so its children are not orphans.
             if let Cell::Integer(id) = cells[0] {
                 if is_parent && ids.last().is_none_or(|last| *last < id) {
@@ -253,11 +289,10 @@ fn scan(snap: &Snapshot<'_>, rejects: Option<&Path>) -> Result<Scan, ReaderError
             }
             Ok(())
         })?;
-        if is_parent {
-            parent_ids.push((table.name, ids));
-        }
+        visit.table_done(t);
+        parent_ids.push(ids);
         scan.counts.push(rows);
-        scan.converted.push(changed);
+        scan.converted.push(check.changed);
         scan.rejected.push(rejected);
     }
     if let Some((path, mut file)) = out {
@@ -267,91 +302,173 @@ fn scan(snap: &Snapshot<'_>, rejects: Option<&Path>) -> Result<Scan, ReaderError
     Ok(scan)
 }
 
-/// Everything wrong with one row (see [`scan`]).
-#[allow(clippy::too_many_arguments)]
-fn check_row(
-    table: &Table,
-    cells: &[Cell<'_>],
-    changed: &mut [u64],
-    last_id: &mut Option<i64>,
-    parent_ids: &[(&'static str, Vec<i64>)],
-    rejected: &[Vec<i64>],
+/// What the scan keeps while it checks the rows of one table (see [`scan`]).
+struct TableCheck<'t> {
+    table: &'t Table,
+    /// Converted cells per column.
+    changed: Vec<u64>,
+    last_id: Option<i64>,
+    /// The references: column position and the parent's position in [`TABLES`].
+    refs: Vec<(usize, usize)>,
+    /// Whether a row whose parent is rejected is rejected too (`--on-error skip`).
     cascade: bool,
-    unique: &[usize],
-    seen: &mut [HashMap<u128, i64>],
-    canonical: &mut Vec<u8>,
-) -> Vec<(&'static str, Problem)> {
-    let mut problems = Vec::new();
-    if let Cell::Integer(id) = cells[0] {
-        if let Some(last) = last_id.filter(|last| id <= *last) {
-            problems.push((
-                "id",
-                Problem::Duplicate {
-                    first: last.to_string(),
-                },
-            ));
-            return problems;
-        }
-        *last_id = Some(id);
-    }
-    let values = match convert_row(table, cells, changed) {
-        Ok(values) => values,
-        Err(bad) => {
-            problems.extend(bad.into_iter().map(|(c, e)| (c, Problem::Cell(e))));
-            return problems;
-        }
-    };
-    let Value::Int(id) = values[0] else {
-        return problems;
-    };
-    for (column, value) in table.columns.iter().zip(&values) {
-        let (Kind::Ref(parent), Value::Int(parent_id)) = (column.kind, value) else {
-            continue;
-        };
-        let Some(p) = TABLES.iter().position(|t| t.name == parent) else {
-            continue;
-        };
-        let known = parent_ids
+    /// The unique columns' positions, and per unique column: hash of the canonical
+    /// value → the first row's id.
+    unique: Vec<usize>,
+    seen: Vec<HashMap<u128, i64, KeyIsHash>>,
+    canonical: Vec<u8>,
+}
+
+impl<'t> TableCheck<'t> {
+    fn new(table: &'t Table, cascade: bool) -> TableCheck<'t> {
+        let unique: Vec<usize> = table
+            .indexes
             .iter()
-            .find(|(name, _)| *name == parent)
-            .is_some_and(|(_, ids)| ids.binary_search(parent_id).is_ok());
-        if !known {
-            problems.push((
-                column.name,
-                Problem::MissingParent {
-                    parent,
-                    id: *parent_id,
-                },
-            ));
-        } else if cascade && rejected[p].binary_search(parent_id).is_ok() {
-            problems.push((
-                column.name,
-                Problem::ParentRejected {
-                    parent,
-                    id: *parent_id,
-                },
-            ));
+            .filter(|i| i.unique)
+            .filter_map(|i| table.columns.iter().position(|c| c.name == i.column))
+            .collect();
+        let refs = table
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c.kind {
+                Kind::Ref(parent) => Some((i, TABLES.iter().position(|t| t.name == parent)?)),
+                _ => None,
+            })
+            .collect();
+        TableCheck {
+            table,
+            changed: vec![0; table.columns.len()],
+            last_id: None,
+            refs,
+            cascade,
+            seen: vec![HashMap::default(); unique.len()],
+            unique,
+            canonical: Vec::new(),
         }
     }
-    for (slot, &i) in unique.iter().enumerate() {
-        if values[i] == Value::Null {
-            continue;
+
+    /// Everything wrong with one row, and its values when they converted (all of them,
+    /// or with `full` false only the keys: the id, the references, the unique columns).
+    /// `parent_ids` and `rejected` are per table, in catalog order, for the tables
+    /// scanned so far.
+    fn row<'a>(
+        &mut self,
+        cells: &[Cell<'a>],
+        full: bool,
+        parent_ids: &[Vec<i64>],
+        rejected: &[Vec<i64>],
+    ) -> (Vec<(&'static str, Problem)>, Option<Vec<Value<'a>>>) {
+        let table = self.table;
+        let mut problems = Vec::new();
+        if let Cell::Integer(id) = cells[0] {
+            if let Some(last) = self.last_id.filter(|last| id <= *last) {
+                problems.push((
+                    "id",
+                    Problem::Duplicate {
+                        first: last.to_string(),
+                    },
+                ));
+                return (problems, None);
+            }
+            self.last_id = Some(id);
         }
-        canonical.clear();
-        values[i].canonical(canonical);
-        match seen[slot].entry(xxh3_128(canonical)) {
-            Entry::Occupied(first) => problems.push((
-                table.columns[i].name,
-                Problem::Duplicate {
-                    first: first.get().to_string(),
-                },
-            )),
-            Entry::Vacant(slot) => {
-                slot.insert(id);
+        let converted = if full {
+            convert_row(table, cells, &mut self.changed)
+        } else {
+            let (refs, unique) = (&self.refs, &self.unique);
+            convert_columns(table, cells, &mut self.changed, |i| {
+                i == 0 || refs.iter().any(|r| r.0 == i) || unique.contains(&i)
+            })
+        };
+        let values = match converted {
+            Ok(values) => values,
+            Err(bad) => {
+                problems.extend(bad.into_iter().map(|(c, e)| (c, Problem::Cell(e))));
+                return (problems, None);
+            }
+        };
+        let Value::Int(id) = values[0] else {
+            return (problems, Some(values));
+        };
+        for &(i, p) in &self.refs {
+            let Value::Int(parent_id) = values[i] else {
+                continue;
+            };
+            let parent = TABLES[p].name;
+            let known = parent_ids
+                .get(p)
+                .is_some_and(|ids| ids.binary_search(&parent_id).is_ok());
+            if !known {
+                problems.push((
+                    table.columns[i].name,
+                    Problem::MissingParent {
+                        parent,
+                        id: parent_id,
+                    },
+                ));
+            } else if self.cascade && rejected[p].binary_search(&parent_id).is_ok() {
+                problems.push((
+                    table.columns[i].name,
+                    Problem::ParentRejected {
+                        parent,
+                        id: parent_id,
+                    },
+                ));
             }
         }
+        for (slot, &i) in self.unique.iter().enumerate() {
+            if values[i] == Value::Null {
+                continue;
+            }
+            self.canonical.clear();
+            values[i].canonical(&mut self.canonical);
+            match self.seen[slot].entry(xxh3_128(&self.canonical)) {
+                Entry::Occupied(first) => problems.push((
+                    table.columns[i].name,
+                    Problem::Duplicate {
+                        first: first.get().to_string(),
+                    },
+                )),
+                Entry::Vacant(slot) => {
+                    slot.insert(id);
+                }
+            }
+        }
+        (problems, Some(values))
     }
-    problems
+}
+
+/// The hasher for maps keyed by an xxh3 hash: the key already is a good hash, so it
+/// is used as it is rather than hashed again (the standard SipHash showed in profiles).
+#[derive(Default, Clone, Copy)]
+struct KeyIsHash;
+
+impl std::hash::BuildHasher for KeyIsHash {
+    type Hasher = LowBits;
+    fn build_hasher(&self) -> LowBits {
+        LowBits(0)
+    }
+}
+
+/// Keeps the low 64 bits of the `u128` written to it.
+struct LowBits(u64);
+
+impl std::hash::Hasher for LowBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used by `HashMap<u128, _>`; fold anything else in.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 /// One line of the rejects file: the table, the id, every reason, and the row's raw

@@ -2,24 +2,44 @@
 //! differs — for the cutover, run while the app still writes to SQLite, then once more
 //! after it stops.
 //!
-//! The differences come from the verifier (chunk checksums on both sides, differing
-//! chunks narrowed down to rows); the scan's bad-input rules apply first. Then, in one
-//! transaction: new and changed rows are upserted table by table, parents first (through
-//! a temporary table and `INSERT … ON CONFLICT (id) DO UPDATE`), rows gone from the source
-//! are deleted, children first, and the sequences are moved past `max(id)`.
+//! How it finds the differences, cheapest first (see [`crate::state`]):
+//! 1. **The file is unchanged**: its digest equals the one recorded by the last migrate
+//!    or sync, and the target's fingerprint equals the recorded one (nobody else wrote
+//!    to it). Nothing is read but the file's bytes.
+//! 2. **The recorded hashes**: the target's fingerprint still matches, so the recorded
+//!    raw hash of every target row stands for the row. One pass over the SQLite file
+//!    hashes each row as SQLite holds it; rows whose hash differs (or that are new) are
+//!    converted and checked in full, the others only by their keys (id, references,
+//!    unique columns — what a changed row elsewhere can break). The target's rows are
+//!    not read.
+//! 3. **Every row** (no recorded state, or the target was written outside ava): the
+//!    verifier's chunk checksums on both sides, narrowed down to rows, on a consistent
+//!    copy of the file.
+//!
+//! The scan's bad-input rules apply in every case. The writes then go in one
+//! transaction: new and changed rows upserted table by table, parents first (through a
+//! temporary table and `INSERT … ON CONFLICT (id) DO UPDATE`), rows gone from the source
+//! deleted, children first, sequences moved past `max(id)`, and the new hashes and state
+//! recorded. Cases 1 and 2 run in one repeatable-read transaction from the first read of
+//! the target to the commit, so a concurrent writer either fails it or changes the
+//! fingerprint the next run compares.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ava_catalog::{IdRange, TABLES};
-use ava_convert::{convert_row, Cell};
+use ava_convert::{convert_row, raw_hash, Cell, Value};
 use ava_sink::{copy_into, encode_row, reset_sequence, CopyBuffer, Target};
-use ava_source::Source;
+use ava_source::{file_digest, Source};
 use ava_verify::{Diff, Excluded};
 use bytes::Bytes;
+use tokio_postgres::{IsolationLevel, Transaction};
 
-use crate::reader::{self, Msg};
+use crate::reader::{self, ReaderError, Scan, Visit};
+use crate::state::{
+    self, count_and_xmin, Fingerprint, Hashes, Patches, State, COUNT_AND_XMIN, UNKNOWN,
+};
 use crate::writer::{lock, query_error, reader_error};
 use crate::{MigrateError, Progress, MAX_BATCH_BYTES};
 
@@ -42,10 +62,24 @@ pub struct SyncTable {
     pub deleted: u64,
 }
 
+/// How sync found the differences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// The file's bytes are those of the last run and the target is as it left it.
+    Unchanged,
+    /// Every SQLite row's hash against the hashes the last run recorded.
+    Hashes,
+    /// Every row on both sides: no run is recorded.
+    EveryRowNoState,
+    /// Every row on both sides: the target was written outside ava since the last run.
+    EveryRowTargetChanged,
+}
+
 /// The result of a sync.
 #[derive(Debug, Clone)]
 pub struct SyncReport {
     pub tables: Vec<SyncTable>,
+    pub compared: Compared,
     pub wrote: bool,
     pub seconds: f64,
 }
@@ -56,6 +90,29 @@ impl SyncReport {
         self.tables
             .iter()
             .all(|t| t.inserted + t.updated + t.deleted == 0)
+    }
+}
+
+/// The writes that make the target equal to the source.
+struct Changes {
+    /// Per table, the new and changed rows encoded for `COPY`, and their ids.
+    upserts: Vec<Vec<Bytes>>,
+    upsert_ids: Vec<Vec<i64>>,
+    /// Per table, the ids gone from the source.
+    deletes: Vec<Vec<i64>>,
+}
+
+impl Changes {
+    fn none() -> Changes {
+        Changes {
+            upserts: vec![Vec::new(); TABLES.len()],
+            upsert_ids: vec![Vec::new(); TABLES.len()],
+            deletes: vec![Vec::new(); TABLES.len()],
+        }
+    }
+
+    fn touches(&self, table: usize) -> bool {
+        !(self.upsert_ids[table].is_empty() && self.deletes[table].is_empty())
     }
 }
 
@@ -72,7 +129,124 @@ pub async fn sync(
     if !opts.dry_run {
         lock(target).await?;
     }
+    let fail = |context: &'static str| {
+        let url = url.clone();
+        move |e| query_error(&url, context, e)
+    };
 
+    progress.phase("reading what the last run recorded");
+    // The recorded hashes come over a second connection while the first reads the
+    // fingerprint: only ava writes them, and this run holds the lock.
+    let hashes_conn = target.connect_another().await.map_err(MigrateError::from)?;
+    let tx = target
+        .client()
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .map_err(fail("starting the sync transaction"))?;
+    let recorded = state::read(&tx)
+        .await
+        .map_err(fail("reading ava.sync_state"))?;
+    let report = |tables, compared, wrote| SyncReport {
+        tables,
+        compared,
+        wrote,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let Some(recorded) = recorded else {
+        drop(tx);
+        progress.phase("no earlier run is recorded: comparing every row");
+        let digest = digest_of(&opts.sqlite).await?;
+        let fingerprint = Fingerprint::read(target.client_ref())
+            .await
+            .map_err(fail("reading the tables' fingerprints"))?;
+        let (tables, wrote) = every_row(target, opts, progress, digest, &fingerprint).await?;
+        return Ok(report(tables, Compared::EveryRowNoState, wrote));
+    };
+
+    // At once: the target's fingerprint; the file's digest, then (unless the file is
+    // unchanged) the pass over the file, which needs the recorded hashes.
+    let fingerprint = async {
+        Fingerprint::read(&tx)
+            .await
+            .map_err(fail("reading the tables' fingerprints"))
+    };
+    let pass = async {
+        let (known, digest) = tokio::join!(
+            state::load(hashes_conn.client_ref()),
+            digest_of(&opts.sqlite)
+        );
+        let (known, digest) = (known.map_err(fail("reading ava.source_hashes")), digest?);
+        if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
+            return Ok((digest, None));
+        }
+        progress.phase("reading the SQLite file");
+        let (known, patches) = known?;
+        let found = run_pass(&opts.sqlite, digest, opts, &url, known, true).await?;
+        Ok::<_, MigrateError>((digest, Some((patches, found))))
+    };
+    let (fingerprint, pass) = tokio::join!(fingerprint, pass);
+    let (fingerprint, (digest, found)) = (fingerprint?, pass?);
+    drop(hashes_conn);
+    if fingerprint != recorded.fingerprint {
+        drop(tx);
+        progress
+            .phase("the target was written outside ava since the last run: comparing every row");
+        let (tables, wrote) = every_row(target, opts, progress, digest, &fingerprint).await?;
+        return Ok(report(tables, Compared::EveryRowTargetChanged, wrote));
+    }
+    let Some((patches, (scan, pass))) = found else {
+        if let Some(path) = &opts.rejects {
+            // Nothing was rejected last time and nothing changed since.
+            std::fs::File::create(path).map_err(|source| MigrateError::Rejects {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        return Ok(report(no_changes(), Compared::Unchanged, false));
+    };
+    let scan = accept(scan, opts)?;
+    let tables = pass.tables.clone();
+    if opts.dry_run {
+        return Ok(report(tables, Compared::Hashes, false));
+    }
+    let wrote = (0..TABLES.len()).any(|t| pass.changes.touches(t));
+    progress.phase("writing the differences");
+    let state = State {
+        digest: Some(digest),
+        fingerprint,
+        rejected_rows: rejected_rows(&scan),
+    };
+    let hashes = Recording::Patch {
+        patches: &patches,
+        all: &pass.hashes,
+        written: &pass.written,
+    };
+    apply(&tx, &pass.changes, hashes, Some(state))
+        .await
+        .map_err(|(context, e)| query_error(&url, context, e))?;
+    tx.commit().await.map_err(fail("committing the sync"))?;
+    Ok(report(tables, Compared::Hashes, wrote))
+}
+
+/// The file's digest (before any snapshot of it is taken).
+async fn digest_of(path: &Path) -> Result<u128, MigrateError> {
+    let path = path.to_path_buf();
+    Ok(tokio::task::spawn_blocking(move || file_digest(&path))
+        .await
+        .map_err(thread)??)
+}
+
+/// Case 3: compares every row, on a consistent copy of the file, then writes.
+async fn every_row(
+    target: &mut Target,
+    opts: &SyncOptions,
+    progress: &dyn Progress,
+    digest: u128,
+    before: &Fingerprint,
+) -> Result<(Vec<SyncTable>, bool), MigrateError> {
+    let url = target.url().to_string();
     // Every read below goes to one consistent copy: the app may be writing meanwhile,
     // and the scan, the comparison and the rows written must all see the same data.
     progress.phase("taking a consistent copy of the SQLite file");
@@ -85,72 +259,45 @@ pub async fn sync(
     let (from, to) = (opts.sqlite.clone(), copy.to_path_buf());
     tokio::task::spawn_blocking(move || Source::open(&from)?.backup_to(&to))
         .await
-        .map_err(|e| MigrateError::Reader(e.to_string()))??;
-    let sqlite = copy.to_path_buf();
+        .map_err(thread)??;
 
     progress.phase("scanning the SQLite file");
-    let (mut rx, go) = reader::spawn(sqlite.clone(), 1, opts.rejects.clone());
-    let scan = match rx.recv().await {
-        Some(Msg::Scanned(scan)) => scan,
-        Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
-        _ => return Err(MigrateError::Reader("no scan result".into())),
-    };
-    let _ = go.send(None);
-    let excluded = match (&opts.rejects, scan.bad_total) {
-        (_, 0) => Excluded::default(),
-        (Some(_), _) => Excluded::new(scan.rejected.clone()),
-        (None, total) => {
-            return Err(MigrateError::BadCells {
-                cells: scan.bad,
-                total,
-            })
-        }
-    };
+    let no_hashes = vec![Vec::new(); TABLES.len()];
+    let digest_of_copy = digest_of(&copy).await?;
+    let (scan, pass) = run_pass(&copy, digest_of_copy, opts, &url, no_hashes, false).await?;
+    let scan = accept(scan, opts)?;
+    let excluded = Excluded::new(scan.rejected.clone());
 
     progress.phase("comparing both sides");
-    let report = ava_verify::differences(&sqlite, target, &excluded).await?;
-    let mut tables: Vec<SyncTable> = TABLES
-        .iter()
-        .map(|t| SyncTable {
-            table: t.name,
-            ..SyncTable::default()
-        })
-        .collect();
-    let mut upsert: Vec<HashSet<i64>> = vec![HashSet::new(); TABLES.len()];
-    let mut delete: Vec<Vec<i64>> = vec![Vec::new(); TABLES.len()];
+    let report = ava_verify::differences(&copy, target, &excluded).await?;
+    let mut tables = no_changes();
+    let mut changes = Changes::none();
     for (i, result) in report.tables.iter().enumerate() {
         for row in &result.diffs {
             match row.diff {
                 Diff::Missing => {
                     tables[i].inserted += 1;
-                    upsert[i].insert(row.id);
+                    changes.upsert_ids[i].push(row.id);
                 }
                 Diff::Changed(_) => {
                     tables[i].updated += 1;
-                    upsert[i].insert(row.id);
+                    changes.upsert_ids[i].push(row.id);
                 }
                 Diff::Extra => {
                     tables[i].deleted += 1;
-                    delete[i].push(row.id);
+                    changes.deletes[i].push(row.id);
                 }
             }
         }
     }
-    let mut outcome = SyncReport {
-        tables,
-        wrote: false,
-        seconds: 0.0,
-    };
-    if opts.dry_run || outcome.unchanged() {
-        outcome.seconds = started.elapsed().as_secs_f64();
-        return Ok(outcome);
+    if opts.dry_run {
+        return Ok((tables, false));
     }
-
     progress.phase("reading the rows to write");
-    let path = sqlite.clone();
-    let batches = tokio::task::spawn_blocking(move || encode_rows(&path, &upsert))
+    let (path, ids) = (copy.to_path_buf(), changes.upsert_ids.clone());
+    changes.upserts = tokio::task::spawn_blocking(move || encode_rows(&path, &ids))
         .await
-        .map_err(|e| MigrateError::Reader(e.to_string()))??;
+        .map_err(thread)??;
 
     progress.phase("writing the differences");
     let fail = |context: &'static str| {
@@ -159,10 +306,257 @@ pub async fn sync(
     };
     let tx = target
         .client()
-        .transaction()
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
         .await
         .map_err(fail("starting the sync transaction"))?;
-    for (table, buffers) in TABLES.iter().zip(batches) {
+    // Unless the target stayed as it was from before the comparison to now, the hashes
+    // recorded below might not stand for its rows: then no state is recorded.
+    let fingerprint = Fingerprint::read(&tx)
+        .await
+        .map_err(fail("reading the tables' fingerprints"))?;
+    let state = (fingerprint == *before).then(|| State {
+        digest: Some(digest),
+        fingerprint,
+        rejected_rows: rejected_rows(&scan),
+    });
+    // A rejected row the target holds from before is kept, its source unknown.
+    let mut hashes = pass.hashes;
+    for (t, table) in TABLES.iter().enumerate() {
+        if scan.rejected[t].is_empty() {
+            continue;
+        }
+        let held = tx
+            .query(
+                &format!(
+                    "SELECT id FROM public.\"{}\" WHERE id = ANY($1)",
+                    table.name
+                ),
+                &[&scan.rejected[t]],
+            )
+            .await
+            .map_err(fail("reading which rejected rows the target holds"))?;
+        hashes[t].extend(held.iter().map(|r| (r.get::<_, i64>(0), UNKNOWN)));
+        hashes[t].sort_unstable_by_key(|p| p.0);
+    }
+    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
+    apply(&tx, &changes, Recording::Replace(&hashes), state)
+        .await
+        .map_err(|(context, e)| query_error(&url, context, e))?;
+    tx.commit().await.map_err(fail("committing the sync"))?;
+    Ok((tables, wrote))
+}
+
+fn no_changes() -> Vec<SyncTable> {
+    TABLES
+        .iter()
+        .map(|t| SyncTable {
+            table: t.name,
+            ..SyncTable::default()
+        })
+        .collect()
+}
+
+fn thread(e: tokio::task::JoinError) -> MigrateError {
+    MigrateError::Reader(e.to_string())
+}
+
+fn rejected_rows(scan: &Scan) -> i64 {
+    scan.rejected.iter().map(|ids| ids.len() as i64).sum()
+}
+
+/// The scan's verdict: bad cells refuse the sync unless `--on-error skip`.
+fn accept(scan: Scan, opts: &SyncOptions) -> Result<Scan, MigrateError> {
+    if scan.bad_total > 0 && opts.rejects.is_none() {
+        return Err(MigrateError::BadCells {
+            cells: scan.bad,
+            total: scan.bad_total,
+        });
+    }
+    Ok(scan)
+}
+
+/// One pass over `path` on a blocking thread: the scan, and what [`Pass`] collected.
+/// `digest` is the file's, read before.
+async fn run_pass(
+    path: &Path,
+    digest: u128,
+    opts: &SyncOptions,
+    url: &str,
+    known: Hashes,
+    encode: bool,
+) -> Result<(Scan, Pass), MigrateError> {
+    let (path, rejects) = (path.to_path_buf(), opts.rejects.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        let mut pass = Pass::new(known, encode);
+        let scan = reader::scan_file(&path, digest, rejects.as_deref(), &mut pass)?;
+        pass.finish();
+        Ok::<_, ReaderError>((scan, pass))
+    })
+    .await
+    .map_err(thread)?;
+    result.map_err(|e| reader_error(e, url))
+}
+
+/// What one scan of the file collects for sync: the new hash of every row, and — when
+/// `encode` — the rows to write, found by comparing each row's hash with `known`.
+struct Pass {
+    known: Hashes,
+    encode: bool,
+    /// Position in `known[table]` of the next id not yet reached.
+    at: usize,
+    /// The row being checked: its id, hash and recorded hash.
+    current: Option<(i64, u128, Option<u128>)>,
+    scratch: Vec<u8>,
+    batch: CopyBuffer,
+    hashes: Hashes,
+    /// The `(id, hash)` pairs of the rows to write.
+    written: Hashes,
+    changes: Changes,
+    tables: Vec<SyncTable>,
+}
+
+impl Pass {
+    fn new(known: Hashes, encode: bool) -> Pass {
+        // Room for about as many rows as last time: growing a vector of millions of
+        // pairs costs more than the hashing (fresh pages, copies).
+        let hashes = known
+            .iter()
+            .map(|k| Vec::with_capacity(k.len() + k.len() / 16))
+            .collect();
+        Pass {
+            known,
+            encode,
+            at: 0,
+            current: None,
+            scratch: Vec::new(),
+            batch: CopyBuffer::with_capacity(1 << 16),
+            hashes,
+            written: vec![Vec::new(); TABLES.len()],
+            changes: Changes::none(),
+            tables: no_changes(),
+        }
+    }
+
+    fn flush(&mut self, table: usize) {
+        let full = std::mem::replace(&mut self.batch, CopyBuffer::with_capacity(1 << 16));
+        self.changes.upserts[table].push(full.finish());
+    }
+
+    fn finish(&mut self) {
+        for (t, deletes) in self.changes.deletes.iter().enumerate() {
+            self.tables[t].deleted = deletes.len() as u64;
+        }
+    }
+}
+
+impl Visit for Pass {
+    fn full(&mut self, table: usize, cells: &[Cell<'_>]) -> bool {
+        let hash = raw_hash(cells, &mut self.scratch);
+        let Cell::Integer(id) = cells[0] else {
+            // Rejected by the scan: not an id.
+            self.current = None;
+            return true;
+        };
+        let known = &self.known[table];
+        // Recorded ids passed over are gone from the source.
+        while self.at < known.len() && known[self.at].0 < id {
+            self.changes.deletes[table].push(known[self.at].0);
+            self.at += 1;
+        }
+        let recorded = known.get(self.at).filter(|k| k.0 == id).map(|k| k.1);
+        if recorded.is_some() {
+            self.at += 1;
+        }
+        self.current = Some((id, hash, recorded));
+        recorded != Some(hash)
+    }
+
+    fn row(&mut self, table: usize, accepted: Option<&[Value<'_>]>) {
+        let Some((id, hash, recorded)) = self.current.take() else {
+            return;
+        };
+        match accepted {
+            Some(values) => {
+                self.hashes[table].push((id, hash));
+                if recorded == Some(hash) || !self.encode {
+                    return;
+                }
+                let counts = &mut self.tables[table];
+                if recorded.is_some() {
+                    counts.updated += 1;
+                } else {
+                    counts.inserted += 1;
+                }
+                encode_row(&mut self.batch, &TABLES[table], values);
+                self.changes.upsert_ids[table].push(id);
+                self.written[table].push((id, hash));
+                if self.batch.len() >= MAX_BATCH_BYTES {
+                    self.flush(table);
+                }
+            }
+            // A rejected row is left as the target holds it, if it does.
+            None => {
+                if let Some(recorded) = recorded {
+                    self.hashes[table].push((id, recorded));
+                }
+            }
+        }
+    }
+
+    fn table_done(&mut self, table: usize) {
+        let rest = &self.known[table][self.at.min(self.known[table].len())..];
+        self.changes.deletes[table].extend(rest.iter().map(|k| k.0));
+        self.at = 0;
+        if !self.batch.is_empty() {
+            self.flush(table);
+        }
+    }
+}
+
+/// How [`apply`] records the new hashes.
+#[derive(Clone, Copy)]
+enum Recording<'a> {
+    /// Every table's whole list, replacing what was recorded.
+    Replace(&'a Hashes),
+    /// For each table written to, a patch (see [`state::record`]).
+    Patch {
+        patches: &'a Patches,
+        all: &'a Hashes,
+        written: &'a Hashes,
+    },
+}
+
+/// Writes `changes` inside `tx`, then records the new hashes and `state` (`None`:
+/// forgets the recorded state). Fails with what it was doing.
+///
+/// The fingerprint moves by exactly what the writes do: each statement returns the count
+/// and `xmin` sum of the rows it replaces or deletes (read in its own snapshot), and
+/// every row it writes gets this transaction's id as its `xmin`.
+async fn apply(
+    tx: &Transaction<'_>,
+    changes: &Changes,
+    hashes: Recording<'_>,
+    mut state: Option<State>,
+) -> Result<(), (&'static str, tokio_postgres::Error)> {
+    let at = |context: &'static str| move |e| (context, e);
+    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
+    let xid: i64 = if wrote {
+        tx.query_one("SELECT txid_current() % 4294967296", &[])
+            .await
+            .map_err(at("reading the transaction's id"))?
+            .get(0)
+    } else {
+        0
+    };
+    let mut moved = |table: usize, before: (i64, i128), written: i64| {
+        if let Some(state) = &mut state {
+            let after = (written, i128::from(written) * i128::from(xid));
+            state.fingerprint.replace(table, before, after);
+        }
+    };
+    for (t, (table, buffers)) in TABLES.iter().zip(&changes.upserts).enumerate() {
         if buffers.is_empty() {
             continue;
         }
@@ -172,11 +566,11 @@ pub async fn sync(
             table.name
         ))
         .await
-        .map_err(fail("creating a staging table"))?;
+        .map_err(at("creating a staging table"))?;
         for data in buffers {
-            copy_into(&tx, &staging, table, data)
+            copy_into(tx, &staging, table, data.clone())
                 .await
-                .map_err(fail("copying rows into the staging table"))?;
+                .map_err(at("copying rows into the staging table"))?;
         }
         let columns = table.column_list();
         let updates = table.columns[1..]
@@ -184,45 +578,76 @@ pub async fn sync(
             .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
             .collect::<Vec<_>>()
             .join(", ");
-        tx.batch_execute(&format!(
-            "INSERT INTO public.\"{}\" ({columns}) SELECT {columns} FROM {staging} \
-             ON CONFLICT (id) DO UPDATE SET {updates}",
-            table.name
-        ))
-        .await
-        .map_err(fail("upserting the new and changed rows"))?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH replaced AS (SELECT {COUNT_AND_XMIN} FROM public.\"{name}\" \
+                     WHERE id IN (SELECT id FROM {staging})), \
+                     written AS (INSERT INTO public.\"{name}\" ({columns}) \
+                     SELECT {columns} FROM {staging} \
+                     ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1) \
+                     SELECT replaced.*, (SELECT count(*) FROM written) FROM replaced",
+                    name = table.name
+                ),
+                &[],
+            )
+            .await
+            .map_err(at("upserting the new and changed rows"))?;
+        moved(t, count_and_xmin(&row), row.get(2));
     }
-    for (table, ids) in TABLES.iter().zip(&delete).rev() {
-        if !ids.is_empty() {
-            tx.execute(
-                &format!("DELETE FROM public.\"{}\" WHERE id = ANY($1)", table.name),
+    for (t, (table, ids)) in TABLES.iter().zip(&changes.deletes).enumerate().rev() {
+        if ids.is_empty() {
+            continue;
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "WITH deleted AS (DELETE FROM public.\"{}\" WHERE id = ANY($1) \
+                     RETURNING xmin) SELECT {COUNT_AND_XMIN} FROM deleted",
+                    table.name
+                ),
                 &[ids],
             )
             .await
-            .map_err(fail("deleting the rows gone from the source"))?;
+            .map_err(at("deleting the rows gone from the source"))?;
+        moved(t, count_and_xmin(&row), 0);
+    }
+    if wrote {
+        for table in &TABLES {
+            reset_sequence(tx, table)
+                .await
+                .map_err(at("moving the id sequences"))?;
         }
     }
-    for table in &TABLES {
-        reset_sequence(&tx, table)
-            .await
-            .map_err(fail("moving the id sequences"))?;
+    for (t, table) in TABLES.iter().enumerate() {
+        match hashes {
+            Recording::Replace(all) => state::replace(tx, table, &all[t]).await,
+            Recording::Patch {
+                patches,
+                all,
+                written,
+            } if changes.touches(t) => {
+                state::record(tx, patches, t, &all[t], &written[t], &changes.deletes[t]).await
+            }
+            Recording::Patch { .. } => Ok(()),
+        }
+        .map_err(at("recording the rows' hashes"))?;
     }
-    tx.commit().await.map_err(fail("committing the sync"))?;
-    outcome.wrote = true;
-    outcome.seconds = started.elapsed().as_secs_f64();
-    Ok(outcome)
+    match &state {
+        Some(state) => state::write(tx, state).await,
+        None => state::clear(tx, false).await,
+    }
+    .map_err(at("recording ava.sync_state"))
 }
 
 /// The source rows with these ids, per table, encoded for `COPY` in batches of at most
 /// [`MAX_BATCH_BYTES`].
-fn encode_rows(
-    path: &std::path::Path,
-    ids: &[HashSet<i64>],
-) -> Result<Vec<Vec<Bytes>>, MigrateError> {
+fn encode_rows(path: &Path, ids: &[Vec<i64>]) -> Result<Vec<Vec<Bytes>>, MigrateError> {
     let mut source = Source::open(path)?;
     let snap = source.snapshot()?;
     let mut all = Vec::with_capacity(TABLES.len());
     for (table, wanted) in TABLES.iter().zip(ids) {
+        let wanted: HashSet<i64> = wanted.iter().copied().collect();
         let mut buffers = Vec::new();
         if !wanted.is_empty() {
             let mut batch = CopyBuffer::with_capacity(1 << 16);

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use crate::deferred;
 use crate::reader::{self, Msg, ReaderError, Scan};
+use crate::{deferred, state};
 use crate::{Action, Interrupted, MigrateError, Options, Outcome, Progress, TableReport};
 
 /// Key of the session advisory lock that keeps two `ava migrate` runs apart
@@ -359,6 +359,11 @@ async fn copy_all(
         .await
         .map_err(fail("emptying the tables for --force"))?;
     }
+    // What sync compared against no longer holds; a resumed run keeps the hashes of
+    // the batches it takes over.
+    state::clear(&tx, resumed.is_none())
+        .await
+        .map_err(fail("clearing ava.sync_state"))?;
     let deferred = deferred::capture(&tx)
         .await
         .map_err(fail("reading the indexes and constraints"))?;
@@ -376,7 +381,13 @@ async fn copy_all(
         "loading without the {} indexes and constraints; they are built afterwards",
         deferred.len()
     ));
-    let recipe = Recipe { run, names, ddl };
+    let recipe = Recipe {
+        run,
+        names,
+        ddl,
+        digest: scan.digest,
+        rejected_rows: scan.rejected.iter().map(|ids| ids.len() as i64).sum(),
+    };
     let writer = if force {
         Writer::Single { tx, recipe }
     } else {
@@ -417,7 +428,8 @@ async fn copy_all(
         let empty_again = async {
             client
                 .batch_execute(&format!(
-                    "TRUNCATE {}; DELETE FROM ava.migrate_batches WHERE run_id = {run}",
+                    "TRUNCATE {}; DELETE FROM ava.migrate_batches WHERE run_id = {run}; \
+                     DELETE FROM ava.source_hashes",
                     all_tables()
                 ))
                 .await?;
@@ -513,6 +525,18 @@ struct Recipe {
     run: i64,
     names: Vec<String>,
     ddl: Vec<String>,
+    /// For `ava.sync_state` when the run is done.
+    digest: u128,
+    rejected_rows: i64,
+}
+
+/// One batch as the reader sent it.
+struct Batch {
+    data: Bytes,
+    /// First and last id.
+    ids: (i64, i64),
+    /// The rows' packed raw hashes, for `ava.source_hashes`.
+    hashes: Bytes,
 }
 
 /// Where batches go: a plain run commits each batch together with the run's progress,
@@ -564,19 +588,13 @@ impl Conn<'_, '_> {
     async fn write(
         self,
         table: &Table,
-        data: Bytes,
-        ids: (i64, i64),
+        batch: &Batch,
         run: i64,
         progress: &dyn Progress,
     ) -> (Self, Result<u64, tokio_postgres::Error>) {
         let mut conn = match self {
             Conn::Inside(tx) => {
-                let result = async {
-                    let copied = copy_in(tx, table, data).await?;
-                    record_batch(tx, run, table, ids, copied).await?;
-                    Ok(copied)
-                }
-                .await;
+                let result = write_batch(tx, table, batch, run).await;
                 return (self, result);
             }
             Conn::Commits(conn) => conn,
@@ -584,7 +602,7 @@ impl Conn<'_, '_> {
         let deadline = Instant::now() + RETRY_FOR;
         let mut delay = Duration::from_millis(250);
         loop {
-            let error = match commit_batch(conn.client_ref(), table, data.clone(), ids, run).await {
+            let error = match commit_batch(conn.client_ref(), table, batch, run).await {
                 Ok(copied) => return (Conn::Commits(conn), Ok(copied)),
                 Err(e) if retriable(&e) && Instant::now() < deadline => e,
                 Err(e) => return (Conn::Commits(conn), Err(e)),
@@ -608,7 +626,7 @@ impl Conn<'_, '_> {
                 }
             }
             // The commit may have landed before the connection dropped.
-            match committed(conn.client_ref(), run, table, ids.0).await {
+            match committed(conn.client_ref(), run, table, batch.ids.0).await {
                 Ok(Some(rows)) => return (Conn::Commits(conn), Ok(rows)),
                 Ok(None) => {}
                 Err(e) if retriable(&e) && Instant::now() < deadline => {}
@@ -622,17 +640,11 @@ impl Conn<'_, '_> {
 async fn commit_batch(
     client: &Client,
     table: &Table,
-    data: Bytes,
-    ids: (i64, i64),
+    batch: &Batch,
     run: i64,
 ) -> Result<u64, tokio_postgres::Error> {
     client.batch_execute("BEGIN").await?;
-    let written = async {
-        let copied = copy_in(client, table, data).await?;
-        record_batch(client, run, table, ids, copied).await?;
-        Ok(copied)
-    }
-    .await;
+    let written = write_batch(client, table, batch, run).await;
     let end = if written.is_ok() {
         "COMMIT"
     } else {
@@ -693,7 +705,7 @@ impl Writer<'_> {
                     return Err(("sequences", "no connection left".into()));
                 };
                 let tx = first.client().transaction().await.map_err(pg)?;
-                finish(&tx, recipe.run).await.map_err(pg)?;
+                finish(&tx, &recipe).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)
             }
             Writer::Single { tx, recipe } => {
@@ -702,11 +714,25 @@ impl Writer<'_> {
                     recipe.ddl.len()
                 ));
                 built(deferred::rebuild(&[&tx], &recipe.names, &recipe.ddl).await)?;
-                finish(&tx, recipe.run).await.map_err(pg)?;
+                finish(&tx, &recipe).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)
             }
         }
     }
+}
+
+/// Copies a batch and records it — in the ledger and its rows' hashes — inside the
+/// caller's transaction.
+async fn write_batch(
+    client: &(impl GenericClient + ava_sink::CopyTarget),
+    table: &Table,
+    batch: &Batch,
+    run: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    let copied = copy_in(client, table, batch.data.clone()).await?;
+    record_batch(client, run, table, batch.ids, copied).await?;
+    state::insert(client, table, batch.ids, &batch.hashes).await?;
+    Ok(copied)
 }
 
 /// Records a batch in the ledger, inside the batch's own transaction.
@@ -788,7 +814,9 @@ async fn drain(
                     data,
                     rows,
                     ids,
+                    hashes,
                 } => {
+                    let batch = Batch { data, ids, hashes };
                     if idle.is_empty() {
                         if let Some(landed) = in_flight.next().await {
                             book(landed, &mut idle, outcome, progress)?;
@@ -799,7 +827,7 @@ async fn drain(
                     };
                     in_flight.push(async move {
                         let (conn, result) =
-                            conn.write(&TABLES[table], data, ids, run, progress).await;
+                            conn.write(&TABLES[table], &batch, run, progress).await;
                         (conn, table, rows, result)
                     });
                 }
@@ -844,14 +872,22 @@ async fn drain(
     writer.finish(progress).await
 }
 
-/// Moves every identity sequence past `max(id)` and marks the run done.
+/// Moves every identity sequence past `max(id)`, records what `ava sync` will compare
+/// against, and marks the run done.
 async fn finish(
     tx: &tokio_postgres::Transaction<'_>,
-    run: i64,
+    recipe: &Recipe,
 ) -> Result<(), tokio_postgres::Error> {
+    let run = recipe.run;
     for table in &TABLES {
         reset_sequence(tx, table).await?;
     }
+    let state = state::State {
+        digest: Some(recipe.digest),
+        fingerprint: state::Fingerprint::read(tx).await?,
+        rejected_rows: recipe.rejected_rows,
+    };
+    state::write(tx, &state).await?;
     tx.execute(
         "UPDATE ava.migrate_runs SET status = 'done', finished_at = now(), \
          deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",

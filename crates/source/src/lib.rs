@@ -426,6 +426,44 @@ impl Source {
     }
 }
 
+/// A 128-bit digest (xxh3) of the file's bytes and of its `-wal` beside it: equal
+/// digests mean SQLite holds the same data. `ava sync` records the digest taken *before*
+/// its snapshot, so a commit in between can only make the next run do more work, never
+/// less. Reads the files once, sequentially; about 10 ms per 100 MB from the page cache.
+pub fn file_digest(path: &Path) -> Result<u128, SourceError> {
+    use std::io::Read;
+    check_file(path)?;
+    let mut hash = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for (i, file) in [path.to_path_buf(), sibling(path, "-wal")]
+        .iter()
+        .enumerate()
+    {
+        let unreadable = |error| SourceError::Unreadable {
+            path: file.clone(),
+            error,
+        };
+        let mut f = match File::open(file) {
+            Ok(f) => f,
+            // No -wal: a rollback-journal database, or a WAL one fully checkpointed.
+            Err(e) if i > 0 && e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(unreadable(e)),
+        };
+        let mut len = 0u64;
+        loop {
+            let n = f.read(&mut buf).map_err(unreadable)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            len += n as u64;
+        }
+        // Where one file ends: the same bytes split differently are another state.
+        hash.update(&len.to_le_bytes());
+    }
+    Ok(hash.digest128())
+}
+
 /// Checks, from its metadata only (see [`Input::head`]), that `path` is a non-empty
 /// regular file.
 fn check_file(path: &Path) -> Result<(), SourceError> {
