@@ -291,11 +291,16 @@ fn target_id(url: &str, table: &Table, values: &[Value<'_>]) -> Result<i64, Sink
 /// to a window of ids to keep memory flat.
 const WINDOW_IDS: i64 = 20 * CHUNK_IDS;
 
-/// Chunk checksums of every table of the target, from one snapshot.
-async fn target_chunks(tx: &Transaction<'_>, url: &str) -> Result<Vec<(u64, Chunks)>, SinkError> {
+/// Chunk checksums of every table of the target, from one snapshot, without the rows in
+/// `excluded`.
+async fn target_chunks(
+    tx: &Transaction<'_>,
+    url: &str,
+    excluded: &Excluded,
+) -> Result<Vec<(u64, Chunks)>, SinkError> {
     let mut all = Vec::with_capacity(TABLES.len());
     let mut buf = Vec::with_capacity(4096);
-    for table in &TABLES {
+    for (t, table) in TABLES.iter().enumerate() {
         let mut chunks = Chunks::new();
         let mut rows = 0u64;
         // Each window starts at the next id that exists, so sparse ids cost nothing.
@@ -317,11 +322,15 @@ async fn target_chunks(tx: &Transaction<'_>, url: &str) -> Result<Vec<(u64, Chun
             let Some(first) = first else { break };
             let through = first.saturating_add(WINDOW_IDS - 1);
             read_rows(tx, table, IdRange::inclusive(first, through), |values| {
+                let id = target_id(url, table, values)?;
+                if excluded.contains(t, id) {
+                    return Ok(());
+                }
                 buf.clear();
                 for v in values {
                     v.canonical(&mut buf);
                 }
-                add(&mut chunks, target_id(url, table, values)?, &buf);
+                add(&mut chunks, id, &buf);
                 rows += 1;
                 Ok(())
             })
@@ -339,8 +348,9 @@ async fn target_chunks(tx: &Transaction<'_>, url: &str) -> Result<Vec<(u64, Chun
 
 /// Compares the SQLite file at `source` with the target, exactly.
 ///
-/// Rows in `excluded` (rejected by `ava migrate --on-error skip`) are left out of the
-/// source; [`Excluded::default`] leaves out nothing.
+/// Rows in `excluded` (rejected by `--on-error skip`) are left out on both sides: a
+/// migrate did not copy them, and a sync leaves the target's earlier version of a row
+/// that has since turned bad as it was. [`Excluded::default`] leaves out nothing.
 pub async fn verify(
     source: &Path,
     target: &mut Target,
@@ -370,7 +380,7 @@ async fn compare(
     let left_out = excluded.clone();
     let reader = tokio::task::spawn_blocking(move || source_chunks(&path, &left_out));
     let tx = target.snapshot().await?;
-    let target_side = target_chunks(&tx, &url).await?;
+    let target_side = target_chunks(&tx, &url, excluded).await?;
     let source_side = reader
         .await
         .map_err(|e| VerifyError::Thread(e.to_string()))??;
@@ -444,6 +454,9 @@ async fn narrow(
     let mut target_rows: BTreeMap<i64, Vec<Value<'static>>> = BTreeMap::new();
     read_rows(client, table, range, |values| {
         let id = target_id(url, table, values)?;
+        if excluded.contains(t, id) {
+            return Ok(());
+        }
         target_rows.insert(id, values.iter().cloned().map(Value::into_owned).collect());
         Ok(())
     })

@@ -69,6 +69,10 @@ fn killed_runs_are_named_and_resumed_without_duplicates_or_gaps() {
             .ok()
             .stdout_has(&["resumed and finished:"]);
         case.verify(&[]).ok();
+        // The resumed run recorded every row's hash: sync trusts them.
+        case.with_both(&["sync"])
+            .ok()
+            .stdout_has(&["byte for byte", "nothing written"]);
         // A second resume has nothing left to do.
         case.migrate(&["--resume"])
             .ok()
