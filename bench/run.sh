@@ -2,12 +2,15 @@
 # bench/run.sh — how fast is `ava migrate` compared with the obvious alternatives?
 #
 # On seeded files of 10,000, 100,000 and 1,000,000 calls it times, in alternating rounds
-# (round 1: a b c d, round 2: a b c d, …, so that drift of the machine hits every step alike):
+# (round 1: a b c d e f, round 2: a b c d e f, …, so that drift of the machine hits every step alike):
 #   (a) ava db push + ava migrate into an empty, freshly created database;
 #   (b) the reference pipeline: `sqlite3 -csv` | `psql \copy` per table into bare tables,
 #       then primary keys, indexes, foreign keys and sequences;
 #   (c) pgloader, if installed;
-#   (d) ava verify against the database (a) produced.
+#   (d) ava verify against the database (a) produced;
+#   (e) ava sync against it with nothing changed, then (f) with 1% of the rows of every
+#       table changed (every 100th id: spread over the whole file, the worst case for the
+#       writes), then an untimed ava verify that the target equals the changed file.
 # Run `bench/run.sh --help` for the options. Results: bench/out/results.md (Markdown),
 # bench/out/runs.csv (every measurement), bench/out/logs/ (every command's output).
 set -euo pipefail
@@ -18,7 +21,8 @@ Usage: bench/run.sh [--sizes N[,N…]] [--rounds N] [--skip-pgloader]
 
 Benchmarks `ava db push` + `ava migrate` against the reference pipeline (sqlite3 CSV export
 piped into psql \copy, then keys, indexes, foreign keys, sequences) and pgloader, and
-times `ava verify`, on seeded files (`ava seed --calls N --seed 1 --end 2026-11-25`).
+times `ava verify` and `ava sync` (nothing changed; 1% of the rows of every table
+changed), on seeded files (`ava seed --calls N --seed 1 --end 2026-11-25`).
 
 Options:
   --sizes LIST      calls per file, comma-separated   [default: 10000,100000,1000000]
@@ -396,7 +400,7 @@ step_pgloader() {
     drop_db "$db"
 }
 
-# step_verify CALLS ROUND DB: (d), against the database (a) produced; then drops it.
+# step_verify CALLS ROUND DB: (d), against the database (a) produced.
 step_verify() {
     local calls=$1 round=$2 db=$3 url log
     url=$(db_url "$db")
@@ -406,6 +410,48 @@ step_verify() {
         die "ava verify failed or found differences, see $log"
     record "$calls" "$round" d "$SECS" "$KB" ok
     log "  (d) ava verify: $SECS s, peak $((KB / 1024)) MB"
+}
+
+# changed_file CALLS: bench/out/data/calls-CALLS-1pct.db, the seeded file with 1% of the
+# rows of every table changed (made once, reused): every 100th id, so the changed rows
+# are spread over the whole file and no two share a page of the target.
+changed_file() {
+    local file="$DATA/calls-$1-1pct.db"
+    if [[ ! -f $file ]]; then
+        cp "$DATA/calls-$1.db" "$file.tmp"
+        # Each statement changes every row it selects (appending, or adding one).
+        sqlite3 -bail "$file.tmp" "
+            update customers set notes = coalesce(notes, '') || ' (changed)' where id % 100 = 0;
+            update appointments set special_requests = coalesce(special_requests, '') || ' (changed)' where id % 100 = 0;
+            update call_sessions set escalation_reason = coalesce(escalation_reason, '') || ' (changed)' where id % 100 = 0;
+            update call_events set event_type = event_type || '_changed' where id % 100 = 0;
+            update daily_metrics set total_calls = coalesce(total_calls, 0) + 1 where id % 100 = 0;"
+        mv "$file.tmp" "$file"
+    fi
+    echo "$file"
+}
+
+# step_sync CALLS ROUND DB: (e) and (f), against the database (a) produced; then drops it.
+step_sync() {
+    local calls=$1 round=$2 db=$3 url changed log
+    url=$(db_url "$db")
+    changed=$(changed_file "$calls")
+    log="$LOGS/$calls-r$round-e-sync.log"
+    checkpoint
+    timed "$log" "$AVA" sync --sqlite "$DATA/calls-$calls.db" --database-url "$url" ||
+        die "ava sync (nothing changed) failed, see $log"
+    grep -q 'nothing written' "$log" || die "ava sync wrote to a target that was in sync, see $log"
+    record "$calls" "$round" e "$SECS" "$KB" ok
+    log "  (e) ava sync, nothing changed: $SECS s, peak $((KB / 1024)) MB"
+    log="$LOGS/$calls-r$round-f-sync.log"
+    checkpoint
+    timed "$log" "$AVA" sync --sqlite "$changed" --database-url "$url" ||
+        die "ava sync (1% changed) failed, see $log"
+    record "$calls" "$round" f "$SECS" "$KB" ok
+    log "  (f) ava sync, 1% of rows changed: $SECS s, peak $((KB / 1024)) MB"
+    # Not timed: the target must now hold exactly the changed file.
+    "$AVA" verify --sqlite "$changed" --database-url "$url" >"$LOGS/$calls-r$round-f-verify.log" 2>&1 ||
+        die "after (f) the target differs from $changed, see $LOGS/$calls-r$round-f-verify.log"
     drop_db "$db"
 }
 
@@ -465,7 +511,7 @@ write_report() {
         # Other work on the machine skews every number; the load average shows whether it ran.
         echo "Load average (1 min) at the start: $LOAD_START, now: $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?') (on $(nproc) cores)."
         echo
-        echo "Command: \`bench/run.sh ${ARGS[*]}\` ($ROUNDS round(s) per size, alternating a b c d). Medians of the rounds;"
+        echo "Command: \`bench/run.sh ${ARGS[*]}\` ($ROUNDS round(s) per size, alternating a b c d e f). Medians of the rounds;"
         echo "rows/s and MB/s (10^6 bytes of SQLite file per second) from the median; peak memory is the"
         echo "largest resident set size of any round (for (b) and (c) the largest single process)."
         echo "(a) includes creating the schema (\`ava db push\`); (b) starts from bare tables made untimed"
@@ -487,6 +533,8 @@ write_report() {
             step_row "$calls" b.sequences "  · sequences" norate
             step_row "$calls" c "(c) pgloader"
             step_row "$calls" d "(d) \`ava verify\`"
+            step_row "$calls" e "(e) \`ava sync\`, nothing changed" norate
+            step_row "$calls" f "(f) \`ava sync\`, 1% of the rows of every table changed" norate
             a=$(stat_of "$calls" a median) b=$(stat_of "$calls" b median) c=$(stat_of "$calls" c median) d=$(stat_of "$calls" d median)
             echo
             echo "ours/reference a/b = **$(ratio "$a" "$b")** · ours/pgloader a/c = **$(ratio "$a" "$c")** · verify/migrate d/a = **$(ratio "$d" "$a")**"
@@ -509,6 +557,12 @@ write_report() {
             [[ $da == – ]] || worst=$(awk -v w="$worst" -v x="$da" 'BEGIN { print (w == "" || x > w) ? x : w }')
         done
         echo "| verify ≤ 0.5 × migrate (every size) | d/a ${list%; } | $(verdict "${worst:-–} <= 0.5") |"
+        # Against \`ava migrate\` alone (without db push): the stricter comparison.
+        local m e f
+        m=$(stat_of 100000 a.migrate median) e=$(stat_of 100000 e median) f=$(stat_of 100000 f median)
+        e=$(ratio "$e" "$m") f=$(ratio "$f" "$m")
+        echo "| 100k calls: sync with nothing changed ≤ 0.1 × migrate | e/a.migrate = $e | $(verdict "$e <= 0.1") |"
+        echo "| 100k calls: sync with 1% of rows changed ≤ 0.2 × migrate | f/a.migrate = $f | $(verdict "$f <= 0.2") |"
         local mem
         mem=$(stat_of 1000000 a maxkb)
         echo "| peak memory of (a) < 200 MB at 1M calls | ${mem:-–} MB | $(verdict "${mem:-–} < 200") |"
@@ -613,6 +667,7 @@ for calls in "${SIZES[@]}"; do
         step_reference "$calls" "$round" "${prefix}_${calls}_r${round}_b"
         if [[ $PGLOADER == yes ]]; then step_pgloader "$calls" "$round" "${prefix}_${calls}_r${round}_c"; fi
         step_verify "$calls" "$round" "${prefix}_${calls}_r${round}_a"
+        step_sync "$calls" "$round" "${prefix}_${calls}_r${round}_a"
     done
     write_report # after each size, so an interrupted run still leaves the sizes done
 done
