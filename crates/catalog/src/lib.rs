@@ -73,12 +73,16 @@ pub struct Column {
     pub default: Option<&'static str>,
 }
 
-/// An index the app's models declare (`index=True` / `unique=True`).
+/// An index: one the app's models declare (`index=True` / `unique=True`), on both
+/// sides, or one ava adds on Postgres only (a later migration: what the app's schema
+/// lacks for deletes and reads by a foreign key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Index {
     pub name: &'static str,
     pub column: &'static str,
     pub unique: bool,
+    /// Declared by the app's models (and so in its SQLite file); `false`: Postgres only.
+    pub app: bool,
 }
 
 /// One table: its columns in the app's declared order, and its indexes.
@@ -187,6 +191,7 @@ const fn ix(name: &'static str, column: &'static str) -> Index {
         name,
         column,
         unique: false,
+        app: true,
     }
 }
 
@@ -195,6 +200,17 @@ const fn uq(name: &'static str, column: &'static str) -> Index {
         name,
         column,
         unique: true,
+        app: true,
+    }
+}
+
+/// An index ava adds on Postgres (migration `…_foreign_key_indexes.sql`).
+const fn pg_ix(name: &'static str, column: &'static str) -> Index {
+    Index {
+        name,
+        column,
+        unique: false,
+        app: false,
     }
 }
 
@@ -252,6 +268,7 @@ pub static TABLES: [Table; 5] = [
                 "ix_appointments_appointment_datetime",
                 "appointment_datetime",
             ),
+            pg_ix("ix_appointments_customer_id", "customer_id"),
         ],
     },
     Table {
@@ -280,6 +297,7 @@ pub static TABLES: [Table; 5] = [
             ix("ix_call_sessions_phone_number", "phone_number"),
             uq("ix_call_sessions_session_id", "session_id"),
             ix("ix_call_sessions_started_at", "started_at"),
+            pg_ix("ix_call_sessions_customer_id", "customer_id"),
         ],
     },
     Table {
@@ -295,6 +313,7 @@ pub static TABLES: [Table; 5] = [
             ix("ix_call_events_timestamp", "timestamp"),
             ix("ix_call_events_id", "id"),
             ix("ix_call_events_event_type", "event_type"),
+            pg_ix("ix_call_events_call_session_id", "call_session_id"),
         ],
     },
     Table {
@@ -381,6 +400,7 @@ mod tests {
             let mut want: Vec<(String, bool, String)> = t
                 .indexes
                 .iter()
+                .filter(|i| i.app)
                 .map(|i| (i.name.to_string(), i.unique, i.column.to_string()))
                 .collect();
             idx.sort();

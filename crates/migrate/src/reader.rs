@@ -198,16 +198,28 @@ pub(crate) fn scan_file(
     scan(&snap, digest, rejects, visit)
 }
 
+/// How much of a row the scan checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Every cell converted and checked, and the row against the others.
+    Full,
+    /// A row known unchanged since it was written: only what other rows can break — the
+    /// id, the references and the unique columns.
+    Keys,
+    /// A row known unchanged whose references cannot have broken either: only its id.
+    /// (Its unique values are not remembered: the caller checks a changed row's against
+    /// the target instead.)
+    Id,
+}
+
 /// What a scan's caller sees of each row.
 pub(crate) trait Visit {
-    /// Whether every cell of this row must be converted and checked. `false` (a row known
-    /// to be unchanged since it was written) checks only what other rows can break: the
-    /// id, the references and the unique columns.
-    fn full(&mut self, _table: usize, _cells: &[Cell<'_>]) -> bool {
-        true
+    /// How much of this row to check.
+    fn check(&mut self, _table: usize, _cells: &[Cell<'_>]) -> Check {
+        Check::Full
     }
-    /// After each row is checked: its values if it is accepted (every value, or only the
-    /// keys as [`Visit::full`] said), `None` if it is rejected.
+    /// After each row is checked: its values if it is accepted (every value, only the
+    /// keys, or none, as [`Visit::check`] said), `None` if it is rejected.
     fn row(&mut self, _table: usize, _accepted: Option<&[Value<'_>]>) {}
     /// After the last row of a table.
     fn table_done(&mut self, _table: usize) {}
@@ -257,8 +269,8 @@ fn scan(
         let mut rejected = Vec::new();
         snap.for_each::<ReaderError>(table, IdRange::ALL, |cells| {
             rows += 1;
-            let full = visit.full(t, cells);
-            let (problems, values) = check.row(cells, full, &parent_ids, &scan.rejected);
+            let how = visit.check(t, cells);
+            let (problems, values) = check.row(cells, how, &parent_ids, &scan.rejected);
             visit.row(t, values.as_deref().filter(|_| problems.is_empty()));
             // A row with a bad cell still exists, so its children are not orphans.
             if let Cell::Integer(id) = cells[0] {
@@ -348,14 +360,13 @@ impl<'t> TableCheck<'t> {
         }
     }
 
-    /// Everything wrong with one row, and its values when they converted (all of them,
-    /// or with `full` false only the keys: the id, the references, the unique columns).
-    /// `parent_ids` and `rejected` are per table, in catalog order, for the tables
-    /// scanned so far.
+    /// Everything wrong with one row, and its values when they converted (as much as
+    /// `how` says: see [`Check`]). `parent_ids` and `rejected` are per table, in catalog
+    /// order, for the tables scanned so far.
     fn row<'a>(
         &mut self,
         cells: &[Cell<'a>],
-        full: bool,
+        how: Check,
         parent_ids: &[Vec<i64>],
         rejected: &[Vec<i64>],
     ) -> (Vec<(&'static str, Problem)>, Option<Vec<Value<'a>>>) {
@@ -373,13 +384,15 @@ impl<'t> TableCheck<'t> {
             }
             self.last_id = Some(id);
         }
-        let converted = if full {
-            convert_row(table, cells, &mut self.changed)
-        } else {
-            let (refs, unique) = (&self.refs, &self.unique);
-            convert_columns(table, cells, &mut self.changed, |i| {
-                i == 0 || refs.iter().any(|r| r.0 == i) || unique.contains(&i)
-            })
+        let converted = match how {
+            Check::Full => convert_row(table, cells, &mut self.changed),
+            Check::Keys => {
+                let (refs, unique) = (&self.refs, &self.unique);
+                convert_columns(table, cells, &mut self.changed, |i| {
+                    i == 0 || refs.iter().any(|r| r.0 == i) || unique.contains(&i)
+                })
+            }
+            Check::Id => return (problems, Some(Vec::new())),
         };
         let values = match converted {
             Ok(values) => values,

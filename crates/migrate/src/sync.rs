@@ -36,7 +36,7 @@ use ava_verify::{Diff, Excluded};
 use bytes::Bytes;
 use tokio_postgres::{IsolationLevel, Transaction};
 
-use crate::reader::{self, ReaderError, Scan, Visit};
+use crate::reader::{self, Check, ReaderError, Scan, Visit};
 use crate::state::{
     self, count_and_xmin, Fingerprint, Hashes, Patches, State, COUNT_AND_XMIN, UNKNOWN,
 };
@@ -122,6 +122,47 @@ pub async fn sync(
     opts: &SyncOptions,
     progress: &dyn Progress,
 ) -> Result<SyncReport, MigrateError> {
+    match attempt(target, opts, progress, false).await {
+        Err(Attempt::Collision) => {
+            progress.phase(
+                "a changed row takes a unique value another row holds: \
+                 checking the keys of every row",
+            );
+            attempt(target, opts, progress, true)
+                .await
+                .map_err(|e| match e {
+                    Attempt::Failed(e) => e,
+                    Attempt::Collision => MigrateError::Reader(
+                        "a unique value collision the full check did not find".into(),
+                    ),
+                })
+        }
+        Err(Attempt::Failed(e)) => Err(e),
+        Ok(report) => Ok(report),
+    }
+}
+
+/// Why one attempt at a sync stopped.
+enum Attempt {
+    Failed(MigrateError),
+    /// Rows checked only by their id would collide with a changed row on a unique
+    /// column: the sync must check every row's keys (the scan's rules then say which).
+    Collision,
+}
+
+impl<E: Into<MigrateError>> From<E> for Attempt {
+    fn from(e: E) -> Attempt {
+        Attempt::Failed(e.into())
+    }
+}
+
+/// One sync; with `keys_always`, the keys of unchanged rows are checked too.
+async fn attempt(
+    target: &mut Target,
+    opts: &SyncOptions,
+    progress: &dyn Progress,
+    keys_always: bool,
+) -> Result<SyncReport, Attempt> {
     let started = Instant::now();
     let url = target.url().to_string();
     progress.phase("checking the target schema");
@@ -183,7 +224,7 @@ pub async fn sync(
         }
         progress.phase("reading the SQLite file");
         let (known, patches) = known?;
-        let found = run_pass(&opts.sqlite, digest, opts, &url, known, true).await?;
+        let found = run_pass(&opts.sqlite, digest, opts, &url, known, true, keys_always).await?;
         Ok::<_, MigrateError>((digest, Some((patches, found))))
     };
     let (fingerprint, pass) = tokio::join!(fingerprint, pass);
@@ -223,9 +264,11 @@ pub async fn sync(
         all: &pass.hashes,
         written: &pass.written,
     };
-    apply(&tx, &pass.changes, hashes, Some(state))
-        .await
-        .map_err(|(context, e)| query_error(&url, context, e))?;
+    match apply(&tx, &pass.changes, hashes, Some(state), !keys_always).await {
+        Err(Applied::Collision) => return Err(Attempt::Collision),
+        Err(Applied::Failed(context, e)) => return Err(query_error(&url, context, e).into()),
+        Ok(()) => {}
+    }
     tx.commit().await.map_err(fail("committing the sync"))?;
     Ok(report(tables, Compared::Hashes, wrote))
 }
@@ -264,7 +307,7 @@ async fn every_row(
     progress.phase("scanning the SQLite file");
     let no_hashes = vec![Vec::new(); TABLES.len()];
     let digest_of_copy = digest_of(&copy).await?;
-    let (scan, pass) = run_pass(&copy, digest_of_copy, opts, &url, no_hashes, false).await?;
+    let (scan, pass) = run_pass(&copy, digest_of_copy, opts, &url, no_hashes, false, true).await?;
     let scan = accept(scan, opts)?;
     let excluded = Excluded::new(scan.rejected.clone());
 
@@ -341,9 +384,12 @@ async fn every_row(
         hashes[t].sort_unstable_by_key(|p| p.0);
     }
     let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
-    apply(&tx, &changes, Recording::Replace(&hashes), state)
+    apply(&tx, &changes, Recording::Replace(&hashes), state, false)
         .await
-        .map_err(|(context, e)| query_error(&url, context, e))?;
+        .map_err(|e| match e {
+            Applied::Failed(context, e) => query_error(&url, context, e),
+            Applied::Collision => MigrateError::Reader("unexpected unique collision".into()),
+        })?;
     tx.commit().await.map_err(fail("committing the sync"))?;
     Ok((tables, wrote))
 }
@@ -386,10 +432,11 @@ async fn run_pass(
     url: &str,
     known: Hashes,
     encode: bool,
+    keys_always: bool,
 ) -> Result<(Scan, Pass), MigrateError> {
     let (path, rejects) = (path.to_path_buf(), opts.rejects.clone());
     let result = tokio::task::spawn_blocking(move || {
-        let mut pass = Pass::new(known, encode);
+        let mut pass = Pass::new(known, encode, keys_always);
         let scan = reader::scan_file(&path, digest, rejects.as_deref(), &mut pass)?;
         pass.finish();
         Ok::<_, ReaderError>((scan, pass))
@@ -408,6 +455,10 @@ struct Pass {
     at: usize,
     /// The row being checked: its id, hash and recorded hash.
     current: Option<(i64, u128, Option<u128>)>,
+    /// Check the keys of unchanged rows too (else only after a parent lost rows).
+    keys_always: bool,
+    /// Per table: whether rows were deleted or rejected in this pass.
+    lost: Vec<bool>,
     scratch: Vec<u8>,
     batch: CopyBuffer,
     hashes: Hashes,
@@ -418,7 +469,7 @@ struct Pass {
 }
 
 impl Pass {
-    fn new(known: Hashes, encode: bool) -> Pass {
+    fn new(known: Hashes, encode: bool, keys_always: bool) -> Pass {
         // Room for about as many rows as last time: growing a vector of millions of
         // pairs costs more than the hashing (fresh pages, copies).
         let hashes = known
@@ -430,6 +481,8 @@ impl Pass {
             encode,
             at: 0,
             current: None,
+            keys_always,
+            lost: vec![false; TABLES.len()],
             scratch: Vec::new(),
             batch: CopyBuffer::with_capacity(1 << 16),
             hashes,
@@ -444,6 +497,14 @@ impl Pass {
         self.changes.upserts[table].push(full.finish());
     }
 
+    /// Whether a table `table` refers to lost rows in this pass (deleted or rejected).
+    fn parent_lost(&self, table: usize) -> bool {
+        TABLES[table]
+            .foreign_keys()
+            .filter_map(|(_, parent)| TABLES.iter().position(|t| t.name == parent))
+            .any(|p| self.lost[p])
+    }
+
     fn finish(&mut self) {
         for (t, deletes) in self.changes.deletes.iter().enumerate() {
             self.tables[t].deleted = deletes.len() as u64;
@@ -452,12 +513,12 @@ impl Pass {
 }
 
 impl Visit for Pass {
-    fn full(&mut self, table: usize, cells: &[Cell<'_>]) -> bool {
+    fn check(&mut self, table: usize, cells: &[Cell<'_>]) -> Check {
         let hash = raw_hash(cells, &mut self.scratch);
         let Cell::Integer(id) = cells[0] else {
             // Rejected by the scan: not an id.
             self.current = None;
-            return true;
+            return Check::Full;
         };
         let known = &self.known[table];
         // Recorded ids passed over are gone from the source.
@@ -470,7 +531,14 @@ impl Visit for Pass {
             self.at += 1;
         }
         self.current = Some((id, hash, recorded));
-        recorded != Some(hash)
+        if recorded != Some(hash) {
+            Check::Full
+        } else if self.keys_always || self.parent_lost(table) {
+            // A parent may be gone: the references must be checked.
+            Check::Keys
+        } else {
+            Check::Id
+        }
     }
 
     fn row(&mut self, table: usize, accepted: Option<&[Value<'_>]>) {
@@ -498,6 +566,7 @@ impl Visit for Pass {
             }
             // A rejected row is left as the target holds it, if it does.
             None => {
+                self.lost[table] = true;
                 if let Some(recorded) = recorded {
                     self.hashes[table].push((id, recorded));
                 }
@@ -508,6 +577,7 @@ impl Visit for Pass {
     fn table_done(&mut self, table: usize) {
         let rest = &self.known[table][self.at.min(self.known[table].len())..];
         self.changes.deletes[table].extend(rest.iter().map(|k| k.0));
+        self.lost[table] |= !self.changes.deletes[table].is_empty();
         self.at = 0;
         if !self.batch.is_empty() {
             self.flush(table);
@@ -528,8 +598,18 @@ enum Recording<'a> {
     },
 }
 
+/// Why [`apply`] stopped.
+enum Applied {
+    /// What it was doing, and the error.
+    Failed(&'static str, tokio_postgres::Error),
+    /// A row to write takes a unique value that a row not written holds.
+    Collision,
+}
+
 /// Writes `changes` inside `tx`, then records the new hashes and `state` (`None`:
-/// forgets the recorded state). Fails with what it was doing.
+/// forgets the recorded state). Fails with what it was doing. With `collisions`, first
+/// makes sure no row to write takes a unique value that a row staying as it is holds
+/// (the scan did not check: those rows were checked by their id only).
 ///
 /// The fingerprint moves by exactly what the writes do: each statement returns the count
 /// and `xmin` sum of the rows it replaces or deletes (read in its own snapshot), and
@@ -539,8 +619,9 @@ async fn apply(
     changes: &Changes,
     hashes: Recording<'_>,
     mut state: Option<State>,
-) -> Result<(), (&'static str, tokio_postgres::Error)> {
-    let at = |context: &'static str| move |e| (context, e);
+    collisions: bool,
+) -> Result<(), Applied> {
+    let at = |context: &'static str| move |e| Applied::Failed(context, e);
     let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
     let xid: i64 = if wrote {
         tx.query_one("SELECT txid_current() % 4294967296", &[])
@@ -571,6 +652,25 @@ async fn apply(
             copy_into(tx, &staging, table, data.clone())
                 .await
                 .map_err(at("copying rows into the staging table"))?;
+        }
+        for index in table.indexes.iter().filter(|i| i.unique && collisions) {
+            let taken = tx
+                .query_opt(
+                    &format!(
+                        "SELECT 1 FROM {staging} s JOIN public.\"{name}\" t \
+                         ON t.\"{col}\" = s.\"{col}\" WHERE t.id <> s.id \
+                         AND NOT EXISTS (SELECT 1 FROM {staging} r WHERE r.id = t.id) \
+                         AND t.id <> ALL($1) LIMIT 1",
+                        name = table.name,
+                        col = index.column
+                    ),
+                    &[&changes.deletes[t]],
+                )
+                .await
+                .map_err(at("checking the unique columns of the rows to write"))?;
+            if taken.is_some() {
+                return Err(Applied::Collision);
+            }
         }
         let columns = table.column_list();
         let updates = table.columns[1..]

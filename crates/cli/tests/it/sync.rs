@@ -244,3 +244,21 @@ fn sync_with_skip_keeps_a_rejected_row_as_the_target_has_it_until_it_is_fixed() 
     assert_eq!(score(4), Some(3.75));
     case.verify(&[]).ok();
 }
+
+#[test]
+fn a_changed_row_taking_an_unchanged_rows_unique_value_is_found_before_writing() {
+    let case = Case::migrated(100, 98);
+    let before = case.pg.fingerprint();
+    // Only a file without the app's unique index can hold such a duplicate.
+    case.lite(
+        "drop index ix_call_sessions_session_id;
+         update call_sessions set session_id = \
+           (select session_id from call_sessions where id = 30) where id = 60;",
+    );
+    case.with_both(&["sync"]).code(5).stderr_has(&[
+        "checking the keys of every row",
+        "call_sessions id 60, column session_id",
+        "duplicate of row 30",
+    ]);
+    assert_eq!(case.pg.fingerprint(), before, "the refused sync wrote");
+}
