@@ -21,13 +21,15 @@ create table ava.source_hashes (
 alter table ava.source_hashes alter column hashes set storage external;
 
 -- One row, written with the hashes by a finished migrate or sync: the digest of the
--- SQLite file's bytes read before its snapshot (null when unknown), the five tables'
+-- SQLite file's bytes as of its snapshot (null when unknown), the five tables'
 -- fingerprints (row count and the sum of the rows' xmin, which any insert, update or
--- delete outside ava changes), and how many source rows were rejected.
+-- delete outside ava changes), how many source rows were rejected, and the file's
+-- sizes and modification times (a hint that it changed, never proof).
 create table ava.sync_state (
     only_row boolean primary key default true check (only_row),
     source_digest bytea,
     target_fingerprint text[] not null,
     rejected_rows bigint not null,
+    source_stat text,
     recorded_at timestamp with time zone not null default now()
 );

@@ -9,7 +9,7 @@ use std::sync::mpsc as std_mpsc;
 use ava_catalog::{IdRange, Kind, Table, TABLES};
 use ava_convert::{convert_columns, convert_row, raw_hash, row_id, Cell, Value};
 use ava_sink::{encode_row, CopyBuffer};
-use ava_source::{file_digest, Snapshot, Source, SourceError};
+use ava_source::{file_digest, file_stat, Snapshot, Source, SourceError};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use xxhash_rust::xxh3::xxh3_128;
@@ -18,8 +18,10 @@ use crate::{BadCell, Problem, MAX_BAD_CELLS, MAX_BATCH_BYTES};
 
 /// What the scan found, from the snapshot the copy will read.
 pub(crate) struct Scan {
-    /// The file's digest, read just before the snapshot ([`file_digest`]).
-    pub digest: u128,
+    /// The file's digest, read just before the snapshot ([`file_digest`]), and its
+    /// stat ([`file_stat`]); `None` when the caller reads them itself.
+    pub digest: Option<u128>,
+    pub stat: Option<String>,
     pub counts: Vec<u64>,
     /// Per table, converted cells per column (catalog order).
     pub converted: Vec<Vec<u64>>,
@@ -97,9 +99,12 @@ fn run(
     tx: &mpsc::Sender<Msg>,
     go: &std_mpsc::Receiver<Option<Go>>,
 ) -> Result<(), ReaderError> {
-    let (digest, mut source) = open(path)?;
+    let stat = file_stat(path);
+    let digest = file_digest(path)?;
+    let mut source = Source::open(path)?;
     let snap = source.snapshot()?;
-    let scan = scan(&snap, digest, rejects, &mut ())?;
+    let mut scan = scan(&snap, rejects, &mut ())?;
+    (scan.digest, scan.stat) = (Some(digest), Some(stat));
     send(tx, Msg::Scanned(scan))?;
     let Ok(Some(go)) = go.recv() else {
         return Ok(());
@@ -178,24 +183,15 @@ fn send_batch(
     )
 }
 
-/// The file's digest, then the file opened: in that order, so that the digest is never
-/// newer than the snapshot taken afterwards (see [`file_digest`]).
-pub(crate) fn open(path: &Path) -> Result<(u128, Source), ReaderError> {
-    let digest = file_digest(path)?;
-    Ok((digest, Source::open(path)?))
-}
-
-/// Opens `path` and scans one snapshot of it with `visit` (see [`scan`]); `digest` is
-/// the file's, read before.
+/// Opens `path` and scans one snapshot of it with `visit` (see [`scan`]).
 pub(crate) fn scan_file(
     path: &Path,
-    digest: u128,
     rejects: Option<&Path>,
     visit: &mut dyn Visit,
 ) -> Result<Scan, ReaderError> {
     let mut source = Source::open(path)?;
     let snap = source.snapshot()?;
-    scan(&snap, digest, rejects, visit)
+    scan(&snap, rejects, visit)
 }
 
 /// How much of a row the scan checks.
@@ -235,12 +231,12 @@ impl Visit for () {}
 /// there as one JSON line, and the children of a rejected row are rejected too.
 fn scan(
     snap: &Snapshot<'_>,
-    digest: u128,
     rejects: Option<&Path>,
     visit: &mut dyn Visit,
 ) -> Result<Scan, ReaderError> {
     let mut scan = Scan {
-        digest,
+        digest: None,
+        stat: None,
         counts: Vec::new(),
         converted: Vec::new(),
         bad: Vec::new(),

@@ -109,6 +109,8 @@ fn parse_sum(text: String) -> i128 {
 pub(crate) struct State {
     /// The SQLite file's digest when the rows were read, if known.
     pub digest: Option<u128>,
+    /// The file's stat then ([`ava_source::file_stat`]): a hint, never proof.
+    pub stat: Option<String>,
     pub fingerprint: Fingerprint,
     pub rejected_rows: i64,
 }
@@ -117,7 +119,8 @@ pub(crate) struct State {
 pub(crate) async fn read(client: &impl GenericClient) -> Result<Option<State>, Error> {
     let Some(row) = client
         .query_opt(
-            "SELECT source_digest, target_fingerprint, rejected_rows FROM ava.sync_state",
+            "SELECT source_digest, target_fingerprint, rejected_rows, source_stat \
+             FROM ava.sync_state",
             &[],
         )
         .await?
@@ -132,6 +135,7 @@ pub(crate) async fn read(client: &impl GenericClient) -> Result<Option<State>, E
         digest: digest.and_then(|d| Some(u128::from_le_bytes(d.try_into().ok()?))),
         fingerprint,
         rejected_rows: row.get(2),
+        stat: row.get(3),
     }))
 }
 
@@ -140,12 +144,19 @@ pub(crate) async fn write(client: &impl GenericClient, state: &State) -> Result<
     let digest = state.digest.map(|d| d.to_le_bytes().to_vec());
     client
         .execute(
-            "INSERT INTO ava.sync_state (source_digest, target_fingerprint, rejected_rows) \
-             VALUES ($1, $2, $3) ON CONFLICT (only_row) DO UPDATE SET \
+            "INSERT INTO ava.sync_state \
+             (source_digest, target_fingerprint, rejected_rows, source_stat) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (only_row) DO UPDATE SET \
              source_digest = EXCLUDED.source_digest, \
              target_fingerprint = EXCLUDED.target_fingerprint, \
-             rejected_rows = EXCLUDED.rejected_rows, recorded_at = now()",
-            &[&digest, &state.fingerprint.to_text(), &state.rejected_rows],
+             rejected_rows = EXCLUDED.rejected_rows, \
+             source_stat = EXCLUDED.source_stat, recorded_at = now()",
+            &[
+                &digest,
+                &state.fingerprint.to_text(),
+                &state.rejected_rows,
+                &state.stat,
+            ],
         )
         .await
         .map(drop)
@@ -169,53 +180,57 @@ pub(crate) struct Patches {
     next_patch: Vec<i64>,
 }
 
-/// Every recorded hash: each table's base with its patches applied in order.
-pub(crate) async fn load(client: &impl GenericClient) -> Result<(Hashes, Patches), Error> {
-    let mut hashes: Hashes = vec![Vec::new(); TABLES.len()];
-    let mut recorded = Patches {
-        patch_bytes: vec![0; TABLES.len()],
-        next_patch: vec![1; TABLES.len()],
-    };
-    // Per table: the patches' changes, later ones winning (`None`: deleted).
-    let mut changes: Vec<HashMap<i64, Option<u128>>> = vec![HashMap::new(); TABLES.len()];
+impl Patches {
+    pub(crate) fn new() -> Patches {
+        Patches {
+            patch_bytes: vec![0; TABLES.len()],
+            next_patch: vec![1; TABLES.len()],
+        }
+    }
+}
+
+/// The recorded hashes of `table` (its position in [`TABLES`]): its base with its
+/// patches applied in order; notes in `patches` how they are stored.
+pub(crate) async fn load_table(
+    client: &impl GenericClient,
+    table: usize,
+    patches: &mut Patches,
+) -> Result<Vec<(i64, u128)>, Error> {
+    let mut pairs = Vec::new();
+    // The patches' changes, later ones winning (`None`: deleted).
+    let mut changes: HashMap<i64, Option<u128>> = HashMap::new();
     let rows = client
         .query(
-            "SELECT table_name, patch, hashes, deleted FROM ava.source_hashes \
-             ORDER BY table_name, patch, first_id",
-            &[],
+            "SELECT patch, hashes, deleted FROM ava.source_hashes \
+             WHERE table_name = $1 ORDER BY patch, first_id",
+            &[&TABLES[table].name],
         )
         .await?;
     for row in rows {
-        let name: &str = row.get(0);
-        let Some(t) = TABLES.iter().position(|t| t.name == name) else {
-            continue;
-        };
-        let (patch, pairs, deleted): (i64, &[u8], &[u8]) = (row.get(1), row.get(2), row.get(3));
+        let (patch, hashes, deleted): (i64, &[u8], &[u8]) = (row.get(0), row.get(1), row.get(2));
         if patch == 0 {
-            hashes[t].extend(unpack(pairs));
+            pairs.extend(unpack(hashes));
             continue;
         }
-        recorded.next_patch[t] = patch + 1;
-        recorded.patch_bytes[t] += pairs.len() + deleted.len();
+        patches.next_patch[table] = patch + 1;
+        patches.patch_bytes[table] += hashes.len() + deleted.len();
         for id in deleted.chunks_exact(8) {
-            changes[t].insert(i64::from_le_bytes(id.try_into().expect("8 bytes")), None);
+            changes.insert(i64::from_le_bytes(id.try_into().expect("8 bytes")), None);
         }
-        for (id, hash) in unpack(pairs) {
-            changes[t].insert(id, Some(hash));
-        }
-    }
-    for (pairs, changes) in hashes.iter_mut().zip(changes) {
-        // Chunks of one table cover disjoint id ranges, so this is a check, not a sort.
-        if !pairs.is_sorted_by_key(|p| p.0) {
-            pairs.sort_unstable_by_key(|p| p.0);
-        }
-        if !changes.is_empty() {
-            let mut changes: Vec<(i64, Option<u128>)> = changes.into_iter().collect();
-            changes.sort_unstable_by_key(|c| c.0);
-            *pairs = merge(pairs, &changes);
+        for (id, hash) in unpack(hashes) {
+            changes.insert(id, Some(hash));
         }
     }
-    Ok((hashes, recorded))
+    // Chunks of one table cover disjoint id ranges, so this is a check, not a sort.
+    if !pairs.is_sorted_by_key(|p| p.0) {
+        pairs.sort_unstable_by_key(|p| p.0);
+    }
+    if !changes.is_empty() {
+        let mut changes: Vec<(i64, Option<u128>)> = changes.into_iter().collect();
+        changes.sort_unstable_by_key(|c| c.0);
+        pairs = merge(&pairs, &changes);
+    }
+    Ok(pairs)
 }
 
 /// `base` with `changes` applied (both sorted by id).

@@ -31,12 +31,14 @@ use std::time::Instant;
 use ava_catalog::{IdRange, TABLES};
 use ava_convert::{convert_row, raw_hash, Cell, Value};
 use ava_sink::{copy_into, encode_row, reset_sequence, CopyBuffer, Target};
-use ava_source::{file_digest, Source};
+use ava_source::{file_digest, file_stat, CommitWatch, Source};
 use ava_verify::{Diff, Excluded};
 use bytes::Bytes;
 use tokio_postgres::{IsolationLevel, Transaction};
 
 use crate::reader::{self, Check, ReaderError, Scan, Visit};
+use std::sync::mpsc::Receiver;
+
 use crate::state::{
     self, count_and_xmin, Fingerprint, Hashes, Patches, State, COUNT_AND_XMIN, UNKNOWN,
 };
@@ -213,31 +215,62 @@ async fn attempt(
             .await
             .map_err(fail("reading the tables' fingerprints"))
     };
-    let pass = async {
-        let (known, digest) = tokio::join!(
-            state::load(hashes_conn.client_ref()),
-            digest_of(&opts.sqlite)
-        );
-        let (known, digest) = (known.map_err(fail("reading ava.source_hashes")), digest?);
-        if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
-            return Ok((digest, None));
+    // The recorded hashes, table by table as the pass reaches them.
+    let (send_known, known) = std::sync::mpsc::channel();
+    let load = async {
+        let mut patches = Patches::new();
+        for t in 0..TABLES.len() {
+            let pairs = state::load_table(hashes_conn.client_ref(), t, &mut patches)
+                .await
+                .map_err(fail("reading ava.source_hashes"))?;
+            // The pass stops listening when it ends early; the error comes from there.
+            let _ = send_known.send(pairs);
         }
-        progress.phase("reading the SQLite file");
-        let (known, patches) = known?;
-        let found = run_pass(&opts.sqlite, digest, opts, &url, known, true, keys_always).await?;
-        Ok::<_, MigrateError>((digest, Some((patches, found))))
+        Ok::<_, MigrateError>(patches)
     };
-    let (fingerprint, pass) = tokio::join!(fingerprint, pass);
-    let (fingerprint, (digest, found)) = (fingerprint?, pass?);
+    let stat = file_stat(&opts.sqlite);
+    let pass = async {
+        if recorded.stat.as_ref() == Some(&stat) {
+            // Perhaps unchanged: the digest decides, before any snapshot is taken.
+            let digest = digest_of(&opts.sqlite).await?;
+            if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
+                return Ok((Some(digest), None));
+            }
+            progress.phase("reading the SQLite file");
+            let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
+            return Ok((Some(digest), Some(found)));
+        }
+        // Changed: the pass starts at once and the digest is read beside it. It stands
+        // for the pass's snapshot only if no commit landed from before the one to after
+        // the other; otherwise none is recorded (the next run reads the file).
+        progress.phase("reading the SQLite file");
+        let path = opts.sqlite.clone();
+        let watch = tokio::task::spawn_blocking(move || CommitWatch::start(&path))
+            .await
+            .map_err(thread)??;
+        let (digest, found) = tokio::join!(
+            digest_of(&opts.sqlite),
+            run_pass(&opts.sqlite, opts, &url, known, true, keys_always)
+        );
+        let (digest, found) = (digest?, found?);
+        let quiet = tokio::task::spawn_blocking(move || watch.quiet())
+            .await
+            .map_err(thread)??;
+        Ok::<_, MigrateError>((quiet.then_some(digest), Some(found)))
+    };
+    let (fingerprint, patches, pass) = tokio::join!(fingerprint, load, pass);
+    let (fingerprint, patches, (digest, found)) = (fingerprint?, patches?, pass?);
     drop(hashes_conn);
     if fingerprint != recorded.fingerprint {
         drop(tx);
         progress
             .phase("the target was written outside ava since the last run: comparing every row");
+        // A digest read beside the pass may be unusable: read one before the copy.
+        let digest = digest_of(&opts.sqlite).await?;
         let (tables, wrote) = every_row(target, opts, progress, digest, &fingerprint).await?;
         return Ok(report(tables, Compared::EveryRowTargetChanged, wrote));
     }
-    let Some((patches, (scan, pass))) = found else {
+    let Some((scan, pass)) = found else {
         if let Some(path) = &opts.rejects {
             // Nothing was rejected last time and nothing changed since.
             std::fs::File::create(path).map_err(|source| MigrateError::Rejects {
@@ -255,7 +288,8 @@ async fn attempt(
     let wrote = (0..TABLES.len()).any(|t| pass.changes.touches(t));
     progress.phase("writing the differences");
     let state = State {
-        digest: Some(digest),
+        digest,
+        stat: Some(stat),
         fingerprint,
         rejected_rows: rejected_rows(&scan),
     };
@@ -290,6 +324,7 @@ async fn every_row(
     before: &Fingerprint,
 ) -> Result<(Vec<SyncTable>, bool), MigrateError> {
     let url = target.url().to_string();
+    let stat = file_stat(&opts.sqlite);
     // Every read below goes to one consistent copy: the app may be writing meanwhile,
     // and the scan, the comparison and the rows written must all see the same data.
     progress.phase("taking a consistent copy of the SQLite file");
@@ -305,9 +340,11 @@ async fn every_row(
         .map_err(thread)??;
 
     progress.phase("scanning the SQLite file");
-    let no_hashes = vec![Vec::new(); TABLES.len()];
-    let digest_of_copy = digest_of(&copy).await?;
-    let (scan, pass) = run_pass(&copy, digest_of_copy, opts, &url, no_hashes, false, true).await?;
+    let (send_known, no_hashes) = std::sync::mpsc::channel();
+    for _ in &TABLES {
+        let _ = send_known.send(Vec::new());
+    }
+    let (scan, pass) = run_pass(&copy, opts, &url, no_hashes, false, true).await?;
     let scan = accept(scan, opts)?;
     let excluded = Excluded::new(scan.rejected.clone());
 
@@ -361,6 +398,7 @@ async fn every_row(
         .map_err(fail("reading the tables' fingerprints"))?;
     let state = (fingerprint == *before).then(|| State {
         digest: Some(digest),
+        stat: Some(stat),
         fingerprint,
         rejected_rows: rejected_rows(&scan),
     });
@@ -424,20 +462,18 @@ fn accept(scan: Scan, opts: &SyncOptions) -> Result<Scan, MigrateError> {
 }
 
 /// One pass over `path` on a blocking thread: the scan, and what [`Pass`] collected.
-/// `digest` is the file's, read before.
 async fn run_pass(
     path: &Path,
-    digest: u128,
     opts: &SyncOptions,
     url: &str,
-    known: Hashes,
+    known: Receiver<Vec<(i64, u128)>>,
     encode: bool,
     keys_always: bool,
 ) -> Result<(Scan, Pass), MigrateError> {
     let (path, rejects) = (path.to_path_buf(), opts.rejects.clone());
     let result = tokio::task::spawn_blocking(move || {
         let mut pass = Pass::new(known, encode, keys_always);
-        let scan = reader::scan_file(&path, digest, rejects.as_deref(), &mut pass)?;
+        let scan = reader::scan_file(&path, rejects.as_deref(), &mut pass)?;
         pass.finish();
         Ok::<_, ReaderError>((scan, pass))
     })
@@ -449,7 +485,9 @@ async fn run_pass(
 /// What one scan of the file collects for sync: the new hash of every row, and — when
 /// `encode` — the rows to write, found by comparing each row's hash with `known`.
 struct Pass {
+    /// The recorded hashes of the tables reached so far, and where the rest come from.
     known: Hashes,
+    coming: Receiver<Vec<(i64, u128)>>,
     encode: bool,
     /// Position in `known[table]` of the next id not yet reached.
     at: usize,
@@ -469,15 +507,10 @@ struct Pass {
 }
 
 impl Pass {
-    fn new(known: Hashes, encode: bool, keys_always: bool) -> Pass {
-        // Room for about as many rows as last time: growing a vector of millions of
-        // pairs costs more than the hashing (fresh pages, copies).
-        let hashes = known
-            .iter()
-            .map(|k| Vec::with_capacity(k.len() + k.len() / 16))
-            .collect();
+    fn new(coming: Receiver<Vec<(i64, u128)>>, encode: bool, keys_always: bool) -> Pass {
         Pass {
-            known,
+            known: Vec::with_capacity(TABLES.len()),
+            coming,
             encode,
             at: 0,
             current: None,
@@ -485,10 +518,22 @@ impl Pass {
             lost: vec![false; TABLES.len()],
             scratch: Vec::new(),
             batch: CopyBuffer::with_capacity(1 << 16),
-            hashes,
+            hashes: vec![Vec::new(); TABLES.len()],
             written: vec![Vec::new(); TABLES.len()],
             changes: Changes::none(),
             tables: no_changes(),
+        }
+    }
+
+    /// Waits for the recorded hashes up to `table`. If they stop coming (the load
+    /// failed), the rest count as empty: the load's error is what the sync reports.
+    fn reach(&mut self, table: usize) {
+        while self.known.len() <= table {
+            let pairs = self.coming.recv().unwrap_or_default();
+            // Room for about as many rows as last time: growing a vector of millions
+            // of pairs costs more than the hashing (fresh pages, copies).
+            self.hashes[self.known.len()].reserve(pairs.len() + pairs.len() / 16);
+            self.known.push(pairs);
         }
     }
 
@@ -520,6 +565,7 @@ impl Visit for Pass {
             self.current = None;
             return Check::Full;
         };
+        self.reach(table);
         let known = &self.known[table];
         // Recorded ids passed over are gone from the source.
         while self.at < known.len() && known[self.at].0 < id {
@@ -575,6 +621,7 @@ impl Visit for Pass {
     }
 
     fn table_done(&mut self, table: usize) {
+        self.reach(table);
         let rest = &self.known[table][self.at.min(self.known[table].len())..];
         self.changes.deletes[table].extend(rest.iter().map(|k| k.0));
         self.lost[table] |= !self.changes.deletes[table].is_empty();

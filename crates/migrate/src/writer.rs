@@ -386,6 +386,7 @@ async fn copy_all(
         names,
         ddl,
         digest: scan.digest,
+        stat: scan.stat.clone(),
         rejected_rows: scan.rejected.iter().map(|ids| ids.len() as i64).sum(),
     };
     let writer = if force {
@@ -526,7 +527,8 @@ struct Recipe {
     names: Vec<String>,
     ddl: Vec<String>,
     /// For `ava.sync_state` when the run is done.
-    digest: u128,
+    digest: Option<u128>,
+    stat: Option<String>,
     rejected_rows: i64,
 }
 
@@ -883,7 +885,8 @@ async fn finish(
         reset_sequence(tx, table).await?;
     }
     let state = state::State {
-        digest: Some(recipe.digest),
+        digest: recipe.digest,
+        stat: recipe.stat.clone(),
         fingerprint: state::Fingerprint::read(tx).await?,
         rejected_rows: recipe.rejected_rows,
     };

@@ -464,6 +464,58 @@ pub fn file_digest(path: &Path) -> Result<u128, SourceError> {
     Ok(hash.digest128())
 }
 
+/// The sizes and modification times of the file and its `-wal`, as text: a cheap
+/// hint that the file changed (`ava sync` then starts reading it at once rather than
+/// first checking its digest). Equal stats prove nothing; only [`file_digest`] does.
+pub fn file_stat(path: &Path) -> String {
+    [path.to_path_buf(), sibling(path, "-wal")]
+        .iter()
+        .map(|file| match std::fs::metadata(file) {
+            Ok(meta) => {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                format!("{}@{modified}", meta.len())
+            }
+            Err(_) => "-".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Watches a file for commits by any other connection or process, through SQLite's
+/// `PRAGMA data_version` on a connection of its own: [`CommitWatch::quiet`] says
+/// whether none happened since [`CommitWatch::start`].
+pub struct CommitWatch {
+    conn: Connection,
+    file: Input,
+    start: i64,
+}
+
+impl CommitWatch {
+    pub fn start(path: &Path) -> Result<CommitWatch, SourceError> {
+        let source = Source::open(path)?;
+        let start = data_version(&source.conn, &source.file)?;
+        Ok(CommitWatch {
+            conn: source.conn,
+            file: source.file,
+            start,
+        })
+    }
+
+    /// No commit since the watch started.
+    pub fn quiet(&self) -> Result<bool, SourceError> {
+        Ok(data_version(&self.conn, &self.file)? == self.start)
+    }
+}
+
+fn data_version(conn: &Connection, file: &Input) -> Result<i64, SourceError> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(|e| classify(file, Reading::Schema, e))
+}
+
 /// Checks, from its metadata only (see [`Input::head`]), that `path` is a non-empty
 /// regular file.
 fn check_file(path: &Path) -> Result<(), SourceError> {

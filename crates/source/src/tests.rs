@@ -145,3 +145,49 @@ fn the_busy_timeout_comes_from_the_environment_or_defaults_to_30_s() {
         Path::new("/a/b.db-wal")
     );
 }
+
+#[test]
+fn a_commit_watch_sees_commits_of_other_connections_and_nothing_else() {
+    let path = file_with(&format!(
+        "PRAGMA journal_mode=WAL; {}",
+        ava_catalog::SQLITE_DDL
+    ));
+    let app = Connection::open(&path).unwrap();
+    let watch = CommitWatch::start(&path).unwrap();
+    assert!(watch.quiet().unwrap(), "nothing was committed");
+    // Reading, and a transaction that is rolled back, are no commits.
+    app.execute_batch("SELECT count(*) FROM customers; BEGIN; DELETE FROM customers; ROLLBACK;")
+        .unwrap();
+    assert!(watch.quiet().unwrap());
+    app.execute(
+        "INSERT INTO customers (id, name, phone) VALUES (1, 'a', '1')",
+        [],
+    )
+    .unwrap();
+    assert!(!watch.quiet().unwrap(), "a commit went unseen");
+}
+
+#[test]
+fn the_digest_covers_the_write_ahead_log_and_the_stat_changes_with_it() {
+    let path = file_with(&format!(
+        "PRAGMA journal_mode=WAL; {}",
+        ava_catalog::SQLITE_DDL
+    ));
+    let app = Connection::open(&path).unwrap();
+    app.execute_batch("PRAGMA wal_autocheckpoint = 0").unwrap();
+    let (digest, stat) = (file_digest(&path).unwrap(), file_stat(&path));
+    assert_eq!(
+        file_digest(&path).unwrap(),
+        digest,
+        "the same bytes, another digest"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    app.execute(
+        "INSERT INTO customers (id, name, phone) VALUES (1, 'a', '1')",
+        [],
+    )
+    .unwrap();
+    // The commit is only in the -wal file, which the digest reads too.
+    assert_ne!(file_digest(&path).unwrap(), digest);
+    assert_ne!(file_stat(&path), stat);
+}
