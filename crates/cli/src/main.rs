@@ -8,6 +8,7 @@ mod demo;
 mod export;
 mod progress;
 mod report;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,6 +104,16 @@ enum Command {
     /// passing verify, and only if the file did not change since the backup; otherwise it is kept
     /// (exit 3 or 4).
     Archive(export::ArchiveArgs),
+    /// Serve the analytics API: the admin routes the dashboard reads, the write routes the
+    /// voice service calls.
+    ///
+    /// On Postgres when a database URL is set (--database-url, DATABASE_URL or ./.env), else on
+    /// the SQLite file (./ava_database.db by default; created with the app's schema if absent).
+    /// Admin routes need `Authorization: Bearer $ADMIN_API_TOKEN`, write routes
+    /// `Bearer $INGEST_API_TOKEN`; /health is open. Without tokens every route is open and only
+    /// a loopback --addr is allowed. One log line per request on stderr (RUST_LOG sets the
+    /// level). Stops on Ctrl-C or SIGTERM after the requests in flight.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -241,10 +252,13 @@ struct SeedArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // The server spreads requests over every core; the other commands need one thread.
+    let mut builder = if matches!(cli.command, Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -375,6 +389,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(args) => demo::run(args).await,
         Command::Export(args) => export::export(args).await,
         Command::Archive(args) => export::archive(args).await,
+        Command::Serve(args) => serve::serve(args).await,
     }
 }
 

@@ -157,8 +157,9 @@ fn pg_type(kind: Kind) -> Type {
     }
 }
 
-/// A target value decoded from binary COPY output.
-struct PgValue<'a>(Value<'a>);
+/// A target value decoded from Postgres' binary format (COPY output, or a query's row:
+/// `row.try_get::<_, PgValue>(i)`), for the column types the catalog uses.
+pub struct PgValue<'a>(pub Value<'a>);
 
 impl<'a> FromSql<'a> for PgValue<'a> {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {

@@ -12,7 +12,9 @@ use std::str::FromStr;
 use ava_catalog::{Table, TABLES};
 use tokio_postgres::{Client, GenericClient, NoTls};
 
-pub use copy::{copy_in, copy_into, encode_row, read_rows, CopyBuffer, CopyTarget, ReadError};
+pub use copy::{
+    copy_in, copy_into, encode_row, read_rows, CopyBuffer, CopyTarget, PgValue, ReadError,
+};
 pub use schema::SchemaProblem;
 
 /// What went wrong on the Postgres side; every message names the target (redacted).

@@ -1,0 +1,92 @@
+//! Rows into JSON, by the catalog's description of the columns: the same values give
+//! the same bytes whichever store they came from.
+//!
+//! - integers and floats as JSON numbers (a float that is not finite as `null`);
+//! - timestamps as ISO 8601 UTC with six fraction digits and `Z`
+//!   (`2025-08-25T11:49:59.721052Z`) — the original sent naive datetimes, which browsers
+//!   read as local time;
+//! - JSON columns (`call_events.data`) as the JSON they hold, objects with their keys
+//!   sorted (Postgres' `jsonb` does not keep the order the app wrote).
+
+use ava_catalog::{Kind, Table};
+use ava_convert::datetime::format_micros;
+use ava_convert::Value;
+use serde_json::{Map, Value as Json};
+
+/// One value as JSON.
+pub fn value(v: &Value<'_>) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Int(i) => Json::from(*i),
+        Value::Float(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Timestamp(t) => Json::String(format_micros(*t)),
+        Value::Text(s) => Json::String(s.to_string()),
+        Value::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_string())),
+    }
+}
+
+/// The columns of `table` named in `columns`, in that order (for a `SELECT`).
+///
+/// # Panics
+/// On a name the table does not have: the lists are constants of this crate, checked by
+/// its tests.
+pub fn select(table: &Table, columns: &[&str], alias: &str) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            let column = table
+                .column(c)
+                .unwrap_or_else(|| panic!("{} has no column {c}", table.name));
+            format!("{alias}.\"{}\"", column.name)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How to read the columns named in `columns` (see [`select`]).
+pub fn kinds(table: &Table, columns: &[&str]) -> Vec<Kind> {
+    columns
+        .iter()
+        .map(|c| table.column(c).map_or(Kind::Text, |c| c.kind))
+        .collect()
+}
+
+/// A row as a JSON object: `columns[i]` → `values[i]`.
+pub fn object(columns: &[&str], values: &[Value<'_>]) -> Map<String, Json> {
+    columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| (c.to_string(), value(v)))
+        .collect()
+}
+
+/// Every column of `table`, in catalog order.
+pub fn all_columns(table: &Table) -> Vec<&'static str> {
+    table.columns.iter().map(|c| c.name).collect()
+}
+
+/// `x` rounded to two decimals, as the original's `round(x, 2)` did (half away from
+/// zero on the binary value; the same on both stores since it is computed here).
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_render_the_same_whatever_their_store() {
+        assert_eq!(value(&Value::Timestamp(0)), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(value(&Value::Float(f64::NAN)), Json::Null);
+        assert_eq!(value(&Value::Float(2.5)), 2.5);
+        // Key order and spacing are the store's; the JSON is the same.
+        assert_eq!(
+            value(&Value::Json("{\"b\": 1, \"a\": [true, null]}".into())).to_string(),
+            value(&Value::Json("{\"a\":[true,null],\"b\":1}".into())).to_string()
+        );
+        assert_eq!(round2(2.345_000_1), 2.35);
+        assert_eq!(round2(-1.005), -1.0);
+    }
+}

@@ -1,0 +1,588 @@
+//! The read routes of the original backend (`admin-api.md`), with its faults fixed:
+//! search is case-insensitive on both stores (Unicode too), a legacy plain-text
+//! transcript is served as a one-entry transcript, a bad parameter is an [`Invalid`].
+//!
+//! Every function takes `now` (what "today" means), so two stores asked at the same
+//! moment answer alike, and tests can pin it.
+
+use ava_catalog::{Kind, Table, TABLES};
+use ava_convert::Value;
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value as Json};
+
+use crate::json::{all_columns, kinds, object, round2, select};
+use crate::store::{fold, Param, Rows, Store};
+use crate::{ApiError, Invalid};
+
+pub(crate) fn table(name: &str) -> &'static Table {
+    TABLES
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no table {name} in the catalog"))
+}
+
+/// Midnight (UTC) of the day `days` before `now`'s.
+fn midnight_days_before(now: DateTime<Utc>, days: i64) -> i64 {
+    (now - Duration::days(days))
+        .date_naive()
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros()
+}
+
+fn int(v: &Value<'_>) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        Value::Float(x) => *x as i64,
+        _ => 0,
+    }
+}
+
+fn float(v: &Value<'_>) -> Option<f64> {
+    match v {
+        Value::Float(x) => Some(*x),
+        Value::Int(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// `GET /health`'s body: the store, and whether it answers.
+pub async fn health(store: &Store) -> (bool, Json) {
+    let (kind, at) = store.describe();
+    match store.ping().await {
+        Ok(()) => (
+            true,
+            json!({"status": "healthy", "store": kind, "database": at}),
+        ),
+        Err(e) => {
+            tracing::error!("health check: {e}");
+            (
+                false,
+                json!({"status": "unhealthy", "store": kind, "database": at}),
+            )
+        }
+    }
+}
+
+/// The overview's period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Today,
+    Week,
+    Month,
+}
+
+impl Period {
+    pub const ALL: [Period; 3] = [Period::Today, Period::Week, Period::Month];
+
+    pub fn parse(text: Option<&str>) -> Result<Period, Invalid> {
+        match text.unwrap_or("today") {
+            "today" => Ok(Period::Today),
+            "week" => Ok(Period::Week),
+            "month" => Ok(Period::Month),
+            other => Err(Invalid::query(
+                "period",
+                format!("must be one of today, week, month (not {other:?})"),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Today => "today",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+
+    fn days(self) -> i64 {
+        match self {
+            Period::Today => 0,
+            Period::Week => 7,
+            Period::Month => 30,
+        }
+    }
+}
+
+const OVERVIEW_COLUMNS: [&str; 6] = [
+    "total_calls",
+    "total_talk_time_seconds",
+    "appointments_booked",
+    "avg_satisfaction_score",
+    "calls_escalated",
+    "date",
+];
+
+/// `GET /api/admin/metrics/overview`: the `daily_metrics` rows since the period's
+/// start, summed here (not in SQL, so both stores add the same floats in the same order).
+pub async fn overview(store: &Store, period: Period, now: DateTime<Utc>) -> Result<Json, ApiError> {
+    let metrics = table("daily_metrics");
+    let sql = format!(
+        "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
+        select(metrics, &OVERVIEW_COLUMNS, "m")
+    );
+    let rows = store
+        .rows(
+            &sql,
+            &[Param::Time(midnight_days_before(now, period.days()))],
+            &kinds(metrics, &OVERVIEW_COLUMNS),
+        )
+        .await?;
+    let (mut calls, mut talk, mut booked, mut escalated, mut weighted) =
+        (0i64, 0i64, 0i64, 0i64, 0.0);
+    for row in &rows {
+        let day_calls = int(&row[0]);
+        calls += day_calls;
+        talk += int(&row[1]);
+        booked += int(&row[2]);
+        weighted += float(&row[3]).unwrap_or(0.0) * day_calls as f64;
+        escalated += int(&row[4]);
+    }
+    let per_call = |x: f64| if calls > 0 { x / calls as f64 } else { 0.0 };
+    Ok(json!({
+        "period": period.name(),
+        "total_calls": calls,
+        "total_talk_time_hours": round2(talk as f64 / 3600.0),
+        "avg_call_duration_minutes": round2(per_call(talk as f64) / 60.0),
+        "appointments_booked": booked,
+        "conversion_rate": round2(per_call(booked as f64) * 100.0),
+        "avg_satisfaction_score": round2(per_call(weighted)),
+        "calls_escalated": escalated,
+        "escalation_rate": round2(per_call(escalated as f64) * 100.0),
+    }))
+}
+
+/// The query of `GET /api/admin/calls`, as sent (validated by [`CallsQuery::check`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallsQuery {
+    pub page: Option<String>,
+    pub page_size: Option<String>,
+    pub search: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+}
+
+/// A validated calls query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallsPage {
+    pub page: i64,
+    pub page_size: i64,
+    pub search: Option<String>,
+    pub sort_by: &'static str,
+    pub descending: bool,
+}
+
+pub const SORT_COLUMNS: [&str; 3] = ["started_at", "duration_seconds", "satisfaction_score"];
+
+fn number(
+    name: &str,
+    text: Option<&str>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, Invalid> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    let n: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| Invalid::query(name, format!("must be an integer (not {text:?})")))?;
+    if n < min || n > max {
+        return Err(Invalid::query(
+            name,
+            if max == i64::MAX {
+                format!("must be at least {min} (not {n})")
+            } else {
+                format!("must be between {min} and {max} (not {n})")
+            },
+        ));
+    }
+    Ok(n)
+}
+
+impl CallsQuery {
+    pub fn check(&self) -> Result<CallsPage, Invalid> {
+        let sort_by = match self.sort_by.as_deref().unwrap_or("started_at") {
+            s => SORT_COLUMNS
+                .iter()
+                .find(|c| **c == s)
+                .copied()
+                .ok_or_else(|| {
+                    Invalid::query(
+                        "sort_by",
+                        format!("must be one of {} (not {s:?})", SORT_COLUMNS.join(", ")),
+                    )
+                })?,
+        };
+        let descending = match self.sort_order.as_deref().unwrap_or("desc") {
+            "desc" => true,
+            "asc" => false,
+            other => {
+                return Err(Invalid::query(
+                    "sort_order",
+                    format!("must be asc or desc (not {other:?})"),
+                ))
+            }
+        };
+        Ok(CallsPage {
+            page: number("page", self.page.as_deref(), 1, 1, i64::MAX / 100)?,
+            page_size: number("page_size", self.page_size.as_deref(), 50, 1, 100)?,
+            search: self.search.clone().filter(|s| !s.is_empty()),
+            sort_by,
+            descending,
+        })
+    }
+}
+
+/// The columns of a call in the list.
+pub const LIST_COLUMNS: [&str; 12] = [
+    "id",
+    "session_id",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "phone_number",
+    "customer_id",
+    "satisfaction_score",
+    "sentiment",
+    "outcome",
+    "escalated",
+    "escalation_reason",
+];
+
+/// `search` as a `LIKE` pattern matching it anywhere, case-folded, `%`, `_` and `\`
+/// taken literally.
+fn contains_pattern(search: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in fold(search).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `GET /api/admin/calls`.
+pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
+    let sessions = table("call_sessions");
+    let d = store.dialect();
+    let mut params = Vec::new();
+    let filter = match &page.search {
+        Some(search) => {
+            params.push(Param::Text(contains_pattern(search)));
+            format!(
+                "WHERE {} LIKE $1 ESCAPE '\\' OR {} LIKE $1 ESCAPE '\\'",
+                d.fold("s.phone_number"),
+                d.fold("c.name")
+            )
+        }
+        None => String::new(),
+    };
+    let from =
+        format!("FROM call_sessions s LEFT JOIN customers c ON c.id = s.customer_id {filter}");
+    let total = store
+        .rows(&format!("SELECT count(*) {from}"), &params, &[Kind::Id])
+        .await?
+        .first()
+        .map_or(0, |r| int(&r[0]));
+    let direction = if page.descending { "DESC" } else { "ASC" };
+    let n = params.len();
+    let sql = format!(
+        "SELECT {} {from} ORDER BY s.\"{}\" {direction} NULLS LAST, s.id {direction} \
+         LIMIT ${} OFFSET ${}",
+        select(sessions, &LIST_COLUMNS, "s"),
+        page.sort_by,
+        n + 1,
+        n + 2
+    );
+    params.push(Param::Int(page.page_size));
+    params.push(Param::Int((page.page - 1) * page.page_size));
+    let rows = store
+        .rows(&sql, &params, &kinds(sessions, &LIST_COLUMNS))
+        .await?;
+    let calls: Vec<Json> = rows
+        .iter()
+        .map(|row| {
+            let mut call = object(&LIST_COLUMNS, row);
+            // The original sent 0 for a call without a duration.
+            if call["duration_seconds"].is_null() {
+                call.insert("duration_seconds".into(), json!(0));
+            }
+            Json::Object(call)
+        })
+        .collect();
+    Ok(json!({
+        "total": total,
+        "page": page.page,
+        "page_size": page.page_size,
+        "total_pages": (total + page.page_size - 1) / page.page_size,
+        "calls": calls,
+    }))
+}
+
+/// The columns of a call in its detail.
+pub const DETAIL_COLUMNS: [&str; 11] = [
+    "id",
+    "session_id",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "phone_number",
+    "satisfaction_score",
+    "sentiment",
+    "outcome",
+    "escalated",
+    "escalation_reason",
+];
+
+/// A stored transcript as a list of turns. The app stores the turns as JSON text; an
+/// older version stored plain text, which becomes one turn (the original failed with
+/// a 500 on it); none is an empty list.
+pub fn transcript(stored: &Value<'_>) -> Json {
+    let text = match stored {
+        Value::Text(t) | Value::Json(t) => t,
+        _ => return json!([]),
+    };
+    match serde_json::from_str::<Json>(text) {
+        Ok(turns @ Json::Array(_)) => turns,
+        _ => json!([{"speaker": "unknown", "text": text, "timestamp": null}]),
+    }
+}
+
+async fn one_row(
+    store: &Store,
+    table: &Table,
+    columns: &[&str],
+    id: i64,
+) -> Result<Option<Vec<Value<'static>>>, ApiError> {
+    let sql = format!(
+        "SELECT {} FROM \"{}\" t WHERE t.id = $1",
+        select(table, columns, "t"),
+        table.name
+    );
+    Ok(store
+        .rows(&sql, &[Param::Int(id)], &kinds(table, columns))
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// A customer as JSON, every column.
+async fn customer_object(store: &Store, id: i64) -> Result<Option<Map<String, Json>>, ApiError> {
+    let customers = table("customers");
+    let columns = all_columns(customers);
+    Ok(one_row(store, customers, &columns, id)
+        .await?
+        .map(|row| object(&columns, &row)))
+}
+
+/// `GET /api/admin/calls/{id}`.
+pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
+    let sessions = table("call_sessions");
+    let mut columns = DETAIL_COLUMNS.to_vec();
+    columns.extend(["customer_id", "transcript"]);
+    let row = one_row(store, sessions, &columns, id)
+        .await?
+        .ok_or(ApiError::NotFound("Call not found"))?;
+    let n = DETAIL_COLUMNS.len();
+    let customer = match &row[n] {
+        Value::Int(customer) => customer_object(store, *customer).await?.map(Json::Object),
+        _ => None,
+    };
+    let events_table = table("call_events");
+    let event_columns = all_columns(events_table);
+    let events = store
+        .rows(
+            &format!(
+                "SELECT {} FROM call_events e WHERE e.call_session_id = $1 \
+                 ORDER BY e.\"timestamp\" NULLS LAST, e.id",
+                select(events_table, &event_columns, "e")
+            ),
+            &[Param::Int(id)],
+            &kinds(events_table, &event_columns),
+        )
+        .await?;
+    Ok(json!({
+        "call": object(&DETAIL_COLUMNS, &row[..n]),
+        "customer": customer,
+        "transcript": transcript(&row[n + 1]),
+        "events": rows_json(&event_columns, &events),
+    }))
+}
+
+fn rows_json(columns: &[&str], rows: &Rows) -> Vec<Json> {
+    rows.iter()
+        .map(|r| Json::Object(object(columns, r)))
+        .collect()
+}
+
+/// `GET /api/admin/calls/{id}/transcript`.
+pub async fn call_transcript(store: &Store, id: i64) -> Result<Json, ApiError> {
+    let row = one_row(store, table("call_sessions"), &["transcript"], id)
+        .await?
+        .ok_or(ApiError::NotFound("Call not found"))?;
+    Ok(json!({"call_id": id, "transcript": transcript(&row[0])}))
+}
+
+const DAILY_COLUMNS: [&str; 5] = [
+    "date",
+    "total_calls",
+    "appointments_booked",
+    "avg_satisfaction_score",
+    "conversion_rate",
+];
+
+/// `days` of `GET /api/admin/analytics/daily`.
+pub fn daily_days(text: Option<&str>) -> Result<i64, Invalid> {
+    number("days", text, 30, 1, 90)
+}
+
+/// `GET /api/admin/analytics/daily`.
+pub async fn daily(store: &Store, days: i64, now: DateTime<Utc>) -> Result<Json, ApiError> {
+    let metrics = table("daily_metrics");
+    let mut columns = DAILY_COLUMNS.to_vec();
+    columns.push("avg_call_duration_seconds");
+    let rows = store
+        .rows(
+            &format!(
+                "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
+                select(metrics, &columns, "m")
+            ),
+            &[Param::Time(midnight_days_before(now, days))],
+            &kinds(metrics, &columns),
+        )
+        .await?;
+    let metrics: Vec<Json> = rows
+        .iter()
+        .map(|row| {
+            let mut day = object(&DAILY_COLUMNS, row);
+            let minutes = float(&row[DAILY_COLUMNS.len()]).map(|s| round2(s / 60.0));
+            day.insert(
+                "avg_call_duration_minutes".into(),
+                json!(minutes.unwrap_or(0.0)),
+            );
+            Json::Object(day)
+        })
+        .collect();
+    Ok(json!({ "metrics": metrics }))
+}
+
+/// The query of `GET /api/appointments`, as sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AppointmentsQuery {
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub status: Option<String>,
+}
+
+/// An ISO 8601 date-time (`Z` or an offset allowed; none means UTC) or a date, as µs.
+fn instant(name: &str, text: &str) -> Result<i64, Invalid> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_micros());
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc().timestamp_micros());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN).and_utc().timestamp_micros());
+    }
+    Err(Invalid::query(
+        name,
+        format!("must be an ISO 8601 date-time such as 2025-08-25T09:00:00Z (not {text:?})"),
+    ))
+}
+
+/// `GET /api/appointments`: every column, newest first.
+pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Json, ApiError> {
+    let appointments = table("appointments");
+    let columns = all_columns(appointments);
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    for (name, text, op) in [
+        ("start_date", &query.start_date, ">="),
+        ("end_date", &query.end_date, "<="),
+    ] {
+        if let Some(text) = text.as_deref().filter(|t| !t.is_empty()) {
+            params.push(Param::Time(instant(name, text)?));
+            conditions.push(format!("a.appointment_datetime {op} ${}", params.len()));
+        }
+    }
+    if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty()) {
+        params.push(Param::Text(status.to_string()));
+        conditions.push(format!("a.status = ${}", params.len()));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let rows = store
+        .rows(
+            &format!(
+                "SELECT {} FROM appointments a {filter} \
+                 ORDER BY a.appointment_datetime DESC, a.id DESC",
+                select(appointments, &columns, "a")
+            ),
+            &params,
+            &kinds(appointments, &columns),
+        )
+        .await?;
+    Ok(json!({ "appointments": rows_json(&columns, &rows) }))
+}
+
+/// `GET /api/customers/{id}`.
+pub async fn customer(store: &Store, id: i64) -> Result<Json, ApiError> {
+    customer_object(store, id)
+        .await?
+        .map(Json::Object)
+        .ok_or(ApiError::NotFound("Customer not found"))
+}
+
+/// `GET /api/customers/{id}/history`: the customer, their appointments and calls,
+/// newest first.
+pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> {
+    let customer = customer_object(store, id)
+        .await?
+        .ok_or(ApiError::NotFound("Customer not found"))?;
+    let appointments = table("appointments");
+    let appointment_columns = all_columns(appointments);
+    let booked = store
+        .rows(
+            &format!(
+                "SELECT {} FROM appointments a WHERE a.customer_id = $1 \
+                 ORDER BY a.appointment_datetime DESC, a.id DESC",
+                select(appointments, &appointment_columns, "a")
+            ),
+            &[Param::Int(id)],
+            &kinds(appointments, &appointment_columns),
+        )
+        .await?;
+    let sessions = table("call_sessions");
+    let calls = store
+        .rows(
+            &format!(
+                "SELECT {} FROM call_sessions s WHERE s.customer_id = $1 \
+                 ORDER BY s.started_at DESC NULLS LAST, s.id DESC",
+                select(sessions, &LIST_COLUMNS, "s")
+            ),
+            &[Param::Int(id)],
+            &kinds(sessions, &LIST_COLUMNS),
+        )
+        .await?;
+    Ok(json!({
+        "customer": customer,
+        "appointments": rows_json(&appointment_columns, &booked),
+        "calls": rows_json(&LIST_COLUMNS, &calls),
+    }))
+}

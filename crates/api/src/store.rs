@@ -1,0 +1,404 @@
+//! The store the API reads and writes: Postgres, or the SQLite file.
+//!
+//! Both take one SQL text (built with [`Dialect`] where the two differ) and [`Param`]s,
+//! and give rows as catalog [`Value`]s: Postgres' through the sink's binary decoder,
+//! SQLite's through the migration's converters (a cell that does not convert — a file
+//! the app wrote years ago may hold anything — is served as NULL and logged).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ava_catalog::{Column, Kind, SQLITE_DDL, TABLES};
+use ava_convert::datetime::format_sqlalchemy;
+use ava_convert::{convert, Cell, Value};
+use ava_sink::PgValue;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
+
+/// What failed in the store. Shown in the server's log only; clients get a generic 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{url}: {}", ava_sink::describe(.source))]
+    Postgres {
+        url: String,
+        source: tokio_postgres::Error,
+    },
+    #[error("{url}: no connection from the pool: {reason}")]
+    Pool { url: String, reason: String },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the database URL is not valid: {0}")]
+    BadUrl(String),
+    #[error("a blocking task failed: {0}")]
+    Task(String),
+}
+
+/// A query parameter, bound as each store needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+    /// A point in time (µs since 1970, UTC): `timestamptz` on Postgres, the app's
+    /// `YYYY-MM-DD HH:MM:SS.ffffff` text on SQLite (which compares as text).
+    Time(i64),
+    Null,
+}
+
+/// Where the two SQL dialects differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// `expr` case-folded the same way on both stores (Unicode lower case): ICU's on
+    /// Postgres, whatever the database's locale; Rust's on SQLite (whose own `lower()`
+    /// folds ASCII only), registered as `ava_fold`.
+    pub fn fold(self, expr: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("lower(({expr}) COLLATE \"und-x-icu\")"),
+            Dialect::Sqlite => format!("ava_fold({expr})"),
+        }
+    }
+}
+
+/// Case-folds `text` as [`Dialect::fold`] does in SQL.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// The store: cheap to clone (every clone shares the pools).
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+/// Rows as values, in the order of the query's columns.
+pub type Rows = Vec<Vec<Value<'static>>>;
+
+impl Store {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Store::Postgres(_) => Dialect::Postgres,
+            Store::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// What the store is, for `/health` and the log: `postgres` or `sqlite`, and where
+    /// (a URL without its password, or the file's path).
+    pub fn describe(&self) -> (&'static str, String) {
+        match self {
+            Store::Postgres(pg) => ("postgres", pg.url.clone()),
+            Store::Sqlite(lite) => ("sqlite", lite.path.display().to_string()),
+        }
+    }
+
+    /// Runs a query; `kinds` says how to read each column (SQLite holds no types).
+    pub async fn rows(
+        &self,
+        sql: &str,
+        params: &[Param],
+        kinds: &[Kind],
+    ) -> Result<Rows, StoreError> {
+        match self {
+            Store::Postgres(pg) => pg.rows(sql, params).await,
+            Store::Sqlite(lite) => lite.rows(sql, params, kinds).await,
+        }
+    }
+
+    /// Whether the store answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.rows("SELECT 1", &[], &[Kind::Int]).await.map(drop)
+    }
+}
+
+/// Postgres through a pool of connections.
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) pool: Pool,
+    /// The URL with its password redacted.
+    pub(crate) url: String,
+}
+
+impl PgStore {
+    /// A pool of at most `size` connections to `url` (connected on first use).
+    pub fn new(url: &str, size: usize) -> Result<PgStore, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::BadUrl(e.to_string()))?;
+        config.application_name("ava serve");
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        Ok(PgStore {
+            pool,
+            url: ava_sink::redact(url),
+        })
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Pool {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub(crate) fn error(&self, source: tokio_postgres::Error) -> StoreError {
+        StoreError::Postgres {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    async fn rows(&self, sql: &str, params: &[Param]) -> Result<Rows, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.error(e))?;
+        let bound = pg_params(params);
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            bound.iter().map(|p| p.as_ref() as _).collect();
+        let rows = client
+            .query(&statement, &refs)
+            .await
+            .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(|row| pg_row(row).map_err(|e| self.error(e)))
+            .collect()
+    }
+}
+
+/// The parameters as Postgres values.
+pub(crate) fn pg_params(
+    params: &[Param],
+) -> Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn tokio_postgres::types::ToSql + Sync + Send> {
+            match p {
+                Param::Int(i) => Box::new(*i),
+                Param::Float(x) => Box::new(*x),
+                Param::Bool(b) => Box::new(*b),
+                Param::Text(s) => Box::new(s.clone()),
+                Param::Time(t) => Box::new(chrono::DateTime::from_timestamp_micros(*t)),
+                Param::Null => Box::new(None::<String>),
+            }
+        })
+        .collect()
+}
+
+/// One Postgres row as values.
+pub(crate) fn pg_row(
+    row: &tokio_postgres::Row,
+) -> Result<Vec<Value<'static>>, tokio_postgres::Error> {
+    (0..row.len())
+        .map(|i| Ok(row.try_get::<_, PgValue>(i)?.0.into_owned()))
+        .collect()
+}
+
+/// The SQLite file: read-only connections for reads (WAL mode, so reads never wait for
+/// the writer), one connection for writes; every call on a blocking thread.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pub(crate) path: PathBuf,
+    readers: Arc<Readers>,
+    pub(crate) writer: Arc<Mutex<Connection>>,
+}
+
+/// A pool of read connections. Written by hand: the pool crates for rusqlite pin older
+/// rusqlite releases than the one the rest of ava uses, and a semaphore and a stack of
+/// connections is all this needs.
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+/// How long a statement waits for the file's lock before failing (SQLite's busy timeout).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl SqliteStore {
+    /// Opens `path` (created with the app's schema if it does not exist) in WAL mode,
+    /// with `readers` read-only connections, and adds ava's own indexes to it.
+    pub fn open(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let fresh = !path.exists();
+        let writer = Connection::open(path).map_err(err)?;
+        writer.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        writer
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(err)?;
+        writer
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(err)?;
+        if fresh {
+            writer.execute_batch(SQLITE_DDL).map_err(err)?;
+        }
+        // The indexes ava adds on Postgres serve the same reads here (a call's events,
+        // a customer's calls); the app ignores them.
+        for table in &TABLES {
+            for index in table.indexes.iter().filter(|i| !i.app) {
+                writer
+                    .execute_batch(&format!(
+                        "CREATE INDEX IF NOT EXISTS \"{}\" ON \"{}\" (\"{}\")",
+                        index.name, table.name, index.column
+                    ))
+                    .map_err(err)?;
+            }
+        }
+        register_fold(&writer).map_err(err)?;
+        let mut idle = Vec::with_capacity(readers);
+        for _ in 0..readers.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(err)?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+            register_fold(&conn).map_err(err)?;
+            idle.push(conn);
+        }
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            readers: Arc::new(Readers {
+                permits: Semaphore::new(idle.len()),
+                idle: Mutex::new(idle),
+            }),
+            writer: Arc::new(Mutex::new(writer)),
+        })
+    }
+
+    pub(crate) fn error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    async fn rows(&self, sql: &str, params: &[Param], kinds: &[Kind]) -> Result<Rows, StoreError> {
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let conn = self
+            .readers
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .ok_or_else(|| StoreError::Task("no idle SQLite connection".into()))?;
+        let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = sqlite_rows(&conn, &sql, &params, &kinds);
+            (conn, result)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+        self.readers
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
+        result.map_err(|e| self.error(e))
+    }
+}
+
+/// `ava_fold(text)`: [`fold`], for SQL.
+fn register_fold(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "ava_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => Some(fold(&String::from_utf8_lossy(t))),
+                ValueRef::Null => None,
+                other => Some(fold(&format!("{other:?}"))),
+            })
+        },
+    )
+}
+
+/// The parameters as SQLite values.
+pub(crate) fn sqlite_params(params: &[Param]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as V;
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Int(i) => V::Integer(*i),
+            Param::Float(x) => V::Real(*x),
+            Param::Bool(b) => V::Integer(i64::from(*b)),
+            Param::Text(s) => V::Text(s.clone()),
+            Param::Time(t) => V::Text(format_sqlalchemy(*t)),
+            Param::Null => V::Null,
+        })
+        .collect()
+}
+
+/// Runs a query on `conn`; each column read as its `kinds` entry says.
+pub(crate) fn sqlite_rows(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+    kinds: &[Kind],
+) -> rusqlite::Result<Rows> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let bound = sqlite_params(params);
+    let mut rows = statement.query(rusqlite::params_from_iter(bound.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(kinds.len());
+        for (i, kind) in kinds.iter().enumerate() {
+            values.push(sqlite_value(row.get_ref(i)?, *kind));
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// One SQLite cell as the value of a column of `kind`, by the migration's rules.
+fn sqlite_value(cell: ValueRef<'_>, kind: Kind) -> Value<'static> {
+    let cell = match cell {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(i) => Cell::Integer(i),
+        ValueRef::Real(r) => Cell::Real(r),
+        ValueRef::Text(t) => Cell::Text(t),
+        ValueRef::Blob(b) => Cell::Blob(b),
+    };
+    let column = Column {
+        name: "value",
+        kind,
+        nullable: true,
+        default: None,
+    };
+    match convert(&column, cell) {
+        Ok(converted) => converted.value.into_owned(),
+        Err(e) => {
+            tracing::warn!("a stored value the API cannot read is served as null: {e}");
+            Value::Null
+        }
+    }
+}

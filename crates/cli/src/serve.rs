@@ -1,0 +1,84 @@
+//! `ava serve`: which store, which address, which tokens; then the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config;
+use crate::TargetArgs;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Serve Postgres at this URL [default: $DATABASE_URL, or DATABASE_URL in ./.env;
+    /// with none, the SQLite file is served]
+    #[arg(long, value_name = "URL", conflicts_with = "sqlite")]
+    database_url: Option<String>,
+    /// Serve this SQLite file (created with the app's schema if it does not exist)
+    /// [default: ./ava_database.db when no database URL is set]
+    #[arg(long, value_name = "PATH")]
+    sqlite: Option<PathBuf>,
+    /// Address to listen on. Without tokens only a loopback address is allowed.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
+    addr: SocketAddr,
+    /// Bearer token for the admin routes (the dashboard's reads)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ADMIN_API_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+    /// Bearer token for the write routes (the voice service)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "INGEST_API_TOKEN",
+        hide_env_values = true
+    )]
+    ingest_token: Option<String>,
+    /// Connections in the Postgres pool (or read connections to the SQLite file)
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    connections: usize,
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let url = match (&args.database_url, &args.sqlite) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(_)) => None,
+        (None, None) => config::database_url(&TargetArgs { database_url: None }).ok(),
+    };
+    let store = match url {
+        Some(url) => {
+            ava_api::Store::Postgres(ava_api::store::PgStore::new(&url, args.connections)?)
+        }
+        None => {
+            let path = args
+                .sqlite
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SQLITE[0]));
+            ava_api::Store::Sqlite(
+                ava_api::store::SqliteStore::open(&path, args.connections)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
+        }
+    };
+    let tokens = ava_serve::Tokens {
+        admin: args.admin_token.filter(|t| !t.is_empty()),
+        ingest: args.ingest_token.filter(|t| !t.is_empty()),
+    };
+    let state = ava_serve::AppState {
+        store,
+        tokens: Arc::new(tokens),
+    };
+    ava_serve::serve(args.addr, state).await?;
+    Ok(crate::exit::OK)
+}
