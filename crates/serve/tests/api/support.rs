@@ -1,0 +1,173 @@
+//! The test harness: seeded stores and a server on a loopback port.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ava_api::store::{PgStore, SqliteStore};
+use ava_api::Store;
+use ava_serve::{AppState, Tokens};
+use ava_testpg::TestDb;
+use chrono::NaiveDate;
+use serde_json::Value;
+
+/// The last day with calls in the seeded files. "Today" for the API is the real today,
+/// so periods relative to now see the seeded days only when this is today; tests that
+/// compare the stores do not depend on it.
+pub fn end() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The same seeded rows in both stores.
+pub struct Stores {
+    pub dir: tempfile::TempDir,
+    pub sqlite: PathBuf,
+    pub pg: TestDb,
+}
+
+struct Quiet;
+
+impl ava_migrate::Progress for Quiet {
+    fn phase(&self, _: &str) {}
+    fn table_started(&self, _: &'static str, _: u64) {}
+    fn rows_copied(&self, _: &'static str, _: u64) {}
+    fn table_finished(&self, _: &'static str) {}
+}
+
+impl Stores {
+    /// `calls` seeded calls (seed `seed`, ending today) in a SQLite file, migrated into a
+    /// fresh Postgres database.
+    pub async fn seeded(calls: u64, seed: u64) -> Stores {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = dir.path().join("ava_database.db");
+        ava_seed::seed(
+            &sqlite,
+            &ava_seed::SeedOptions {
+                calls,
+                seed,
+                end: end(),
+            },
+        )
+        .unwrap();
+        let pg = TestDb::new();
+        Self::load(&pg, &sqlite).await;
+        Stores { dir, sqlite, pg }
+    }
+
+    /// Empty stores: a new SQLite file (`ava serve` creates it) and a database with the
+    /// schema pushed.
+    pub async fn empty() -> Stores {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = dir.path().join("ava_database.db");
+        let pg = TestDb::new();
+        let mut client = pg.client().await;
+        ava_migrations::push(&mut client, false).await.unwrap();
+        Stores { dir, sqlite, pg }
+    }
+
+    async fn load(pg: &TestDb, sqlite: &std::path::Path) {
+        let mut client = pg.client().await;
+        ava_migrations::push(&mut client, false).await.unwrap();
+        let mut target = ava_sink::connect(&pg.url).await.unwrap();
+        let opts = ava_migrate::Options {
+            sqlite: sqlite.to_path_buf(),
+            batch_size: ava_migrate::DEFAULT_BATCH_SIZE,
+            dry_run: false,
+            force: false,
+            resume: false,
+            rejects: None,
+        };
+        ava_migrate::migrate(&mut target, &opts, &Quiet)
+            .await
+            .unwrap();
+    }
+
+    pub fn sqlite_store(&self) -> Store {
+        Store::Sqlite(SqliteStore::open(&self.sqlite, 4).unwrap())
+    }
+
+    pub fn pg_store(&self) -> Store {
+        Store::Postgres(PgStore::new(&self.pg.url, 8).unwrap())
+    }
+
+    /// Both, Postgres first.
+    pub fn both(&self) -> [Store; 2] {
+        [self.pg_store(), self.sqlite_store()]
+    }
+}
+
+/// A server on a free loopback port, stopped when dropped.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A response: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Server {
+    pub async fn start(store: Store, tokens: Tokens) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = ava_serve::app(AppState {
+            store,
+            tokens: Arc::new(tokens),
+        });
+        let task = tokio::spawn(async move {
+            axum_serve(listener, app).await;
+        });
+        Server {
+            base,
+            http: reqwest::Client::new(),
+            task,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn get_with(&self, path: &str, token: &str) -> Reply {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Reply {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    axum::serve(listener, app).await.unwrap();
+}
