@@ -204,18 +204,17 @@ fn number(
 
 impl CallsQuery {
     pub fn check(&self) -> Result<CallsPage, Invalid> {
-        let sort_by = match self.sort_by.as_deref().unwrap_or("started_at") {
-            s => SORT_COLUMNS
-                .iter()
-                .find(|c| **c == s)
-                .copied()
-                .ok_or_else(|| {
-                    Invalid::query(
-                        "sort_by",
-                        format!("must be one of {} (not {s:?})", SORT_COLUMNS.join(", ")),
-                    )
-                })?,
-        };
+        let s = self.sort_by.as_deref().unwrap_or("started_at");
+        let sort_by = SORT_COLUMNS
+            .iter()
+            .find(|c| **c == s)
+            .copied()
+            .ok_or_else(|| {
+                Invalid::query(
+                    "sort_by",
+                    format!("must be one of {} (not {s:?})", SORT_COLUMNS.join(", ")),
+                )
+            })?;
         let descending = match self.sort_order.as_deref().unwrap_or("desc") {
             "desc" => true,
             "asc" => false,
@@ -271,13 +270,17 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
     let sessions = table("call_sessions");
     let d = store.dialect();
     let mut params = Vec::new();
+    // Two arms rather than one OR across the join: each can use its own trigram index
+    // on Postgres (`…_api_indexes.sql`).
     let filter = match &page.search {
         Some(search) => {
             params.push(Param::Text(contains_pattern(search)));
             format!(
-                "WHERE {} LIKE $1 ESCAPE '\\' OR {} LIKE $1 ESCAPE '\\'",
-                d.fold("s.phone_number"),
-                d.fold("c.name")
+                "WHERE s.id IN (SELECT p.id FROM call_sessions p WHERE {} LIKE $1 ESCAPE '\\' \
+                 UNION ALL SELECT n.id FROM call_sessions n JOIN customers nc \
+                 ON nc.id = n.customer_id WHERE {} LIKE $1 ESCAPE '\\')",
+                d.fold("p.phone_number"),
+                d.fold("nc.name")
             )
         }
         None => String::new(),
@@ -289,13 +292,20 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         .await?
         .first()
         .map_or(0, |r| int(&r[0]));
-    let direction = if page.descending { "DESC" } else { "ASC" };
+    // NULLs sort as the largest values (Postgres' default), so one (column, id) index
+    // serves both directions.
+    let direction = if page.descending {
+        "DESC NULLS FIRST"
+    } else {
+        "ASC NULLS LAST"
+    };
     let n = params.len();
     let sql = format!(
-        "SELECT {} {from} ORDER BY s.\"{}\" {direction} NULLS LAST, s.id {direction} \
+        "SELECT {} {from} ORDER BY s.\"{}\" {direction}, s.id {} \
          LIMIT ${} OFFSET ${}",
         select(sessions, &LIST_COLUMNS, "s"),
         page.sort_by,
+        if page.descending { "DESC" } else { "ASC" },
         n + 1,
         n + 2
     );
@@ -428,7 +438,9 @@ pub async fn call_transcript(store: &Store, id: i64) -> Result<Json, ApiError> {
     Ok(json!({"call_id": id, "transcript": transcript(&row[0])}))
 }
 
-const DAILY_COLUMNS: [&str; 5] = [
+/// The columns of a day in `GET /api/admin/analytics/daily` (with the average duration
+/// in minutes computed from `avg_call_duration_seconds`).
+pub const DAILY_COLUMNS: [&str; 5] = [
     "date",
     "total_calls",
     "appointments_booked",

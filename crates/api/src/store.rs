@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ava_catalog::{Column, Kind, SQLITE_DDL, TABLES};
+use ava_catalog::{Column, Kind, Shape, SQLITE_DDL, TABLES};
 use ava_convert::datetime::format_sqlalchemy;
 use ava_convert::{convert, Cell, Value};
 use ava_sink::PgValue;
@@ -187,6 +187,29 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Runs a query in `tx`, a transaction on one of this pool's connections (for writes
+    /// of several statements).
+    pub(crate) async fn rows_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Rows, StoreError> {
+        let statement = tx.prepare_cached(sql).await.map_err(|e| self.error(e))?;
+        let bound = pg_params(params);
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            bound.iter().map(|p| p.as_ref() as _).collect();
+        let rows = tx
+            .query(&statement, &refs)
+            .await
+            .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(|row| pg_row(row).map_err(|e| self.error(e)))
+            .collect()
+    }
+}
+
 /// The parameters as Postgres values.
 pub(crate) fn pg_params(
     params: &[Param],
@@ -259,10 +282,16 @@ impl SqliteStore {
         // a customer's calls); the app ignores them.
         for table in &TABLES {
             for index in table.indexes.iter().filter(|i| !i.app) {
+                let key = match index.shape {
+                    Shape::Column => format!("\"{}\"", index.column),
+                    Shape::ThenId => format!("\"{}\", id", index.column),
+                    // SQLite has no trigram index: its search reads every row.
+                    Shape::Trigram => continue,
+                };
                 writer
                     .execute_batch(&format!(
-                        "CREATE INDEX IF NOT EXISTS \"{}\" ON \"{}\" (\"{}\")",
-                        index.name, table.name, index.column
+                        "CREATE INDEX IF NOT EXISTS \"{}\" ON \"{}\" ({key})",
+                        index.name, table.name
                     ))
                     .map_err(err)?;
             }
@@ -323,6 +352,33 @@ impl SqliteStore {
             .unwrap_or_else(|p| p.into_inner())
             .push(conn);
         result.map_err(|e| self.error(e))
+    }
+}
+
+impl SqliteStore {
+    /// Runs `work` on the writer connection in one `BEGIN IMMEDIATE` transaction (the
+    /// file's write lock from its first statement), on a blocking thread: committed when
+    /// `work` returns `Ok`, rolled back otherwise.
+    pub(crate) async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&SqliteStore, &Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| store.error(e))?;
+            let out = work(&store, &tx)?;
+            tx.commit().map_err(|e| store.error(e))?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 }
 

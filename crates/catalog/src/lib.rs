@@ -83,6 +83,19 @@ pub struct Index {
     pub unique: bool,
     /// Declared by the app's models (and so in its SQLite file); `false`: Postgres only.
     pub app: bool,
+    /// What the index holds (the app's are all [`Shape::Column`]).
+    pub shape: Shape,
+}
+
+/// What an index holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A B-tree on the column.
+    Column,
+    /// A B-tree on (the column, id): pages of rows in the column's order, ties by id.
+    ThenId,
+    /// A trigram GIN index on the case-folded column (`pg_trgm`): substring search.
+    Trigram,
 }
 
 /// One table: its columns in the app's declared order, and its indexes.
@@ -192,6 +205,7 @@ const fn ix(name: &'static str, column: &'static str) -> Index {
         column,
         unique: false,
         app: true,
+        shape: Shape::Column,
     }
 }
 
@@ -201,16 +215,19 @@ const fn uq(name: &'static str, column: &'static str) -> Index {
         column,
         unique: true,
         app: true,
+        shape: Shape::Column,
     }
 }
 
-/// An index ava adds on Postgres (migration `…_foreign_key_indexes.sql`).
-const fn pg_ix(name: &'static str, column: &'static str) -> Index {
+/// An index ava adds on Postgres (migrations `…_foreign_key_indexes.sql`,
+/// `…_api_indexes.sql`).
+const fn pg_ix(name: &'static str, column: &'static str, shape: Shape) -> Index {
     Index {
         name,
         column,
         unique: false,
         app: false,
+        shape,
     }
 }
 
@@ -236,6 +253,7 @@ pub static TABLES: [Table; 5] = [
             uq("ix_customers_email", "email"),
             uq("ix_customers_phone", "phone"),
             ix("ix_customers_id", "id"),
+            pg_ix("ix_customers_name_fold_trgm", "name", Shape::Trigram),
         ],
     },
     Table {
@@ -268,7 +286,7 @@ pub static TABLES: [Table; 5] = [
                 "ix_appointments_appointment_datetime",
                 "appointment_datetime",
             ),
-            pg_ix("ix_appointments_customer_id", "customer_id"),
+            pg_ix("ix_appointments_customer_id", "customer_id", Shape::Column),
         ],
     },
     Table {
@@ -297,7 +315,27 @@ pub static TABLES: [Table; 5] = [
             ix("ix_call_sessions_phone_number", "phone_number"),
             uq("ix_call_sessions_session_id", "session_id"),
             ix("ix_call_sessions_started_at", "started_at"),
-            pg_ix("ix_call_sessions_customer_id", "customer_id"),
+            pg_ix("ix_call_sessions_customer_id", "customer_id", Shape::Column),
+            pg_ix(
+                "ix_call_sessions_phone_number_fold_trgm",
+                "phone_number",
+                Shape::Trigram,
+            ),
+            pg_ix(
+                "ix_call_sessions_started_at_id",
+                "started_at",
+                Shape::ThenId,
+            ),
+            pg_ix(
+                "ix_call_sessions_duration_seconds_id",
+                "duration_seconds",
+                Shape::ThenId,
+            ),
+            pg_ix(
+                "ix_call_sessions_satisfaction_score_id",
+                "satisfaction_score",
+                Shape::ThenId,
+            ),
         ],
     },
     Table {
@@ -313,7 +351,11 @@ pub static TABLES: [Table; 5] = [
             ix("ix_call_events_timestamp", "timestamp"),
             ix("ix_call_events_id", "id"),
             ix("ix_call_events_event_type", "event_type"),
-            pg_ix("ix_call_events_call_session_id", "call_session_id"),
+            pg_ix(
+                "ix_call_events_call_session_id",
+                "call_session_id",
+                Shape::Column,
+            ),
         ],
     },
     Table {

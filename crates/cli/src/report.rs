@@ -262,6 +262,54 @@ pub fn verify(report: &Report, took: Duration) {
     );
 }
 
+pub fn verify_api(report: &ava_api::compare::Report, took: Duration) {
+    println!("source: {}", report.source);
+    println!("target: {}", report.target);
+    println!("now:    {}", report.now);
+    println!(
+        "  {:<13} {:>9} {:>10} {:>8}",
+        "request", "requests", "identical", "differ"
+    );
+    for k in &report.kinds {
+        println!(
+            "  {:<13} {:>9} {:>10} {:>8}",
+            k.kind,
+            k.requests,
+            k.identical,
+            k.requests - k.identical
+        );
+    }
+    let mut differing = 0;
+    for outcome in report.differing() {
+        differing += 1;
+        println!(
+            "  ✗ {} (status: source {}, target {})",
+            outcome.request, outcome.source_status, outcome.target_status
+        );
+        for d in &outcome.differences {
+            println!(
+                "      {}: source {} ≠ target {}",
+                d.path, d.source, d.target
+            );
+        }
+        if outcome.more_differences > 0 {
+            println!("      … and {} more", outcome.more_differences);
+        }
+    }
+    let total = report.requests.len();
+    if differing == 0 {
+        println!(
+            "verified: the API answers the {total} requests identically on both stores ({:.2} s)",
+            took.as_secs_f64()
+        );
+    } else {
+        println!(
+            "DIFFERENT: {differing} of {total} requests are answered differently ({:.2} s)",
+            took.as_secs_f64()
+        );
+    }
+}
+
 pub fn seed(report: &ava_seed::SeedReport, path: &Path, took: Duration) {
     let total: u64 = report.rows.iter().map(|(_, n)| n).sum();
     let parts: Vec<String> = report

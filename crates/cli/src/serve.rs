@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -42,6 +41,10 @@ pub struct ServeArgs {
     /// Connections in the Postgres pool (or read connections to the SQLite file)
     #[arg(long, value_name = "N", default_value_t = 16)]
     connections: usize,
+    /// How long an admin answer is kept and served again, in milliseconds; any write
+    /// through this server empties the cache at once. 0 turns it off.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    cache_ttl_ms: u64,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
@@ -75,10 +78,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         admin: args.admin_token.filter(|t| !t.is_empty()),
         ingest: args.ingest_token.filter(|t| !t.is_empty()),
     };
-    let state = ava_serve::AppState {
-        store,
-        tokens: Arc::new(tokens),
-    };
+    let mut state = ava_serve::AppState::new(store, tokens);
+    state.cache = ava_serve::cache::Cache::new(std::time::Duration::from_millis(args.cache_ttl_ms));
     ava_serve::serve(args.addr, state).await?;
     Ok(crate::exit::OK)
 }

@@ -5,10 +5,14 @@
 //! [`app`] builds the router from an [`AppState`]; tests call it directly. Every error
 //! becomes an [`AppError`], whose response never carries internals (a store failure is
 //! logged and answered with a bare 500). [`auth`] guards the routes; every request is
-//! logged in one line (method, path, status, time).
+//! logged in one line (method, path, status, time). `GET /openapi.json` describes the API
+//! (OpenAPI 3.1, built from the catalog and the routes' rules) and `GET /docs` shows it
+//! (Swagger UI, served from the binary: no CDN); both are open.
 
 pub mod auth;
+pub mod cache;
 mod error;
+mod openapi;
 mod routes;
 
 use std::net::SocketAddr;
@@ -26,6 +30,19 @@ pub use error::AppError;
 pub struct AppState {
     pub store: ava_api::Store,
     pub tokens: Arc<Tokens>,
+    pub cache: cache::Cache,
+}
+
+impl AppState {
+    /// The state for `store`, guarded by `tokens`, with the default cache
+    /// ([`cache::DEFAULT_TTL`]).
+    pub fn new(store: ava_api::Store, tokens: Tokens) -> AppState {
+        AppState {
+            store,
+            tokens: Arc::new(tokens),
+            cache: cache::Cache::new(cache::DEFAULT_TTL),
+        }
+    }
 }
 
 /// The router: the routes, their guards and the request log.

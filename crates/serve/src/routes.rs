@@ -2,21 +2,25 @@
 //! (every parameter arrives as text, so a bad one is a 422 naming it, never a bare
 //! rejection) and hands the work to `ava_api`.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value as Json_;
 
 use ava_api::read::{self, AppointmentsQuery, CallsQuery, Period};
+use ava_api::write::{self, CallEnd, NewCall, NewCustomer, NewEvent};
 use ava_api::Invalid;
 
-use crate::{auth, AppError, AppState};
+use crate::{auth, cache, AppError, AppState};
 
 type Reply = Result<Json<Json_>, AppError>;
+/// A write's answer: 201 and what was created.
+type Created = Result<(StatusCode, Json<Json_>), AppError>;
 
 pub(crate) fn router(state: AppState) -> Router {
     let admin = Router::new()
@@ -28,10 +32,22 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/appointments", get(appointments))
         .route("/api/customers/{id}", get(customer))
         .route("/api/customers/{id}/history", get(history))
+        .route_layer(middleware::from_fn_with_state(state.clone(), cache::reads))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::admin));
+    // The voice service's writes: bodies taken as bytes and parsed by `ava_api::write`,
+    // so a bad one is a 422 naming the field; a successful write empties the cache.
+    let ingest = Router::new()
+        .route("/api/calls", post(start_call))
+        .route("/api/calls/{session_id}/events", post(call_event))
+        .route("/api/calls/{session_id}/end", post(end_call))
+        .route("/api/customers", post(create_customer))
+        .route_layer(middleware::from_fn_with_state(state.clone(), cache::writes))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::ingest));
     Router::new()
         .route("/health", get(health))
         .merge(admin)
+        .merge(ingest)
+        .merge(crate::openapi::routes())
         .with_state(state)
 }
 
@@ -101,4 +117,37 @@ async fn history(State(state): State<AppState>, Path(customer): Path<String>) ->
     Ok(Json(
         read::customer_history(&state.store, id(&customer)?).await?,
     ))
+}
+
+async fn start_call(State(state): State<AppState>, body: Bytes) -> Created {
+    let call = NewCall::parse(&body)?;
+    let started = write::start_call(&state.store, call, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(started)))
+}
+
+async fn call_event(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    body: Bytes,
+) -> Created {
+    let event = NewEvent::parse(&body)?;
+    let logged = write::call_event(&state.store, &session, event, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(logged)))
+}
+
+async fn end_call(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let end = CallEnd::parse(&body)?;
+    Ok(Json(
+        write::end_call_session(&state.store, &session, end, Utc::now()).await?,
+    ))
+}
+
+async fn create_customer(State(state): State<AppState>, body: Bytes) -> Created {
+    let customer = NewCustomer::parse(&body)?;
+    let created = write::new_customer(&state.store, customer, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }

@@ -14,3 +14,4 @@ mod migrate;
 mod roundtrip;
 mod sync;
 mod verify;
+mod verify_api;

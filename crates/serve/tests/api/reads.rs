@@ -1,5 +1,7 @@
 //! The read routes on both stores.
 
+use serde_json::{json, Value};
+
 use crate::support::*;
 
 #[tokio::test]
@@ -19,5 +21,353 @@ async fn both_stores_serve_the_same_json() {
         let (a, b) = (pg.get(path).await, lite.get(path).await);
         assert_eq!(a.status, 200, "{path}: {}", a.text);
         assert_eq!(a.text, b.text, "{path}");
+    }
+}
+
+// The seeded files hold every awkward row the tests below need (non-ASCII customer
+// names, legacy plain-text transcripts, calls with no customer, with and without a
+// phone): the seed writes them at fixed ids. The tests find them with SQL on the
+// Postgres copy and assert they are there, then ask both servers.
+
+/// A server on each store, Postgres first.
+async fn servers(stores: &Stores) -> [Server; 2] {
+    let [pg, lite] = stores.both();
+    [
+        Server::start(pg, Default::default()).await,
+        Server::start(lite, Default::default()).await,
+    ]
+}
+
+/// `GET path?query` (the query encoded as a browser would).
+async fn get(server: &Server, path: &str, query: &[(&str, &str)]) -> Reply {
+    let url = reqwest::Url::parse_with_params(&format!("{}{path}", server.base), query).unwrap();
+    server.send(server.http.get(url)).await
+}
+
+/// Asks both servers; asserts a 200 from Postgres and the same bytes from both; the body.
+async fn same(servers: &[Server; 2], path: &str, query: &[(&str, &str)]) -> Value {
+    let (pg, lite) = (
+        get(&servers[0], path, query).await,
+        get(&servers[1], path, query).await,
+    );
+    assert_eq!(pg.status, 200, "{path} {query:?}: {}", pg.text);
+    assert_eq!(pg.text, lite.text, "{path} {query:?}: the stores differ");
+    pg.body
+}
+
+/// [`same`] on the call list.
+async fn calls_page(servers: &[Server; 2], query: &[(&str, String)]) -> Value {
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    same(servers, "/api/admin/calls", &query).await
+}
+
+/// The text in the first column of every row of `sql` on the Postgres copy.
+async fn pg_texts(stores: &Stores, sql: &str) -> Vec<String> {
+    let client = stores.pg.client().await;
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// The ids of the calls of a call-list answer.
+fn call_ids(body: &Value) -> Vec<i64> {
+    body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_request_suite_gives_the_same_json_on_both_stores() {
+    let stores = Stores::seeded(300, 12).await;
+    let servers = servers(&stores).await;
+
+    let names = pg_texts(
+        &stores,
+        "select c.name from customers c where exists \
+         (select 1 from call_sessions s where s.customer_id = c.id) order by c.id",
+    )
+    .await;
+    let words: Vec<&str> = names.iter().flat_map(|n| n.split_whitespace()).collect();
+    let ascii = words
+        .iter()
+        .find(|w| w.len() >= 4 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .map(|w| w[1..4].to_string())
+        .expect("a customer with calls has a plain ASCII name");
+    // A word with a letter outside ASCII that has an upper and a lower case (é/É).
+    let accented = words
+        .iter()
+        .find(|w| {
+            w.chars()
+                .any(|c| !c.is_ascii() && c.to_uppercase().ne(c.to_lowercase()))
+        })
+        .map(|w| w.to_string())
+        .expect("a customer with calls has a non-ASCII name");
+    let phone = pg_texts(
+        &stores,
+        "select phone_number from call_sessions where phone_number is not null order by id limit 1",
+    )
+    .await
+    .remove(0);
+    let digits = phone[phone.len() - 4..].to_string();
+
+    let searches = [
+        None,
+        Some(digits.clone()),
+        Some(ascii.to_lowercase()),
+        Some(ascii.to_uppercase()),
+        Some(accented.to_lowercase()),
+        Some(accented.to_uppercase()),
+        Some("%_".to_string()),
+        Some("+1".to_string()),
+    ];
+    let mut totals = Vec::new();
+    for search in &searches {
+        for sort_by in ["started_at", "duration_seconds", "satisfaction_score"] {
+            for sort_order in ["desc", "asc"] {
+                let page = |n: i64| {
+                    let mut q = vec![
+                        ("page", n.to_string()),
+                        ("page_size", "20".to_string()),
+                        ("sort_by", sort_by.to_string()),
+                        ("sort_order", sort_order.to_string()),
+                    ];
+                    if let Some(s) = search {
+                        q.push(("search", s.clone()));
+                    }
+                    q
+                };
+                let first = calls_page(&servers, &page(1)).await;
+                let last = first["total_pages"].as_i64().unwrap().max(1);
+                let mut pages = vec![2, last, last + 1];
+                pages.dedup();
+                for n in pages.into_iter().filter(|&n| n > 1) {
+                    let body = calls_page(&servers, &page(n)).await;
+                    if n > last {
+                        assert_eq!(body["calls"], json!([]), "page {n} of {last}");
+                    }
+                }
+                totals.push((search.clone(), first["total"].as_i64().unwrap(), first));
+            }
+        }
+    }
+    // Search ignores case, ASCII or not, and takes % and _ literally.
+    let found = |s: &str| {
+        totals
+            .iter()
+            .filter(|(search, _, _)| search.as_deref() == Some(s))
+            .map(|(_, total, first)| (*total, call_ids(first)))
+            .collect::<Vec<_>>()
+    };
+    for (lower, upper) in [
+        (ascii.to_lowercase(), ascii.to_uppercase()),
+        (accented.to_lowercase(), accented.to_uppercase()),
+    ] {
+        let (a, b) = (found(&lower), found(&upper));
+        assert!(a[0].0 > 0, "{lower:?} finds nothing");
+        assert_eq!(a, b, "{lower:?} and {upper:?} find different calls");
+    }
+    assert!(found(&digits)[0].0 > 0, "{digits} finds nothing");
+    assert!(found("%_").iter().all(|(total, _)| *total == 0));
+
+    for period in ["today", "week", "month"] {
+        same(
+            &servers,
+            "/api/admin/metrics/overview",
+            &[("period", period)],
+        )
+        .await;
+    }
+    same(&servers, "/api/admin/metrics/overview", &[]).await;
+    for days in ["1", "7", "30", "90"] {
+        same(&servers, "/api/admin/analytics/daily", &[("days", days)]).await;
+    }
+    same(&servers, "/api/admin/analytics/daily", &[]).await;
+    same(&servers, "/api/appointments", &[]).await;
+    for status in pg_texts(
+        &stores,
+        "select distinct status from appointments where status is not null",
+    )
+    .await
+    {
+        same(&servers, "/api/appointments", &[("status", &status)]).await;
+    }
+    let range = same(
+        &servers,
+        "/api/appointments",
+        &[
+            (
+                "start_date",
+                &format!("{}T00:00:00Z", end() - chrono::Days::new(10)),
+            ),
+            (
+                "end_date",
+                &format!("{}T12:00:00+00:00", end() + chrono::Days::new(10)),
+            ),
+        ],
+    )
+    .await;
+    assert!(!range["appointments"].as_array().unwrap().is_empty());
+    for id in (1..=300).step_by(7) {
+        same(&servers, &format!("/api/admin/calls/{id}"), &[]).await;
+        same(&servers, &format!("/api/admin/calls/{id}/transcript"), &[]).await;
+    }
+    for id in (1..=60).step_by(3) {
+        same(&servers, &format!("/api/customers/{id}"), &[]).await;
+        same(&servers, &format!("/api/customers/{id}/history"), &[]).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_are_a_422_naming_them_and_unknown_ids_a_404() {
+    let stores = Stores::seeded(200, 13).await;
+    for server in servers(&stores).await {
+        for (path, location, name) in [
+            ("/api/admin/calls?page=0", "query", "page"),
+            ("/api/admin/calls?page=x", "query", "page"),
+            ("/api/admin/calls?page_size=101", "query", "page_size"),
+            ("/api/admin/calls?page_size=0", "query", "page_size"),
+            ("/api/admin/calls?sort_by=bogus", "query", "sort_by"),
+            ("/api/admin/calls?sort_order=up", "query", "sort_order"),
+            ("/api/admin/metrics/overview?period=year", "query", "period"),
+            ("/api/admin/analytics/daily?days=0", "query", "days"),
+            ("/api/admin/analytics/daily?days=91", "query", "days"),
+            ("/api/admin/analytics/daily?days=x", "query", "days"),
+            (
+                "/api/appointments?start_date=garbage",
+                "query",
+                "start_date",
+            ),
+            ("/api/appointments?end_date=2025-13-45", "query", "end_date"),
+            ("/api/admin/calls/abc", "path", "id"),
+            ("/api/admin/calls/1.5/transcript", "path", "id"),
+            ("/api/customers/abc", "path", "id"),
+            ("/api/customers/x/history", "path", "id"),
+        ] {
+            let reply = server.get(path).await;
+            assert_eq!(reply.status, 422, "{path}: {}", reply.text);
+            let detail = &reply.body["detail"];
+            assert_eq!(
+                detail.as_array().map(Vec::len),
+                Some(1),
+                "{path}: {}",
+                reply.text
+            );
+            assert_eq!(detail[0]["loc"], json!([location, name]), "{path}");
+            assert_eq!(detail[0]["type"], "value_error", "{path}");
+            assert!(detail[0]["msg"].is_string(), "{path}");
+        }
+        for (path, what) in [
+            ("/api/admin/calls/999999", "Call not found"),
+            ("/api/admin/calls/999999/transcript", "Call not found"),
+            ("/api/admin/calls/-1", "Call not found"),
+            ("/api/customers/999999", "Customer not found"),
+            ("/api/customers/999999/history", "Customer not found"),
+        ] {
+            let reply = server.get(path).await;
+            assert_eq!(reply.status, 404, "{path}: {}", reply.text);
+            assert_eq!(reply.body, json!({ "detail": what }), "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn legacy_transcripts_and_calls_without_a_customer_are_served_alike() {
+    let stores = Stores::seeded(200, 14).await;
+    let servers = servers(&stores).await;
+    let client = stores.pg.client().await;
+
+    // A transcript from before the app stored JSON: one entry, not a 500.
+    let legacy = client
+        .query(
+            "select id, transcript from call_sessions \
+             where transcript is not null and transcript not like '[%' order by id limit 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (id, text): (i64, String) = (legacy[0].get(0), legacy[0].get(1));
+    let want = json!([{"speaker": "unknown", "text": text, "timestamp": null}]);
+    let detail = same(&servers, &format!("/api/admin/calls/{id}"), &[]).await;
+    assert_eq!(detail["transcript"], want);
+    let transcript = same(&servers, &format!("/api/admin/calls/{id}/transcript"), &[]).await;
+    assert_eq!(transcript, json!({"call_id": id, "transcript": want}));
+
+    // A call with no customer: `customer` is null, and search finds it by its phone.
+    let anonymous = client
+        .query(
+            "select id, phone_number from call_sessions \
+             where customer_id is null and phone_number is not null order by id limit 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (id, phone): (i64, String) = (anonymous[0].get(0), anonymous[0].get(1));
+    let detail = same(&servers, &format!("/api/admin/calls/{id}"), &[]).await;
+    assert_eq!(detail["customer"], Value::Null);
+    assert_eq!(detail["call"]["phone_number"], phone.as_str());
+    for search in [phone.as_str(), &phone[phone.len() - 7..]] {
+        let found = same(
+            &servers,
+            "/api/admin/calls",
+            &[("search", search), ("page_size", "100")],
+        )
+        .await;
+        let call = found["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("search {search:?} does not find call {id}: {found}"));
+        assert_eq!(call["customer_id"], Value::Null);
+    }
+
+    // One with neither a customer nor a phone.
+    let nobody = client
+        .query(
+            "select id from call_sessions \
+             where customer_id is null and phone_number is null order by id limit 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let id: i64 = nobody[0].get(0);
+    let detail = same(&servers, &format!("/api/admin/calls/{id}"), &[]).await;
+    assert_eq!(detail["customer"], Value::Null);
+    assert_eq!(detail["call"]["phone_number"], Value::Null);
+}
+
+#[tokio::test]
+async fn empty_stores_answer_alike() {
+    let stores = Stores::empty().await;
+    let servers = servers(&stores).await;
+    // The SQLite store created its file, with the app's schema.
+    assert!(stores.dir.path().join("ava_database.db").is_file());
+    for period in ["today", "week", "month"] {
+        let overview = same(
+            &servers,
+            "/api/admin/metrics/overview",
+            &[("period", period)],
+        )
+        .await;
+        assert_eq!(overview["total_calls"], 0);
+        assert_eq!(overview["conversion_rate"], 0.0);
+    }
+    let calls = same(&servers, "/api/admin/calls", &[("search", "é")]).await;
+    assert_eq!(
+        calls,
+        json!({"total": 0, "page": 1, "page_size": 50, "total_pages": 0, "calls": []})
+    );
+    same(&servers, "/api/admin/analytics/daily", &[("days", "90")]).await;
+    same(&servers, "/api/appointments", &[]).await;
+    for server in &servers {
+        assert_eq!(server.get("/api/customers/1").await.status, 404);
+        assert_eq!(server.get("/api/admin/calls/1").await.status, 404);
     }
 }

@@ -1,7 +1,6 @@
 //! The test harness: seeded stores and a server on a loopback port.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use ava_api::store::{PgStore, SqliteStore};
 use ava_api::Store;
@@ -120,10 +119,7 @@ impl Server {
     pub async fn start(store: Store, tokens: Tokens) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = ava_serve::app(AppState {
-            store,
-            tokens: Arc::new(tokens),
-        });
+        let app = ava_serve::app(AppState::new(store, tokens));
         let task = tokio::spawn(async move {
             axum_serve(listener, app).await;
         });

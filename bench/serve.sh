@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# bench/serve.sh — how fast does `ava serve` answer the dashboard's reads?
+#
+# On a seeded 100,000-call file, migrated into a fresh Postgres database, it starts
+# `ava serve` on Postgres and on the SQLite file and drives four routes with wrk from
+# loopback: the overview, a page of calls, a calls search and a call detail. Each at 32
+# connections for --seconds, with the response cache on (the default, 1 s) and off; then
+# every route at 256 connections, counting errors. Results: bench/out/serve.md.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: bench/serve.sh [--calls N] [--seconds S]
+
+Measures requests/s and p50/p99 latency of `ava serve` for the overview, a calls page,
+a calls search and a call detail, on Postgres and on SQLite, with wrk on loopback.
+
+Options:
+  --calls N     calls in the seeded file              [default: 100000]
+  --seconds S   seconds per measurement               [default: 10]
+  -h, --help    this text
+
+Environment:
+  BENCH_ADMIN_URL   a Postgres URL whose user may create and drop databases
+                    [default: postgresql://postgres@127.0.0.1:5432/postgres]
+
+Needs: cargo, psql, sqlite3, wrk (Debian: apt-get install wrk). The seeded file is cached
+in bench/out/data/ (shared with bench/run.sh). Takes about 4 minutes with the defaults.
+EOF
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT="$ROOT/bench/out"
+DATA="$OUT/data"
+ADMIN=${BENCH_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+CALLS=100000
+SECONDS_EACH=10
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+
+while (($#)); do
+    case $1 in
+        --calls) CALLS=$2; shift 2 ;;
+        --seconds) SECONDS_EACH=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf 'bench/serve.sh: %s\n' "$*" >&2; exit 1; }
+for tool in cargo psql sqlite3 wrk curl; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (wrk: apt-get install wrk)"
+done
+
+DB="ava_bench_serve_$$"
+base=${ADMIN%%\?*}
+URL="${base%/*}/$DB"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    "${PSQL[@]}" "$ADMIN" -c "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "building ava (cargo build --release -p ava)"
+(cd "$ROOT" && cargo build --release -q -p ava) || die "the build failed"
+cp "$ROOT/target/release/ava" "$WORK/ava"
+AVA="$WORK/ava"
+
+mkdir -p "$DATA"
+FILE="$DATA/calls-$CALLS.db"
+if [[ ! -f $FILE ]]; then
+    log "seeding $FILE"
+    "$AVA" seed --sqlite "$FILE.tmp" --calls "$CALLS" --seed 1 --end 2026-11-25 >/dev/null
+    mv "$FILE.tmp" "$FILE"
+fi
+# The SQLite server writes to its file (WAL mode, ava's indexes): give it a copy.
+cp "$FILE" "$WORK/serve.db"
+
+log "migrating into $DB"
+"${PSQL[@]}" "$ADMIN" -c "create database $DB"
+"$AVA" db push --database-url "$URL" >/dev/null
+"$AVA" migrate --sqlite "$FILE" --database-url "$URL" >/dev/null 2>&1 || die "ava migrate failed"
+"${PSQL[@]}" "$URL" -c "vacuum analyze"
+
+# The requests: a real phone fragment and a real name fragment from the data.
+NAME=$(sqlite3 -readonly "$FILE" "select lower(substr(name, 2, 4)) from customers where id = 4242")
+CALL=$(sqlite3 -readonly "$FILE" "select id from call_sessions order by started_at desc limit 1 offset 500")
+declare -A PATHS=(
+    [overview]="/api/admin/metrics/overview?period=month"
+    [calls_page]="/api/admin/calls?page=1&page_size=50"
+    [calls_search]="/api/admin/calls?page=1&page_size=50&search=$NAME"
+    [call_detail]="/api/admin/calls/$CALL"
+)
+ORDER=(overview calls_page calls_search call_detail)
+
+# start STORE CACHE_MS PORT: ava serve in the background; waits until /health answers.
+start() {
+    local store=$1 cache=$2 port=$3 args=()
+    if [[ $store == postgres ]]; then args=(--database-url "$URL"); else args=(--sqlite "$WORK/serve.db"); fi
+    RUST_LOG=warn "$AVA" serve "${args[@]}" --addr "127.0.0.1:$port" --cache-ttl-ms "$cache" \
+        --connections 16 >"$WORK/serve-$store-$cache.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "ava serve ($store) did not start; see $WORK/serve-$store-$cache.log"
+}
+
+# measure PORT PATH CONNECTIONS: prints "req/s p50_ms p99_ms errors".
+measure() {
+    local out
+    out=$(wrk -t2 -c"$3" -d"${SECONDS_EACH}s" --latency --timeout 10s "http://127.0.0.1:$1$2")
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+        /Non-2xx or 3xx responses:/ { errors += $5 }
+        /Socket errors:/ { gsub(",", ""); errors += $4 + $6 + $8 + $10 }
+        function ms(v) {
+            if (v ~ /us$/) return sprintf("%.2f", v / 1000)
+            if (v ~ /ms$/) return sprintf("%.2f", v + 0)
+            if (v ~ /s$/) return sprintf("%.2f", v * 1000)
+            return v
+        }
+        END { printf "%.0f %s %s %d\n", rps, ms(p50), ms(p99), errors + 0 }' <<<"$out"
+}
+
+RESULTS="$WORK/results"
+: >"$RESULTS"
+port=18300
+for store in postgres sqlite; do
+    for cache in 1000 0; do
+        port=$((port + 1))
+        start "$store" "$cache" "$port"
+        for name in "${ORDER[@]}"; do
+            read -r rps p50 p99 errors < <(measure "$port" "${PATHS[$name]}" 32)
+            log "$store cache=${cache}ms $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, errors $errors"
+            echo "$store $cache $name 32 $rps $p50 $p99 $errors" >>"$RESULTS"
+        done
+        if [[ $cache != 0 ]]; then
+            for name in "${ORDER[@]}"; do
+                read -r rps p50 p99 errors < <(measure "$port" "${PATHS[$name]}" 256)
+                log "$store cache=${cache}ms $name at 256 connections: $rps req/s, p99 $p99 ms, errors $errors"
+                echo "$store $cache $name 256 $rps $p50 $p99 $errors" >>"$RESULTS"
+            done
+        fi
+        kill "${PIDS[-1]}" && wait "${PIDS[-1]}" 2>/dev/null || true
+    done
+done
+
+{
+    echo "# ava serve benchmark"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores · $(psql --version | awk '{print "PostgreSQL " $3}') ·" \
+        "$CALLS calls · wrk -t2 -d${SECONDS_EACH}s from loopback · \`bench/serve.sh --calls $CALLS --seconds $SECONDS_EACH\`"
+    echo
+    echo "Requests: overview \`${PATHS[overview]}\`, calls page \`${PATHS[calls_page]}\`,"
+    echo "calls search \`${PATHS[calls_search]}\`, call detail \`${PATHS[call_detail]}\`."
+    echo
+    echo "| store | cache | route | connections | req/s | p50 ms | p99 ms | errors |"
+    echo "|---|---|---|---|---|---|---|---|"
+    while read -r store cache name conns rps p50 p99 errors; do
+        echo "| $store | $([[ $cache == 0 ]] && echo off || echo "${cache} ms") | $name | $conns | $rps | $p50 | $p99 | $errors |"
+    done <"$RESULTS"
+    echo
+    echo "## Targets (Postgres, cache on, 32 connections; errors at 256)"
+    echo
+    verdict() { awk "BEGIN { exit !($1) }" && echo pass || echo FAIL; }
+    pick() { awk -v s="$1" -v c="$2" -v n="$3" -v k="$4" -v f="$5" '$1 == s && $2 == c && $3 == n && $4 == k { print $f }' "$RESULTS"; }
+    for pair in "overview 2" "calls_page 10" "calls_search 25"; do
+        read -r name limit <<<"$pair"
+        p99=$(pick postgres 1000 "$name" 32 7)
+        echo "- $name p99 < $limit ms: $p99 ms — $(verdict "$p99 < $limit")"
+    done
+    errors=$(awk '$4 == 256 { e += $8 } END { print e + 0 }' "$RESULTS")
+    echo "- no errors at 256 connections (both stores, every route): $errors — $(verdict "$errors == 0")"
+} >"$OUT/serve.md"
+cat "$OUT/serve.md"
