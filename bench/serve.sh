@@ -87,8 +87,21 @@ log "migrating into $DB"
 "$AVA" migrate --sqlite "$FILE" --database-url "$URL" >/dev/null 2>&1 || die "ava migrate failed"
 "${PSQL[@]}" "$URL" -c "vacuum analyze"
 
-# The requests: a real phone fragment and a real name fragment from the data.
-NAME=$(sqlite3 -readonly "$FILE" "select lower(substr(name, 2, 4)) from customers where id = 4242")
+# urlencode TEXT: percent-encodes every byte but unreserved ASCII.
+urlencode() {
+    local LC_ALL=C text=$1 i c out=""
+    for ((i = 0; i < ${#text}; i++)); do
+        c=${text:i:1}
+        case $c in
+            [a-zA-Z0-9.~_-]) out+=$c ;;
+            *) out+=$(printf '%%%02X' "'$c") ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+
+# The requests: a fragment of a real customer's last name, a real call.
+NAME=$(urlencode "$(sqlite3 -readonly "$FILE" "select lower(substr(name, instr(name, ' ') + 1, 4)) from customers where id = 4242")")
 CALL=$(sqlite3 -readonly "$FILE" "select id from call_sessions order by started_at desc limit 1 offset 500")
 declare -A PATHS=(
     [overview]="/api/admin/metrics/overview?period=month"

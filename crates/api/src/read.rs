@@ -175,13 +175,36 @@ pub struct CallsPage {
 
 pub const SORT_COLUMNS: [&str; 3] = ["started_at", "duration_seconds", "satisfaction_score"];
 
-fn number(
-    name: &str,
-    text: Option<&str>,
-    default: i64,
-    min: i64,
-    max: i64,
-) -> Result<i64, Invalid> {
+/// An integer query parameter's default and bounds (also what the OpenAPI document
+/// says of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+/// `page` of the calls list (no upper bound but what keeps the offset an integer).
+pub const PAGE: Bounds = Bounds {
+    default: 1,
+    min: 1,
+    max: i64::MAX / 100,
+};
+/// `page_size` of the calls list.
+pub const PAGE_SIZE: Bounds = Bounds {
+    default: 50,
+    min: 1,
+    max: 100,
+};
+/// `days` of the daily series.
+pub const DAYS: Bounds = Bounds {
+    default: 30,
+    min: 1,
+    max: 90,
+};
+
+fn number(name: &str, text: Option<&str>, bounds: Bounds) -> Result<i64, Invalid> {
+    let Bounds { default, min, max } = bounds;
     let Some(text) = text else {
         return Ok(default);
     };
@@ -192,7 +215,7 @@ fn number(
     if n < min || n > max {
         return Err(Invalid::query(
             name,
-            if max == i64::MAX {
+            if max == PAGE.max {
                 format!("must be at least {min} (not {n})")
             } else {
                 format!("must be between {min} and {max} (not {n})")
@@ -226,8 +249,8 @@ impl CallsQuery {
             }
         };
         Ok(CallsPage {
-            page: number("page", self.page.as_deref(), 1, 1, i64::MAX / 100)?,
-            page_size: number("page_size", self.page_size.as_deref(), 50, 1, 100)?,
+            page: number("page", self.page.as_deref(), PAGE)?,
+            page_size: number("page_size", self.page_size.as_deref(), PAGE_SIZE)?,
             search: self.search.clone().filter(|s| !s.is_empty()),
             sort_by,
             descending,
@@ -277,8 +300,8 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
             params.push(Param::Text(contains_pattern(search)));
             format!(
                 "WHERE s.id IN (SELECT p.id FROM call_sessions p WHERE {} LIKE $1 ESCAPE '\\' \
-                 UNION ALL SELECT n.id FROM call_sessions n JOIN customers nc \
-                 ON nc.id = n.customer_id WHERE {} LIKE $1 ESCAPE '\\')",
+                 UNION ALL SELECT n.id FROM call_sessions n WHERE n.customer_id IN \
+                 (SELECT nc.id FROM customers nc WHERE {} LIKE $1 ESCAPE '\\'))",
                 d.fold("p.phone_number"),
                 d.fold("nc.name")
             )
@@ -450,7 +473,7 @@ pub const DAILY_COLUMNS: [&str; 5] = [
 
 /// `days` of `GET /api/admin/analytics/daily`.
 pub fn daily_days(text: Option<&str>) -> Result<i64, Invalid> {
-    number("days", text, 30, 1, 90)
+    number("days", text, DAYS)
 }
 
 /// `GET /api/admin/analytics/daily`.

@@ -37,6 +37,8 @@ pub enum StoreError {
     BadUrl(String),
     #[error("a blocking task failed: {0}")]
     Task(String),
+    #[error("{0} is open for reading only")]
+    ReadOnly(PathBuf),
 }
 
 /// A query parameter, bound as each store needs it.
@@ -131,12 +133,13 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// A pool of at most `size` connections to `url` (connected on first use).
-    pub fn new(url: &str, size: usize) -> Result<PgStore, StoreError> {
+    /// A pool of at most `size` connections to `url` (connected on first use), named
+    /// `application` in `pg_stat_activity`.
+    pub fn new(url: &str, size: usize, application: &str) -> Result<PgStore, StoreError> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| StoreError::BadUrl(e.to_string()))?;
-        config.application_name("ava serve");
+        config.application_name(application);
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -239,12 +242,13 @@ pub(crate) fn pg_row(
 }
 
 /// The SQLite file: read-only connections for reads (WAL mode, so reads never wait for
-/// the writer), one connection for writes; every call on a blocking thread.
+/// the writer), one connection for writes (none when opened read-only); every call on a
+/// blocking thread.
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) path: PathBuf,
     readers: Arc<Readers>,
-    pub(crate) writer: Arc<Mutex<Connection>>,
+    pub(crate) writer: Option<Arc<Mutex<Connection>>>,
 }
 
 /// A pool of read connections. Written by hand: the pool crates for rusqlite pin older
@@ -297,6 +301,19 @@ impl SqliteStore {
             }
         }
         register_fold(&writer).map_err(err)?;
+        let mut store = SqliteStore::open_read_only(path, readers)?;
+        store.writer = Some(Arc::new(Mutex::new(writer)));
+        Ok(store)
+    }
+
+    /// Opens an existing `path` for reading only: nothing about the file changes (not
+    /// its journal mode, not its indexes), as `ava verify --api` needs of the app's file.
+    /// Writes are refused ([`StoreError::ReadOnly`]).
+    pub fn open_read_only(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut idle = Vec::with_capacity(readers);
         for _ in 0..readers.max(1) {
             let conn = Connection::open_with_flags(
@@ -314,7 +331,7 @@ impl SqliteStore {
                 permits: Semaphore::new(idle.len()),
                 idle: Mutex::new(idle),
             }),
-            writer: Arc::new(Mutex::new(writer)),
+            writer: None,
         })
     }
 
@@ -368,8 +385,12 @@ impl SqliteStore {
         E: From<StoreError> + Send + 'static,
     {
         let store = self.clone();
+        let writer = self
+            .writer
+            .clone()
+            .ok_or_else(|| StoreError::ReadOnly(self.path.clone()))?;
         tokio::task::spawn_blocking(move || {
-            let mut conn = store.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| store.error(e))?;

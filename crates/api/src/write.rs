@@ -576,7 +576,7 @@ async fn log_event<T: Tx>(
         event
             .data
             .as_ref()
-            .map_or(Param::Null, |d| Param::Text(d.to_string())),
+            .map_or(Param::Null, |d| Param::Text(app_json(d))),
     ];
     let row = first(tx.rows(&sql, &params, &kinds(events, &columns)).await?)
         .ok_or(ApiError::NotFound("Call session not found"))?;
@@ -626,7 +626,7 @@ async fn end_call<T: Tx>(tx: &T, session: &str, end: &CallEnd, now: i64) -> Resu
         Param::Time(started),
         Param::Time(now),
         Param::Int(duration),
-        Param::Text(Json::Array(end.transcript.clone()).to_string()),
+        Param::Text(app_json(&Json::Array(end.transcript.clone()))),
         Param::Int(i64::try_from(end.functions.len()).unwrap_or(i64::MAX)),
         opt_text(&phone),
         Param::Text(outcome(&end.functions).into()),
@@ -640,6 +640,15 @@ async fn end_call<T: Tx>(tx: &T, session: &str, end: &CallEnd, now: i64) -> Resu
         .ok_or(ApiError::NotFound("Call session not found"))?;
     fold_day(tx, day, now).await?;
     Ok(Json::Object(object(&columns, &row)))
+}
+
+/// JSON text as the app stored it (Python's `json.dumps` spelling), so that a call
+/// written through ava reads back like the app's own.
+fn app_json(value: &Json) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and the value came from serde_json.
+    let _ = ava_convert::pyjson::dump(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Recomputes `day`'s `daily_metrics` row from `call_sessions` and upserts it by date.

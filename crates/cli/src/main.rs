@@ -453,13 +453,17 @@ async fn verify_api(
 ) -> anyhow::Result<u8> {
     use ava_api::store::{PgStore, SqliteStore};
     use ava_api::Store;
-    // Opening a path that does not exist would create an empty database there.
+    // Say so plainly (SQLite would say "unable to open database file").
     if !sqlite.is_file() {
         anyhow::bail!("{}: no such file", sqlite.display());
     }
     let started = std::time::Instant::now();
-    let source = Store::Sqlite(SqliteStore::open(sqlite, 2)?);
-    let target = Store::Postgres(PgStore::new(&config::database_url(target)?, 4)?);
+    let source = Store::Sqlite(SqliteStore::open_read_only(sqlite, 2)?);
+    let target = Store::Postgres(PgStore::new(
+        &config::database_url(target)?,
+        4,
+        "ava verify",
+    )?);
     let report = ava_api::compare::compare(&source, &target, chrono::Utc::now()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

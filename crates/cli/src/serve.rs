@@ -61,9 +61,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         (None, None) => config::database_url(&TargetArgs { database_url: None }).ok(),
     };
     let store = match url {
-        Some(url) => {
-            ava_api::Store::Postgres(ava_api::store::PgStore::new(&url, args.connections)?)
-        }
+        Some(url) => ava_api::Store::Postgres(ava_api::store::PgStore::new(
+            &url,
+            args.connections,
+            "ava serve",
+        )?),
         None => {
             let path = args
                 .sqlite

@@ -20,6 +20,7 @@
 
 pub mod datetime;
 pub mod json;
+pub mod pyjson;
 
 use std::borrow::Cow;
 use std::fmt;

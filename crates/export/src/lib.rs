@@ -11,7 +11,7 @@
 //! | `Bool` | INTEGER 0 / 1 |
 //! | `Timestamp` | TEXT `YYYY-MM-DD HH:MM:SS.ffffff`, UTC ([`ava_convert::datetime::format_sqlalchemy`]); years outside 0001–9999 are refused |
 //! | `Varchar(n)`, `Text` | TEXT, byte for byte |
-//! | `Json` | TEXT as Python's `json.dumps` writes it ([`ava_seed::pyjson`]); JSON `null` is the text `null` |
+//! | `Json` | TEXT as Python's `json.dumps` writes it ([`ava_convert::pyjson`]); JSON `null` is the text `null` |
 //!
 //! SQL NULL stays NULL. A JSON column has NUMERIC affinity in SQLite, so a top-level JSON
 //! number lands as a SQLite number there — exactly what happens when the app writes it.
@@ -340,7 +340,7 @@ pub fn sqlite_value<'v>(
             let parsed: serde_json::Value = serde_json::from_str(text)
                 .map_err(|e| format!("the target's JSON does not parse ({e})"))?;
             json.clear();
-            ava_seed::pyjson::dump(json, &parsed)
+            ava_convert::pyjson::dump(json, &parsed)
                 .map_err(|e| format!("cannot write the JSON as json.dumps would ({e})"))?;
             borrowed(ValueRef::Text(json))
         }

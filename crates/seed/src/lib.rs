@@ -38,11 +38,11 @@
 //!   `0.0` when there are none. (Postgres: `avg(satisfaction_score ORDER BY id)`;
 //!   SQLite ≥ 3.43's `avg()` uses compensated summation and can differ in the last bit.)
 
-pub mod pyjson;
 mod stamp;
 mod vocab;
 
 use ava_catalog::{Table, SQLITE_DDL, TABLES};
+use ava_convert::pyjson;
 use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

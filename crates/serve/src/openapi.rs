@@ -9,7 +9,9 @@
 //! customers, appointments and events); the enums from the constants the routes check
 //! against (`SORT_COLUMNS`, `Period::ALL`); the errors in the shapes of [`crate::AppError`].
 
-use ava_api::read::{Period, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS, SORT_COLUMNS};
+use ava_api::read::{
+    Period, DAILY_COLUMNS, DAYS, DETAIL_COLUMNS, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS,
+};
 use ava_catalog::{Column, Kind};
 use axum::Router;
 use serde_json::json;
@@ -699,16 +701,21 @@ fn paths() -> Paths {
         )
         .parameter(query(
             "page",
-            "The page, from 1 (default 1).",
-            of(Type::Integer).minimum(Some(1)).default(Some(json!(1))),
+            &format!("The page, from {} (default {}).", PAGE.min, PAGE.default),
+            of(Type::Integer)
+                .minimum(Some(PAGE.min))
+                .default(Some(json!(PAGE.default))),
         ))
         .parameter(query(
             "page_size",
-            "Calls per page, 1 to 100 (default 50).",
+            &format!(
+                "Calls per page, {} to {} (default {}).",
+                PAGE_SIZE.min, PAGE_SIZE.max, PAGE_SIZE.default
+            ),
             of(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(100))
-                .default(Some(json!(50))),
+                .minimum(Some(PAGE_SIZE.min))
+                .maximum(Some(PAGE_SIZE.max))
+                .default(Some(json!(PAGE_SIZE.default))),
         ))
         .parameter(query(
             "search",
@@ -769,11 +776,14 @@ fn paths() -> Paths {
         )
         .parameter(query(
             "days",
-            "How many days back, 1 to 90 (default 30).",
+            &format!(
+                "How many days back, {} to {} (default {}).",
+                DAYS.min, DAYS.max, DAYS.default
+            ),
             of(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(90))
-                .default(Some(json!(30))),
+                .minimum(Some(DAYS.min))
+                .maximum(Some(DAYS.max))
+                .default(Some(json!(DAYS.default))),
         ))
         .response("200", ok("The days.", "DailyMetrics"))
         .response("422", invalid()),

@@ -8,6 +8,7 @@ use crate::support::*;
 #[test]
 fn verify_api_passes_on_a_copy_and_names_a_changed_outcome() {
     let case = Case::migrated(CALLS, 60);
+    let before = snapshot_file(&case.sqlite);
     case.verify(&["--api"]).ok().stdout_has(&[
         "overview",
         "calls",
@@ -15,6 +16,12 @@ fn verify_api_passes_on_a_copy_and_names_a_changed_outcome() {
         "history",
         "verified: the API answers",
     ]);
+    // The app's file is only read: not a byte, not a -wal or -shm beside it, changes.
+    assert_eq!(
+        snapshot_file(&case.sqlite),
+        before,
+        "verify --api changed the file"
+    );
 
     // The last call is in the sample (first and last ids are always asked).
     let id: i64 = sqlite::one(&case.sqlite, "select max(id) from call_sessions");

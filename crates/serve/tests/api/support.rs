@@ -85,7 +85,7 @@ impl Stores {
     }
 
     pub fn pg_store(&self) -> Store {
-        Store::Postgres(PgStore::new(&self.pg.url, 8).unwrap())
+        Store::Postgres(PgStore::new(&self.pg.url, 8, "ava serve tests").unwrap())
     }
 
     /// Both, Postgres first.
@@ -117,9 +117,13 @@ pub struct Reply {
 
 impl Server {
     pub async fn start(store: Store, tokens: Tokens) -> Server {
+        Server::start_with(AppState::new(store, tokens)).await
+    }
+
+    pub async fn start_with(state: AppState) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = ava_serve::app(AppState::new(store, tokens));
+        let app = ava_serve::app(state);
         let task = tokio::spawn(async move {
             axum_serve(listener, app).await;
         });

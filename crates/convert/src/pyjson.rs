@@ -1,8 +1,8 @@
 //! JSON text exactly as Python's `json.dumps` writes it with its defaults, which is what
 //! the app stored in `JSON` columns and in `call_sessions.transcript`.
 //!
-//! Public so that everything writing the app's formats (the seed, `ava export`) shares
-//! one writer.
+//! Public so that everything writing the app's formats (the seed, `ava export`, the
+//! SQLite store of `ava serve`) shares one writer.
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
