@@ -71,6 +71,16 @@ impl Dialect {
             Dialect::Sqlite => format!("ava_fold({expr})"),
         }
     }
+
+    /// `expr` is one of the values `subquery` selects. On Postgres as `= ANY(ARRAY(…))`:
+    /// the subquery runs first and the values drive an index on `expr` (as `IN (…)` the
+    /// planner may hash-join against the whole table instead).
+    pub fn any_of(self, expr: &str, subquery: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("{expr} = ANY(ARRAY({subquery}))"),
+            Dialect::Sqlite => format!("{expr} IN ({subquery})"),
+        }
+    }
 }
 
 /// Case-folds `text` as [`Dialect::fold`] does in SQL.
