@@ -266,7 +266,7 @@ pub struct SqliteStore {
 /// connections is all this needs.
 struct Readers {
     idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
 }
 
 /// How long a statement waits for the file's lock before failing (SQLite's busy timeout).
@@ -338,7 +338,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_path_buf(),
             readers: Arc::new(Readers {
-                permits: Semaphore::new(idle.len()),
+                permits: Arc::new(Semaphore::new(idle.len())),
                 idle: Mutex::new(idle),
             }),
             writer: None,
@@ -353,31 +353,36 @@ impl SqliteStore {
     }
 
     async fn rows(&self, sql: &str, params: &[Param], kinds: &[Kind]) -> Result<Rows, StoreError> {
-        let _permit = self
+        let permit = self
             .readers
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        let conn = self
-            .readers
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .ok_or_else(|| StoreError::Task("no idle SQLite connection".into()))?;
+        let readers = self.readers.clone();
         let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
-        let (conn, result) = tokio::task::spawn_blocking(move || {
+        // The blocking task takes a connection and puts it back itself, holding the
+        // permit meanwhile: a request given up half-way (the client went away) cannot
+        // lose a connection from the pool.
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = readers
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .ok_or_else(|| StoreError::Task("no idle SQLite connection".into()))?;
             let result = sqlite_rows(&conn, &sql, &params, &kinds);
-            (conn, result)
+            readers
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            Ok(result)
         })
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-        self.readers
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(conn);
+        .map_err(|e| StoreError::Task(e.to_string()))??;
         result.map_err(|e| self.error(e))
     }
 }
@@ -486,6 +491,37 @@ fn sqlite_value(cell: ValueRef<'_>, kind: Kind) -> Value<'static> {
         Err(e) => {
             tracing::warn!("a stored value the API cannot read is served as null: {e}");
             Value::Null
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn requests_given_up_half_way_keep_the_pool_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("a.db"), 2).unwrap());
+        // About a tenth of a second of work on a blocking thread.
+        let slow =
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) \
+                    SELECT count(*) FROM n";
+        for _ in 0..6 {
+            let given_up =
+                tokio::time::timeout(Duration::from_millis(1), store.rows(slow, &[], &[Kind::Id]))
+                    .await;
+            assert!(
+                given_up.is_err(),
+                "the query finished before it was given up"
+            );
+        }
+        // Once the abandoned queries end, every connection is back.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for _ in 0..4 {
+            let rows = store.rows("SELECT 7", &[], &[Kind::Id]).await.unwrap();
+            assert_eq!(rows, vec![vec![Value::Int(7)]]);
         }
     }
 }
