@@ -55,6 +55,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    let tokens = ava_serve::Tokens {
+        admin: args.admin_token.filter(|t| !t.is_empty()),
+        ingest: args.ingest_token.filter(|t| !t.is_empty()),
+    };
+    // Before anything is opened (a SQLite file would be created).
+    ava_serve::check_addr(args.addr, &tokens)?;
     let url = match (&args.database_url, &args.sqlite) {
         (Some(url), _) => Some(url.clone()),
         (None, Some(_)) => None,
@@ -75,10 +81,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
                     .with_context(|| format!("opening {}", path.display()))?,
             )
         }
-    };
-    let tokens = ava_serve::Tokens {
-        admin: args.admin_token.filter(|t| !t.is_empty()),
-        ingest: args.ingest_token.filter(|t| !t.is_empty()),
     };
     let mut state = ava_serve::AppState::new(store, tokens);
     state.cache = ava_serve::cache::Cache::new(std::time::Duration::from_millis(args.cache_ttl_ms));

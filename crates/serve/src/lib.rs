@@ -89,9 +89,7 @@ pub enum ServeError {
 /// Serves `state` on `addr` until SIGINT or SIGTERM, then finishes the requests in
 /// flight. Without tokens, only a loopback address is allowed.
 pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), ServeError> {
-    if !state.tokens.any() && !addr.ip().is_loopback() {
-        return Err(ServeError::OpenWithoutTokens(addr));
-    }
+    check_addr(addr, &state.tokens)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -107,6 +105,15 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), ServeError> 
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Refuses to serve `addr` beyond loopback when no token guards the routes.
+pub fn check_addr(addr: SocketAddr, tokens: &Tokens) -> Result<(), ServeError> {
+    if tokens.any() || addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(ServeError::OpenWithoutTokens(addr))
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

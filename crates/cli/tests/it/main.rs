@@ -12,6 +12,7 @@ mod export;
 mod hostile;
 mod migrate;
 mod roundtrip;
+mod serve;
 mod sync;
 mod verify;
 mod verify_api;

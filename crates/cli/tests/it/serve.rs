@@ -1,0 +1,118 @@
+//! `ava serve` as a process: it answers, and SIGTERM stops it cleanly after the
+//! requests in flight; an open address without tokens is refused before it listens.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command as Std, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// A port nobody listens on (bound and released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over plain HTTP/1.0; the whole answer, or `None` if nothing listens.
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ava_database.db");
+    let port = free_port();
+    let ava = assert_cmd::cargo::cargo_bin("ava");
+    let mut child = Std::new(ava)
+        .args(["serve", "--sqlite", db.to_str().unwrap()])
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let health = loop {
+        if let Some(answer) = get(port, "/health") {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "ava serve never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(health.starts_with("HTTP/1.0 200"), "{health}");
+    assert!(health.contains("\"store\":\"sqlite\""), "{health}");
+    assert!(db.is_file(), "the SQLite file was not created");
+    // An unknown call is a JSON 404, as the original answered.
+    let missing = get(port, "/api/admin/calls/1").unwrap();
+    assert!(
+        missing.contains("404") && missing.contains("Call not found"),
+        "{missing}"
+    );
+
+    let term = Std::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "ava serve ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("shutting down"), "{log}");
+    // One line per request, with its status.
+    assert!(
+        log.contains("path=/health") && log.contains("status=200"),
+        "{log}"
+    );
+    assert!(
+        get(port, "/health").is_none(),
+        "still listening after it stopped"
+    );
+}
+
+#[test]
+fn serve_refuses_an_open_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Out::of(
+        ava_in(dir.path())
+            .args(["serve", "--sqlite", "x.db", "--addr", "0.0.0.0:0"])
+            .env_remove("ADMIN_API_TOKEN")
+            .env_remove("INGEST_API_TOKEN"),
+    );
+    assert!(
+        !dir.path().join("x.db").exists(),
+        "the refused run created the file"
+    );
+    out.code(1).stderr_has(&[
+        "refusing to serve on 0.0.0.0:0 without tokens",
+        "ADMIN_API_TOKEN",
+    ]);
+}
