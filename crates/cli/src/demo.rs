@@ -24,6 +24,13 @@ pub struct DemoArgs {
     /// where the database ava_demo is dropped and created afresh]
     #[command(flatten)]
     target: TargetArgs,
+    /// Where to serve the dashboard on the migrated data afterwards (loopback only: the
+    /// demo sets no tokens)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
+    addr: std::net::SocketAddr,
+    /// Stop after verifying instead of serving the dashboard
+    #[arg(long)]
+    no_serve: bool,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
@@ -82,6 +89,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         sqlite.display(),
         target.url()
     );
+    if args.no_serve || code != exit::OK {
+        return Ok(code);
+    }
+    let tokens = ava_serve::Tokens::default();
+    ava_serve::check_addr(args.addr, &tokens)?;
+    println!();
+    println!(
+        "The dashboard on the migrated data: http://{}/   (Ctrl-C to stop)",
+        args.addr
+    );
+    crate::serve::init_logging();
+    let store = ava_api::Store::Postgres(ava_api::store::PgStore::new(&url, 8, "ava demo")?);
+    ava_serve::serve(args.addr, ava_serve::AppState::new(store, tokens)).await?;
     Ok(code)
 }
 

@@ -79,7 +79,8 @@ enum Command {
     Verify(VerifyArgs),
     /// Write a realistic demo SQLite file with the app's exact schema and value formats.
     Seed(SeedArgs),
-    /// Run the whole job on local defaults: seed a demo file, push the schema, migrate, verify.
+    /// Run the whole job on local defaults: seed a demo file, push the schema, migrate, verify,
+    /// then serve the dashboard on the migrated data (until Ctrl-C; --no-serve stops after verify).
     Demo(demo::DemoArgs),
     /// The way back: write the target's rows into a new SQLite file the old backend can run on.
     ///
@@ -260,8 +261,9 @@ struct SeedArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The server spreads requests over every core; the other commands need one thread.
-    let mut builder = if matches!(cli.command, Command::Serve(_)) {
+    // The server (also at the end of the demo) spreads requests over every core; the
+    // other commands need one thread.
+    let mut builder = if matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()

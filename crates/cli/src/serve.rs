@@ -47,7 +47,9 @@ pub struct ServeArgs {
     cache_ttl_ms: u64,
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+/// The server's log: one line per request on stderr, colours only on a terminal;
+/// `RUST_LOG` sets the level (default `info`).
+pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -55,6 +57,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    init_logging();
     let tokens = ava_serve::Tokens {
         admin: args.admin_token.filter(|t| !t.is_empty()),
         ingest: args.ingest_token.filter(|t| !t.is_empty()),

@@ -48,6 +48,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(admin)
         .merge(ingest)
         .merge(crate::openapi::routes())
+        .merge(ava_dashboard::routes())
         .with_state(state)
 }
 

@@ -351,14 +351,14 @@ fn seed_with_the_same_options_gives_the_same_rows() {
 fn demo_runs_the_whole_job_on_the_given_target() {
     let case = Case::empty();
     let out = case
-        .with_target(&["demo", "--dir", "demo", "--calls", "200"])
+        .with_target(&["demo", "--dir", "demo", "--calls", "200", "--no-serve"])
         .ok()
         .stdout_has(&["1/4", "2/4", "3/4", "4/4", "verified"]);
     let file = case.dir.path().join("demo").join("ava_database.db");
     assert!(file.is_file(), "{out}");
     assert_eq!(case.pg.counts(), sqlite::counts(&file));
     // Run again: the file is reused and the target is already migrated.
-    case.with_target(&["demo", "--dir", "demo", "--calls", "200"])
+    case.with_target(&["demo", "--dir", "demo", "--calls", "200", "--no-serve"])
         .ok()
         .stdout_has(&["reusing", "already migrated", "verified"]);
 }

@@ -116,3 +116,56 @@ fn serve_refuses_an_open_address_without_tokens() {
         "ADMIN_API_TOKEN",
     ]);
 }
+
+#[test]
+fn demo_ends_serving_the_migrated_data_at_its_url() {
+    use std::io::BufRead;
+    let case = Case::empty();
+    let port = free_port();
+    let ava = assert_cmd::cargo::cargo_bin("ava");
+    let mut child = Std::new(ava)
+        .current_dir(case.dir.path())
+        .args(["demo", "--dir", "demo", "--calls", "200"])
+        .args(["--database-url", &case.db.url])
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut said = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let done = line.contains(&url);
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(said.iter().any(|l| l.contains(&url)), "{}", said.join("\n"));
+    let started = Instant::now();
+    let overview = loop {
+        if let Some(answer) = get(port, "/api/admin/metrics/overview?period=month") {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the demo never served"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(overview.starts_with("HTTP/1.0 200"), "{overview}");
+    assert!(overview.contains("\"total_calls\""), "{overview}");
+    let page = get(port, "/").unwrap();
+    assert!(
+        page.starts_with("HTTP/1.0 200") && page.contains("<html"),
+        "{page}"
+    );
+    Std::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

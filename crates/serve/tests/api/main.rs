@@ -2,6 +2,7 @@
 //! rows migrated into a fresh Postgres database. One test binary; a module per theme.
 
 mod auth;
+mod browser;
 mod cache;
 mod reads;
 mod support;

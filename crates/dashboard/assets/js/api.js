@@ -1,0 +1,90 @@
+// The JSON API of the same server: the admin token, and every failure sorted into what
+// the page says about it (ask for the token, cannot reach the API, or the API's detail).
+
+const KEY = 'ava.adminToken';
+
+/** The API answered 401: the token is missing or wrong. */
+export class AuthError extends Error {}
+
+/** The API cannot be reached: a network error or a 5xx answer. */
+export class NetError extends Error {}
+
+/** Any other refusal (404, 422…), with the API's `detail`. */
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+/** The admin token, kept for this tab's session only (never in the URL). */
+export const token = {
+  get() {
+    try {
+      return sessionStorage.getItem(KEY);
+    } catch {
+      return null;
+    }
+  },
+  set(value) {
+    sessionStorage.setItem(KEY, value);
+  },
+  clear() {
+    sessionStorage.removeItem(KEY);
+  },
+};
+
+/** The text of a FastAPI `detail`: a string, or a list of `{loc, msg}`. */
+function detailOf(text) {
+  let detail;
+  try {
+    detail = JSON.parse(text).detail;
+  } catch {
+    return '';
+  }
+  if (typeof detail === 'string') return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((e) => [Array.isArray(e.loc) ? e.loc[e.loc.length - 1] : '', e.msg].filter(Boolean).join(': '))
+      .join('; ');
+  }
+  return '';
+}
+
+/** GETs `path` and returns the body as text (the exact JSON the API printed). */
+export async function getText(path, { signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  const t = token.get();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  let response;
+  let text;
+  try {
+    response = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'omit' });
+    text = await response.text();
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new NetError(`Cannot reach the API at ${location.host}: is ava serve running?`);
+  }
+  if (response.status === 401) throw new AuthError('The API wants the admin token.');
+  if (response.status >= 500) {
+    const detail = detailOf(text);
+    throw new NetError(`Cannot reach the API: it answered ${response.status}${detail ? ` (${detail})` : ''}.`);
+  }
+  if (!response.ok) throw new ApiError(response.status, detailOf(text) || `The API answered ${response.status}.`);
+  return text;
+}
+
+/** GETs `path` and parses the JSON. */
+export async function get(path, options) {
+  return JSON.parse(await getText(path, options));
+}
+
+/** A query string of the non-empty `params` (a leading `?`, or nothing). */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}

@@ -1,0 +1,1424 @@
+//! The dashboard (`GET /`) in a real headless Chromium, driven through chromedriver
+//! (WebDriver, `fantoccini`), against a real server on seeded stores. Every selector is
+//! from the dashboard's DOM contract; every check compares what the page shows with what
+//! the JSON API answers for the same question, and waits by polling (never a bare sleep).
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
+//! `/usr/bin/chromedriver`); `.ci/run` installs them. `AVA_SCREENSHOTS_DIR` set: the
+//! screenshot test saves a PNG of each page there.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ava_serve::{AppState, Tokens};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long a condition may take to hold.
+const WAIT: Duration = Duration::from_secs(8);
+/// How often it is checked.
+const POLL: Duration = Duration::from_millis(50);
+/// The call log's page size.
+const PAGE_SIZE: usize = 25;
+
+/// `chromedriver --port=…`, killed (with its browser) when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for (path, what) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")] {
+            assert!(
+                Path::new(path).exists(),
+                "the browser tests need {what} at {path}: run `apt-get install chromium \
+                 chromium-driver` (as root; .ci/run does it on a fresh machine)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {CHROMEDRIVER}: {e}; run `apt-get install chromium \
+                     chromium-driver`"
+                )
+            });
+        let mut driver = Driver { child, port };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                panic!("{CHROMEDRIVER} exited at start ({status}): is chromium-driver installed?");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{CHROMEDRIVER} did not listen on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        driver
+    }
+
+    /// Ends a WebDriver session with a plain blocking `DELETE`, so that a test that
+    /// panics still closes its browser.
+    fn delete_session(&self, session: &str) {
+        self.request("DELETE", &format!("/session/{session}"), "");
+    }
+
+    /// The browser's console since the last call (chromedriver's log extension), for
+    /// the message of a failed wait.
+    fn console(&self, session: &str) -> String {
+        let answer = self.request(
+            "POST",
+            &format!("/session/{session}/se/log"),
+            r#"{"type":"browser"}"#,
+        );
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let Ok(log) = serde_json::from_str::<Value>(body) else {
+            return answer;
+        };
+        log["value"]
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .map(|l| format!("{} {}", l["level"], l["message"]))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    /// One blocking HTTP/1.1 request to chromedriver; the raw answer.
+    fn request(&self, method: &str, path: &str, body: &str) -> String {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return String::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return String::new();
+        }
+        // Read the head, then as many bytes as it announces (chromedriver may keep the
+        // connection open, so reading to the end would wait for the timeout).
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&answer[..end]);
+                let length = head
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+                if length.is_none_or(|n| answer.len() - end - 4 >= n) {
+                    break;
+                }
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One headless Chromium session (and its chromedriver).
+struct Browser {
+    client: Client,
+    session: Option<String>,
+    driver: Driver,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(session) = &self.session {
+            self.driver.delete_session(session);
+        }
+    }
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let driver = Driver::start();
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                ],
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "chromedriver could not start {CHROMIUM}: {e}; run `apt-get install \
+                     chromium chromium-driver`"
+                )
+            });
+        let session = client.session_id().await.unwrap();
+        Browser {
+            client,
+            session,
+            driver,
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page.
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Polls `script` until `ready` holds of its answer; the answer. Panics after
+    /// [`WAIT`] naming `what` and the last answer.
+    async fn wait_js(
+        &self,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.wait_js_for(WAIT, what, script, args, ready).await
+    }
+
+    async fn wait_js_for(
+        &self,
+        wait: Duration,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + wait;
+        loop {
+            let value = self
+                .client
+                .execute(script, args.clone())
+                .await
+                .unwrap_or(Value::Null);
+            if ready(&value) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let page = self.client.execute(PAGE_STATE, vec![]).await;
+                let console = self
+                    .session
+                    .as_deref()
+                    .map(|s| self.driver.console(s))
+                    .unwrap_or_default();
+                panic!(
+                    "timed out after {wait:?} waiting for {what}; last seen: {value}; at {url:?}; \
+                     the page: {page:?}; the console:\n{console}"
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until `script` answers `expected`.
+    async fn wait_eq(&self, what: &str, script: &str, args: Vec<Value>, expected: &Value) {
+        self.wait_js(what, script, args, |v| v == expected).await;
+    }
+
+    /// Waits for an element matching `css` to be present.
+    async fn wait_present(&self, css: &str) {
+        self.wait_js(
+            &format!("`{css}` present"),
+            "return document.querySelector(arguments[0]) !== null;",
+            vec![json!(css)],
+            |v| v == &json!(true),
+        )
+        .await;
+    }
+
+    /// Waits for an element matching `css` to be present and visible.
+    async fn wait_visible(&self, css: &str) {
+        self.wait_js(
+            &format!("`{css}` visible"),
+            "const e = document.querySelector(arguments[0]); \
+             return e !== null && e.checkVisibility();",
+            vec![json!(css)],
+            |v| v == &json!(true),
+        )
+        .await;
+    }
+
+    /// Waits for `css`, then clicks it the way a user does (WebDriver click).
+    async fn click(&self, css: &str) {
+        self.wait_visible(css).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("find `{css}`: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+    }
+
+    /// Clears the input `css` and types `text`, then Enter.
+    async fn type_enter(&self, css: &str, text: &str) {
+        self.wait_visible(css).await;
+        let input = self.client.find(Locator::Css(css)).await.unwrap();
+        input.clear().await.unwrap();
+        input
+            .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+            .await
+            .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+    }
+
+    /// The value of attribute `attr` on every element matching `css`, in order.
+    async fn attrs(&self, css: &str, attr: &str) -> Value {
+        self.js(ATTRS, vec![json!(css), json!(attr)]).await
+    }
+
+    /// The texts of every element matching `css`, in order.
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let texts = self
+            .js(
+                "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+                vec![json!(css)],
+            )
+            .await;
+        serde_json::from_value(texts).unwrap()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("AVA_SCREENSHOTS_DIR") else {
+            return;
+        };
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(name), png).unwrap();
+    }
+}
+
+/// What a failed wait reports of the page: the alerts and the start of `main`.
+const PAGE_STATE: &str = "const a = document.querySelector('#alerts'); \
+    const m = document.querySelector('main'); \
+    return {alerts: a && a.outerHTML.slice(0, 500), main: m && m.outerHTML.slice(0, 1500)};";
+
+const ATTRS: &str =
+    "return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]));";
+
+/// The overview's cards.
+const METRICS: [&str; 8] = [
+    "total_calls",
+    "total_talk_time_hours",
+    "avg_call_duration_minutes",
+    "appointments_booked",
+    "conversion_rate",
+    "avg_satisfaction_score",
+    "calls_escalated",
+    "escalation_rate",
+];
+
+/// Whether the page's `data-value`s equal the API's numbers (as numbers: JSON's `0.0`
+/// and JavaScript's `0` are the same value).
+fn cards_match(cards: &Value, api: &Value) -> bool {
+    METRICS.iter().all(|m| {
+        let shown = cards[*m]
+            .as_str()
+            .and_then(|s| s.trim().parse::<f64>().ok());
+        shown.is_some() && shown == api[*m].as_f64()
+    })
+}
+
+const CARDS: &str = "const out = {}; \
+    for (const e of document.querySelectorAll('[data-metric]')) \
+        out[e.getAttribute('data-metric')] = e.getAttribute('data-value'); \
+    return out;";
+
+/// The ids of a list answer's items under `key`, as the page's `data-*-id` text.
+fn ids(body: &Value, key: &str) -> Value {
+    body[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
+        .iter()
+        .map(|c| json!(c["id"].as_i64().unwrap().to_string()))
+        .collect()
+}
+
+/// `GET path?query` on `server`, asserting a 200; the body.
+async fn api(server: &Server, path: &str, query: &[(&str, &str)]) -> Value {
+    let url = reqwest::Url::parse_with_params(&format!("{}{path}", server.base), query).unwrap();
+    let reply = server.send(server.http.get(url)).await;
+    assert_eq!(reply.status, 200, "{path} {query:?}: {}", reply.text);
+    reply.body
+}
+
+async fn overview(server: &Server, period: &str) -> Value {
+    api(server, "/api/admin/metrics/overview", &[("period", period)]).await
+}
+
+/// Waits until the overview's cards show `expected` for the active period `period`.
+async fn wait_cards(browser: &Browser, period: &str, expected: &Value) {
+    browser
+        .wait_present(&format!(
+            "button[data-period=\"{period}\"][aria-pressed=\"true\"]"
+        ))
+        .await;
+    browser
+        .wait_js(
+            &format!("the {period} cards to equal the API's {expected}"),
+            CARDS,
+            vec![],
+            |cards| cards_match(cards, expected),
+        )
+        .await;
+}
+
+/// The text of the first column of each row of `sql` on the Postgres copy.
+async fn pg_texts(stores: &Stores, sql: &str) -> Vec<String> {
+    let client = stores.pg.client().await;
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// The first integer of `sql` on the Postgres copy.
+async fn pg_id(stores: &Stores, sql: &str) -> i64 {
+    let client = stores.pg.client().await;
+    let row = client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    row.get(0)
+}
+
+#[tokio::test]
+async fn overview_shows_the_apis_numbers_for_each_period() {
+    // 2,500 calls spread over 10 days: today, the week and the month all differ.
+    let stores = Stores::seeded(2_500, 41).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    let periods = ["today", "week", "month"];
+    let mut expected = Vec::new();
+    for period in periods {
+        expected.push(overview(&server, period).await);
+    }
+    let totals: Vec<&Value> = expected.iter().map(|e| &e["total_calls"]).collect();
+    assert!(
+        totals[0] != totals[1] && totals[1] != totals[2],
+        "the seed should give three different periods: {totals:?}"
+    );
+
+    browser.goto(&format!("{}/", server.base)).await;
+    // Default: today.
+    wait_cards(&browser, "today", &expected[0]).await;
+    browser.wait_present("main#main[aria-busy=\"false\"]").await;
+    for link in ["#/", "#/trends", "#/calls", "#/appointments"] {
+        browser
+            .wait_present(&format!("nav#nav a[href=\"{link}\"]"))
+            .await;
+    }
+    browser
+        .wait_present("nav#nav a[href=\"#/\"][aria-current=\"page\"]")
+        .await;
+    let zone = browser.texts("#timezone").await;
+    assert!(
+        zone.len() == 1 && !zone[0].trim().is_empty(),
+        "#timezone: {zone:?}"
+    );
+
+    for (period, expected) in [
+        ("week", &expected[1]),
+        ("month", &expected[2]),
+        ("today", &expected[0]),
+    ] {
+        browser
+            .click(&format!("button[data-period=\"{period}\"]"))
+            .await;
+        wait_cards(&browser, period, expected).await;
+        let pressed = browser.attrs("button[data-period]", "aria-pressed").await;
+        let active: Vec<_> = pressed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p.as_str() == Some("true"))
+            .collect();
+        assert_eq!(active.len(), 1, "one period pressed: {pressed}");
+    }
+
+    // The recent calls: the API's ten most recent, in its order, each linking to its call.
+    let recent = api(&server, "/api/admin/calls", &[("page_size", "10")]).await;
+    let recent_ids = ids(&recent, "calls");
+    browser
+        .wait_eq(
+            "the recent calls",
+            ATTRS,
+            vec![
+                json!("table#recent-calls tbody tr[data-call-id]"),
+                json!("data-call-id"),
+            ],
+            &recent_ids,
+        )
+        .await;
+    for id in recent_ids.as_array().unwrap() {
+        let id = id.as_str().unwrap();
+        browser
+            .wait_present(&format!(
+                "table#recent-calls tr[data-call-id=\"{id}\"] a[href=\"#/calls/{id}\"]"
+            ))
+            .await;
+    }
+}
+
+const TOTAL: &str = "const e = document.querySelector('#calls-total'); \
+    return e === null ? null : e.getAttribute('data-value');";
+const PAGE_INFO: &str = "const e = document.querySelector('#page-info'); \
+    return e === null ? null : e.textContent.trim().replace(/\\s+/g, ' ');";
+const ROW_IDS: &str = "table#calls-table tbody tr[data-call-id]";
+
+/// Waits until the call log shows `body` (an API answer): its total and its rows in order.
+async fn wait_log(browser: &Browser, what: &str, body: &Value) {
+    let total = json!(body["total"].as_i64().unwrap().to_string());
+    browser
+        .wait_eq(&format!("{what}: #calls-total"), TOTAL, vec![], &total)
+        .await;
+    browser
+        .wait_eq(
+            &format!("{what}: the rows"),
+            ATTRS,
+            vec![json!(ROW_IDS), json!("data-call-id")],
+            &ids(body, "calls"),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn call_log_searches_pages_and_sorts_like_the_api() {
+    let stores = Stores::seeded(300, 42).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    let size = PAGE_SIZE.to_string();
+    let all = api(&server, "/api/admin/calls", &[("page_size", &size)]).await;
+    let total = all["total"].as_i64().unwrap();
+
+    browser.goto(&format!("{}/#/calls", server.base)).await;
+    wait_log(&browser, "the first page", &all).await;
+    browser.wait_present("label[for=\"search\"]").await;
+
+    // Search by a phone fragment: the total drops to the API's; every phone has it.
+    let phone = pg_texts(
+        &stores,
+        "select phone_number from call_sessions where phone_number is not null \
+         and length(phone_number) >= 4 order by id limit 1",
+    )
+    .await
+    .remove(0);
+    let fragment = &phone[phone.len() - 4..];
+    let found = api(
+        &server,
+        "/api/admin/calls",
+        &[("page_size", &size), ("search", fragment)],
+    )
+    .await;
+    let found_total = found["total"].as_i64().unwrap();
+    assert!(
+        0 < found_total && found_total < total,
+        "{fragment}: {found_total} of {total}"
+    );
+    browser.type_enter("input#search", fragment).await;
+    wait_log(&browser, &format!("search {fragment:?}"), &found).await;
+    for text in browser.texts(&format!("{ROW_IDS} td.phone")).await {
+        let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+        assert!(
+            text.contains(fragment) || digits.contains(fragment),
+            "a row's phone {text:?} lacks {fragment:?}"
+        );
+    }
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .fragment()
+            .unwrap_or("")
+            .contains(&format!("search={fragment}")),
+        "the search lives in the hash"
+    );
+
+    // Search by a customer-name fragment in upper case: the same total as the API's
+    // (the list has no names, so totals are compared).
+    let names = pg_texts(
+        &stores,
+        "select c.name from customers c where exists \
+         (select 1 from call_sessions s where s.customer_id = c.id) order by c.id",
+    )
+    .await;
+    let word = names
+        .iter()
+        .flat_map(|n| n.split_whitespace())
+        .find(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .expect("a customer with calls has a plain ASCII name")
+        .to_string();
+    let upper = word[1..5].to_uppercase();
+    let named = api(
+        &server,
+        "/api/admin/calls",
+        &[("page_size", &size), ("search", &upper)],
+    )
+    .await;
+    let named_total = named["total"].as_i64().unwrap();
+    assert!(named_total > 0, "{upper}: no calls");
+    browser.type_enter("input#search", &upper).await;
+    browser
+        .wait_eq(
+            &format!("search {upper:?}: #calls-total"),
+            TOTAL,
+            vec![],
+            &json!(named_total.to_string()),
+        )
+        .await;
+
+    // Paging: back to everything, then next and previous.
+    browser.goto(&format!("{}/#/calls", server.base)).await;
+    wait_log(&browser, "the first page again", &all).await;
+    let pages = (total as usize).div_ceil(PAGE_SIZE);
+    assert!(pages >= 3, "{total} calls");
+    browser
+        .wait_eq(
+            "#page-info on page 1",
+            PAGE_INFO,
+            vec![],
+            &json!(format!("Page 1 of {pages}")),
+        )
+        .await;
+    assert_disabled(&browser, "button#prev-page", true).await;
+    assert_disabled(&browser, "button#next-page", false).await;
+    browser.click("button#next-page").await;
+    let second = api(
+        &server,
+        "/api/admin/calls",
+        &[("page_size", &size), ("page", "2")],
+    )
+    .await;
+    browser
+        .wait_eq(
+            "#page-info on page 2",
+            PAGE_INFO,
+            vec![],
+            &json!(format!("Page 2 of {pages}")),
+        )
+        .await;
+    wait_log(&browser, "page 2", &second).await;
+    assert_disabled(&browser, "button#prev-page", false).await;
+    browser.click("button#prev-page").await;
+    browser
+        .wait_eq(
+            "#page-info back on page 1",
+            PAGE_INFO,
+            vec![],
+            &json!(format!("Page 1 of {pages}")),
+        )
+        .await;
+    wait_log(&browser, "page 1", &all).await;
+
+    // Sorting: each click on a header's button orders the rows as the API does for that
+    // sort, and says so in the header's aria-sort; a second click reverses.
+    for column in ["duration_seconds", "satisfaction_score"] {
+        let button = format!("button[data-sort=\"{column}\"]");
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            browser.click(&button).await;
+            let sort = browser
+                .wait_js(
+                    &format!("aria-sort on {column} after a click"),
+                    "const b = document.querySelector(arguments[0]); \
+                     return b && b.closest('th').getAttribute('aria-sort');",
+                    vec![json!(button)],
+                    |v| {
+                        let v = v.as_str().unwrap_or("none");
+                        v != "none" && seen.last().is_none_or(|last: &String| last != v)
+                    },
+                )
+                .await;
+            let sort = sort.as_str().unwrap().to_string();
+            assert!(
+                sort == "ascending" || sort == "descending",
+                "aria-sort {sort:?}"
+            );
+            let order = if sort == "ascending" { "asc" } else { "desc" };
+            let sorted = api(
+                &server,
+                "/api/admin/calls",
+                &[
+                    ("page_size", &size),
+                    ("sort_by", column),
+                    ("sort_order", order),
+                ],
+            )
+            .await;
+            wait_log(&browser, &format!("sorted by {column} {order}"), &sorted).await;
+            let others = browser
+                .js(
+                    "return [...document.querySelectorAll('button[data-sort]')] \
+                     .filter(b => b.getAttribute('data-sort') !== arguments[0]) \
+                     .map(b => b.closest('th').getAttribute('aria-sort'));",
+                    vec![json!(column)],
+                )
+                .await;
+            assert!(
+                others.as_array().unwrap().iter().all(|s| s == "none"),
+                "the other headers are unsorted: {others}"
+            );
+            seen.push(sort);
+        }
+        assert_ne!(seen[0], seen[1], "a second click reverses {column}");
+    }
+}
+
+async fn assert_disabled(browser: &Browser, css: &str, disabled: bool) {
+    browser
+        .wait_eq(
+            &format!("{css} disabled = {disabled}"),
+            "const e = document.querySelector(arguments[0]); return e && e.disabled;",
+            vec![json!(css)],
+            &json!(disabled),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn call_detail_shows_its_transcript_and_events() {
+    let stores = Stores::seeded(300, 43).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    // A call with a customer, events and a JSON transcript of several turns.
+    let id = pg_id(
+        &stores,
+        "select s.id from call_sessions s where s.customer_id is not null \
+         and exists (select 1 from call_events e where e.call_session_id = s.id) \
+         and s.transcript like '[%' order by s.id limit 1",
+    )
+    .await;
+    let detail = api(&server, &format!("/api/admin/calls/{id}"), &[]).await;
+    let turns: Vec<&str> = detail["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["speaker"].as_str().unwrap_or(""))
+        .collect();
+    let events: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert!(turns.len() > 1 && !events.is_empty(), "call {id}: {detail}");
+
+    // Reached from the log by its row's link.
+    browser.goto(&format!("{}/#/calls", server.base)).await;
+    browser.wait_present(ROW_IDS).await;
+    let first = browser.attrs(ROW_IDS, "data-call-id").await[0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser
+        .click(&format!(
+            "tr[data-call-id=\"{first}\"] a[href=\"#/calls/{first}\"]"
+        ))
+        .await;
+    browser
+        .wait_present("section#call-detail dl#call-meta")
+        .await;
+
+    browser.goto(&format!("{}/#/calls/{id}", server.base)).await;
+    browser
+        .wait_eq(
+            "the transcript's turns, in order",
+            ATTRS,
+            vec![json!("ol#transcript li.turn"), json!("data-speaker")],
+            &json!(turns),
+        )
+        .await;
+    browser
+        .wait_eq(
+            "the events, in order",
+            ATTRS,
+            vec![json!("ol#events li.event"), json!("data-event-type")],
+            &json!(events),
+        )
+        .await;
+    let pres = browser.texts("ol#events li.event pre").await;
+    assert_eq!(pres.len(), events.len(), "one pre per event");
+    for (pre, event) in pres.iter().zip(detail["events"].as_array().unwrap()) {
+        let shown: Value = serde_json::from_str(pre)
+            .unwrap_or_else(|e| panic!("an event's pre is not JSON ({e}): {pre:?}"));
+        assert_eq!(shown, event["data"], "an event's data");
+    }
+    let customer = detail["customer"]["id"].as_i64().unwrap();
+    browser
+        .wait_present(&format!(
+            "#customer-card a[href=\"#/customers/{customer}\"]"
+        ))
+        .await;
+
+    // An unknown call: the API's detail.
+    browser
+        .goto(&format!("{}/#/calls/99999999", server.base))
+        .await;
+    browser
+        .wait_js(
+            "#not-found with the API's detail",
+            "const e = document.querySelector('#not-found'); return e && e.textContent;",
+            vec![],
+            |v| v.as_str().is_some_and(|t| t.contains("Call not found")),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn token_prompt_takes_the_admin_token() {
+    const ADMIN: &str = "browser-admin-secret";
+    let stores = Stores::seeded(300, 44).await;
+    let server = Server::start(
+        stores.pg_store(),
+        Tokens {
+            admin: Some(ADMIN.into()),
+            ingest: None,
+        },
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", server.base)).await;
+    browser.wait_visible("form#login").await;
+    browser
+        .wait_present("form#login label[for=\"token\"]")
+        .await;
+    browser
+        .wait_present("form#login input#token[type=\"password\"]")
+        .await;
+
+    browser.type_enter("input#token", "not-the-token").await;
+    browser
+        .wait_js(
+            "#login-error saying wrong token",
+            "const e = document.querySelector('#login-error'); \
+             return e && e.checkVisibility() && e.textContent;",
+            vec![],
+            |v| {
+                v.as_str()
+                    .is_some_and(|t| t.to_lowercase().contains("wrong token"))
+            },
+        )
+        .await;
+    browser.wait_visible("form#login").await;
+
+    let input = browser
+        .client
+        .find(Locator::Css("input#token"))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(ADMIN).await.unwrap();
+    browser.click("button#login-submit").await;
+    let expected = api_with(&server, "/api/admin/metrics/overview?period=today", ADMIN).await;
+    wait_cards(&browser, "today", &expected).await;
+    browser
+        .wait_eq(
+            "the login form gone",
+            "const e = document.querySelector('form#login'); \
+             return e === null || !e.checkVisibility();",
+            vec![],
+            &json!(true),
+        )
+        .await;
+    let url = browser.client.current_url().await.unwrap().to_string();
+    assert!(!url.contains(ADMIN), "the token is in the URL: {url}");
+    let stored = browser
+        .js("return sessionStorage.getItem('ava.adminToken');", vec![])
+        .await;
+    assert_eq!(stored, json!(ADMIN), "the token in sessionStorage");
+
+    // Another page of the same tab needs no prompt.
+    browser.goto(&format!("{}/#/calls", server.base)).await;
+    browser.wait_present(ROW_IDS).await;
+    let url = browser.client.current_url().await.unwrap().to_string();
+    assert!(!url.contains(ADMIN), "the token is in the URL: {url}");
+}
+
+async fn api_with(server: &Server, path: &str, token: &str) -> Value {
+    let reply = server.get_with(path, token).await;
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+    reply.body
+}
+
+/// A server that can be stopped for good (its keep-alive connections closed too), and
+/// started again on the same address.
+struct Stoppable {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Stoppable {
+    async fn start(state: AppState, addr: SocketAddr) -> Stoppable {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = ava_serve::app(state);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Stoppable {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let task = &mut self.task;
+        if tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
+impl Drop for Stoppable {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn unreachable_api_shows_an_error_and_retries() {
+    let stores = Stores::seeded(300, 45).await;
+    let state = AppState::new(stores.pg_store(), Tokens::default());
+    let server = Stoppable::start(state.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    let addr = server.addr;
+    let base = format!("http://{addr}");
+    let reference = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/")).await;
+    wait_cards(&browser, "today", &overview(&reference, "today").await).await;
+
+    server.stop().await;
+    browser.click("button[data-period=\"week\"]").await;
+    browser
+        .wait_js(
+            "#api-error saying cannot reach",
+            "const e = document.querySelector('#api-error'); \
+             return e && e.checkVisibility() && e.textContent;",
+            vec![],
+            |v| {
+                v.as_str()
+                    .is_some_and(|t| t.to_lowercase().contains("cannot reach"))
+            },
+        )
+        .await;
+    browser.wait_visible("#api-error button#retry").await;
+
+    // Back on the same address: retry loads the page again.
+    let _server = Stoppable::start(state, addr).await;
+    browser.click("button#retry").await;
+    wait_cards(&browser, "week", &overview(&reference, "week").await).await;
+    browser
+        .wait_eq(
+            "#api-error hidden",
+            "const e = document.querySelector('#api-error'); \
+             return e === null || !e.checkVisibility();",
+            vec![],
+            &json!(true),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn live_refresh_shows_a_new_call_without_a_reload() {
+    let stores = Stores::seeded(300, 46).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    // The log searched for the new call's phone, so that it is on the first page
+    // whatever the time of day (the seed has calls later today than now).
+    let phone = "+15550107788";
+    let search = &phone[5..];
+    let before = api(&server, "/api/admin/calls", &[("search", search)]).await;
+    assert_eq!(before["total"], 0, "{search} is not in the seed: {before}");
+    browser
+        .goto(&format!(
+            "{}/?refresh=500#/calls?search={search}",
+            server.base
+        ))
+        .await;
+    browser
+        .wait_eq("#calls-total 0", TOTAL, vec![], &json!("0"))
+        .await;
+    browser.wait_present("main#main .empty").await;
+    browser.js("window.__avaNoReload = true;", vec![]).await;
+
+    let id = start_and_end(&server, "browser-live-1", phone).await;
+    browser
+        .wait_js(
+            "the new call in the searched log",
+            "return [document.querySelector(arguments[0]) !== null, \
+                     document.querySelector('#calls-total')?.getAttribute('data-value')];",
+            vec![json!(format!("{ROW_IDS}[data-call-id=\"{id}\"]"))],
+            |v| v == &json!([true, "1"]),
+        )
+        .await;
+
+    // The whole log, as `/?refresh=500#/calls` shows it: another call, and the total
+    // and first page follow.
+    browser
+        .goto(&format!("{}/?refresh=500#/calls", server.base))
+        .await;
+    let now = api(&server, "/api/admin/calls", &[("page_size", "25")]).await;
+    wait_log(&browser, "the whole log", &now).await;
+    start_and_end(&server, "browser-live-2", "+15550107789").await;
+    let after = api(&server, "/api/admin/calls", &[("page_size", "25")]).await;
+    assert_eq!(after["total"], now["total"].as_i64().unwrap() + 1);
+    wait_log(&browser, "the whole log after a call", &after).await;
+    assert_eq!(
+        browser
+            .js("return window.__avaNoReload === true;", vec![])
+            .await,
+        json!(true),
+        "the page was reloaded"
+    );
+}
+
+/// Starts and ends a call through the write API (open: no ingest token); its id.
+async fn start_and_end(server: &Server, session: &str, phone: &str) -> i64 {
+    let started = server
+        .post(
+            "/api/calls",
+            &json!({"session_id": session, "phone_number": phone}),
+            None,
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.text);
+    let ended = server
+        .post(
+            &format!("/api/calls/{session}/end"),
+            &json!({
+                "transcript": [{"speaker": "caller", "text": "Hi", "timestamp": null}],
+                "function_calls": [],
+                "sentiment": "positive",
+                "satisfaction_score": 9,
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    started.body["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn customer_page_and_appointment_filters_render_rows() {
+    let stores = Stores::seeded(300, 47).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+
+    let customer = pg_id(
+        &stores,
+        "select c.id from customers c \
+         where exists (select 1 from appointments a where a.customer_id = c.id) \
+         and exists (select 1 from call_sessions s where s.customer_id = c.id) \
+         order by c.id limit 1",
+    )
+    .await;
+    let history = api(&server, &format!("/api/customers/{customer}/history"), &[]).await;
+    let (booked, calls) = (
+        history["appointments"].as_array().unwrap().len(),
+        history["calls"].as_array().unwrap().len(),
+    );
+    browser
+        .goto(&format!("{}/#/customers/{customer}", server.base))
+        .await;
+    browser.wait_present("section#customer-page").await;
+    let count = "return document.querySelectorAll(arguments[0]).length;";
+    browser
+        .wait_eq(
+            "the customer's appointments",
+            count,
+            vec![json!("table#customer-appointments tbody tr")],
+            &json!(booked),
+        )
+        .await;
+    browser
+        .wait_eq(
+            "the customer's calls",
+            count,
+            vec![json!("table#customer-calls tbody tr")],
+            &json!(calls),
+        )
+        .await;
+    for call in history["calls"].as_array().unwrap() {
+        let id = call["id"].as_i64().unwrap();
+        browser
+            .wait_present(&format!("table#customer-calls a[href=\"#/calls/{id}\"]"))
+            .await;
+    }
+    let name = history["customer"]["name"].as_str().unwrap();
+    browser
+        .wait_js(
+            "the customer's name",
+            "return document.querySelector('section#customer-page').textContent;",
+            vec![],
+            |v| v.as_str().is_some_and(|t| t.contains(name)),
+        )
+        .await;
+
+    // Appointments: all, then by status, then by dates.
+    let rows = "table#appointments-table tbody tr[data-appointment-id]";
+    let all = api(&server, "/api/appointments", &[]).await;
+    browser
+        .goto(&format!("{}/#/appointments", server.base))
+        .await;
+    for css in [
+        "label[for=\"from\"]",
+        "input#from[type=\"date\"]",
+        "label[for=\"to\"]",
+        "input#to[type=\"date\"]",
+        "label[for=\"status\"]",
+        "select#status option[value=\"\"]",
+    ] {
+        browser.wait_present(css).await;
+    }
+    browser
+        .wait_eq(
+            "every appointment",
+            ATTRS,
+            vec![json!(rows), json!("data-appointment-id")],
+            &ids(&all, "appointments"),
+        )
+        .await;
+    let statuses = browser.attrs("select#status option", "value").await;
+    for status in [
+        "scheduled",
+        "completed",
+        "cancelled",
+        "rescheduled",
+        "no_show",
+    ] {
+        assert!(
+            statuses.as_array().unwrap().contains(&json!(status)),
+            "{status} in {statuses}"
+        );
+    }
+    let completed = api(&server, "/api/appointments", &[("status", "completed")]).await;
+    assert!(!completed["appointments"].as_array().unwrap().is_empty());
+    browser
+        .client
+        .find(Locator::Css("select#status"))
+        .await
+        .unwrap()
+        .select_by_value("completed")
+        .await
+        .unwrap();
+    browser
+        .wait_eq(
+            "the completed appointments",
+            ATTRS,
+            vec![json!(rows), json!("data-appointment-id")],
+            &ids(&completed, "appointments"),
+        )
+        .await;
+
+    // A date range: whichever way the page reads its ends (local days, inclusive or
+    // not), it shows every appointment well inside and none well outside.
+    let dates: Vec<String> = all["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "completed")
+        .map(|a| a["appointment_datetime"].as_str().unwrap()[..10].to_string())
+        .collect();
+    let (from, to) = (
+        dates[dates.len() * 3 / 4].clone(),
+        dates[dates.len() / 4].clone(),
+    );
+    let day = |d: &str, by: i64| {
+        (chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap() + chrono::Duration::days(by))
+            .to_string()
+    };
+    let inner = completed_between(&server, &day(&from, 1), &day(&to, 0)).await;
+    let outer = completed_between(&server, &day(&from, -1), &day(&to, 2)).await;
+    assert!(!inner.as_array().unwrap().is_empty(), "{from}..{to}");
+    browser
+        .js(
+            "for (const [id, v] of [['from', arguments[0]], ['to', arguments[1]]]) { \
+                 const e = document.getElementById(id); e.value = v; \
+                 e.dispatchEvent(new Event('input', {bubbles: true})); \
+                 e.dispatchEvent(new Event('change', {bubbles: true})); }",
+            vec![json!(from), json!(to)],
+        )
+        .await;
+    browser
+        .wait_js(
+            &format!("the completed appointments from {from} to {to}"),
+            ATTRS,
+            vec![json!(rows), json!("data-appointment-id")],
+            |shown| {
+                let shown = shown.as_array().cloned().unwrap_or_default();
+                let (inner, outer) = (inner.as_array().unwrap(), outer.as_array().unwrap());
+                inner.iter().all(|i| shown.contains(i)) && shown.iter().all(|s| outer.contains(s))
+            },
+        )
+        .await;
+}
+
+/// The ids of the completed appointments from `from` to `to` (dates) by the API.
+async fn completed_between(server: &Server, from: &str, to: &str) -> Value {
+    let body = api(
+        server,
+        "/api/appointments",
+        &[
+            ("status", "completed"),
+            ("start_date", from),
+            ("end_date", to),
+        ],
+    )
+    .await;
+    ids(&body, "appointments")
+}
+
+#[tokio::test]
+async fn phone_width_overview_fits() {
+    let stores = Stores::seeded(300, 48).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.goto(&format!("{}/", server.base)).await;
+    wait_cards(&browser, "today", &overview(&server, "today").await).await;
+    for metric in METRICS {
+        browser
+            .wait_visible(&format!("[data-metric=\"{metric}\"]"))
+            .await;
+    }
+    let widths = browser
+        .js(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await;
+    let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(inner <= 400, "the window is phone-sized: {widths}");
+    assert!(
+        scroll <= inner,
+        "the overview overflows horizontally at phone width: scrollWidth {scroll} > innerWidth {inner}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_store_serves_the_same_dashboard() {
+    let stores = Stores::seeded(300, 49).await;
+    let server = Server::start(stores.sqlite_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", server.base)).await;
+    wait_cards(&browser, "today", &overview(&server, "today").await).await;
+    browser.click("button[data-period=\"week\"]").await;
+    wait_cards(&browser, "week", &overview(&server, "week").await).await;
+    let page = api(&server, "/api/admin/calls", &[("page_size", "25")]).await;
+    browser.click("nav#nav a[href=\"#/calls\"]").await;
+    wait_log(&browser, "the log on SQLite", &page).await;
+}
+
+/// Visits every page; with `AVA_SCREENSHOTS_DIR` set, saves a PNG of each there.
+#[tokio::test]
+async fn every_page_renders_and_screenshots() {
+    // 7,500 calls: 30 days, so the trends fill their default range.
+    let stores = Stores::seeded(7_500, 50).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    let call = pg_id(
+        &stores,
+        "select s.id from call_sessions s where s.customer_id is not null \
+         and exists (select 1 from call_events e where e.call_session_id = s.id) \
+         and s.transcript like '[%' order by s.id desc limit 1",
+    )
+    .await;
+    let customer = pg_id(
+        &stores,
+        "select s.customer_id from call_sessions s where s.customer_id is not null \
+         group by s.customer_id order by count(*) desc, s.customer_id limit 1",
+    )
+    .await;
+    let daily = api(&server, "/api/admin/analytics/daily", &[("days", "30")]).await;
+    let days: Vec<String> = daily["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap()[..10].to_string())
+        .collect();
+    assert!(days.len() >= 28, "{daily}");
+    let base = &server.base;
+    let trends: &[&str] = &[
+        "button[data-days=\"30\"][aria-pressed=\"true\"]",
+        "svg#chart-volume title",
+        "svg#chart-rates title",
+        "table.sr-only",
+    ];
+    for (path, ready, name) in [
+        (
+            "#/".to_string(),
+            &[
+                "[data-metric=\"total_calls\"][data-value]",
+                "table#recent-calls tbody tr",
+            ][..],
+            "overview.png",
+        ),
+        ("#/trends".to_string(), trends, "trends.png"),
+        ("#/calls".to_string(), &[ROW_IDS][..], "calls.png"),
+        (
+            format!("#/calls/{call}"),
+            &["ol#transcript li.turn", "ol#events li.event"][..],
+            "call.png",
+        ),
+        (
+            format!("#/customers/{customer}"),
+            &["section#customer-page", "table#customer-calls tbody tr"][..],
+            "customer.png",
+        ),
+        (
+            "#/appointments".to_string(),
+            &["table#appointments-table tbody tr[data-appointment-id]"][..],
+            "appointments.png",
+        ),
+    ] {
+        browser.goto(&format!("{base}/{path}")).await;
+        for css in ready {
+            browser.wait_present(css).await;
+        }
+        browser.wait_present("main#main[aria-busy=\"false\"]").await;
+        if path == "#/trends" {
+            // Every day of the API's series has its marks in both charts.
+            for chart in ["svg#chart-volume", "svg#chart-rates"] {
+                browser
+                    .wait_js(
+                        &format!("{chart}: a mark for each of the API's days"),
+                        ATTRS,
+                        vec![json!(format!("{chart} [data-date]")), json!("data-date")],
+                        |marks| {
+                            let marks = marks.as_array().cloned().unwrap_or_default();
+                            days.iter().all(|d| marks.contains(&json!(d)))
+                        },
+                    )
+                    .await;
+            }
+        }
+        browser.screenshot(name).await;
+    }
+}
+
+/// First paint of `/` with 100,000 calls in Postgres (run with `--ignored`).
+#[tokio::test]
+#[ignore = "seeds 100,000 calls (about a minute)"]
+async fn first_paint_at_100k_calls() {
+    let stores = Stores::seeded(100_000, 51).await;
+    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", server.base)).await;
+    let paint = browser
+        .wait_js(
+            "first-contentful-paint",
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
+             return p ? p.startTime : null;",
+            vec![],
+            |v| v.is_number(),
+        )
+        .await
+        .as_f64()
+        .unwrap();
+    let cards = overview(&server, "today").await;
+    wait_cards(&browser, "today", &cards).await;
+    let shown = browser.js("return performance.now();", vec![]).await;
+    println!(
+        "first contentful paint of / at 100,000 calls: {paint:.0} ms \
+         (the cards showed the API's numbers by {:.0} ms, polled)",
+        shown.as_f64().unwrap()
+    );
+    assert!(paint < 1000.0, "first contentful paint took {paint} ms");
+}
+
+/// The harness itself: chromedriver, headless Chromium and the server (no dashboard).
+#[tokio::test]
+async fn browser_reaches_the_server() {
+    let (_dir, store) = {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ava_api::store::SqliteStore::open(&dir.path().join("ava.db"), 2).unwrap();
+        (dir, ava_api::Store::Sqlite(store))
+    };
+    let server = Server::start(store, Tokens::default()).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/health", server.base)).await;
+    browser
+        .wait_js(
+            "the health answer",
+            "return document.body.textContent;",
+            vec![],
+            |v| v.as_str().is_some_and(|t| t.contains("\"healthy\"")),
+        )
+        .await;
+}
