@@ -144,15 +144,17 @@ pub struct PgStore {
 
 impl PgStore {
     /// A pool of at most `size` connections to `url` (connected on first use), named
-    /// `application` in `pg_stat_activity`.
+    /// `application` in `pg_stat_activity`, with TLS as the URL's `sslmode` says (the
+    /// sink's [`ava_sink::ConnectParams`]).
     pub fn new(url: &str, size: usize, application: &str) -> Result<PgStore, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| StoreError::BadUrl(e.to_string()))?;
+        let ava_sink::ConnectParams {
+            mut config, tls, ..
+        } = ava_sink::ConnectParams::from_url(url)
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
         config.application_name(application);
         let manager = Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

@@ -47,6 +47,14 @@ fn body_object(body: &[u8]) -> Result<Object, Invalid> {
     }
 }
 
+/// Refuses a field not in `known` (a misspelt one would otherwise be dropped silently).
+fn only(fields: &Object, known: &[&str]) -> Result<(), Invalid> {
+    match fields.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(Invalid::body(unknown, "extra fields not permitted")),
+        None => Ok(()),
+    }
+}
+
 fn missing(name: &str) -> Invalid {
     Invalid::body(name, "field required")
 }
@@ -126,6 +134,7 @@ pub struct NewCall {
 impl NewCall {
     pub fn parse(body: &[u8]) -> Result<NewCall, Invalid> {
         let fields = body_object(body)?;
+        only(&fields, &["session_id", "phone_number"])?;
         Ok(NewCall {
             session_id: required_text(&fields, "session_id", 255)?,
             phone_number: text(&fields, "phone_number", 20)?,
@@ -144,6 +153,7 @@ pub struct NewEvent {
 impl NewEvent {
     pub fn parse(body: &[u8]) -> Result<NewEvent, Invalid> {
         let fields = body_object(body)?;
+        only(&fields, &["event_type", "data"])?;
         let data = fields.get("data").cloned();
         if data.as_ref().is_some_and(has_nul) {
             return Err(Invalid::body("data", "must not contain NUL characters"));
@@ -172,6 +182,18 @@ pub struct CallEnd {
 impl CallEnd {
     pub fn parse(body: &[u8]) -> Result<CallEnd, Invalid> {
         let fields = body_object(body)?;
+        only(
+            &fields,
+            &[
+                "transcript",
+                "function_calls",
+                "customer_phone",
+                "sentiment",
+                "satisfaction_score",
+                "escalated",
+                "escalation_reason",
+            ],
+        )?;
         let transcript = list(&fields, "transcript")?.clone();
         let functions = list(&fields, "function_calls")?
             .iter()
@@ -264,6 +286,7 @@ impl NewCustomer {
     /// most 20 characters (stored as given), an optional email with one `@`.
     pub fn parse(body: &[u8]) -> Result<NewCustomer, Invalid> {
         let fields = body_object(body)?;
+        only(&fields, &["name", "phone", "email"])?;
         let trimmed = |name: &str, max: usize| -> Result<Option<String>, Invalid> {
             let value = text(&fields, name, usize::MAX)?.map(|v| v.trim().to_string());
             match value {

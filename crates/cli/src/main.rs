@@ -5,6 +5,7 @@
 
 mod config;
 mod demo;
+mod doctor;
 mod export;
 mod progress;
 mod report;
@@ -31,6 +32,8 @@ mod exit {
     pub const BAD_INPUT: u8 = 5;
     /// The target's schema is not current: run `ava db push`.
     pub const SCHEMA: u8 = 6;
+    /// `ava doctor` found something to fix.
+    pub const DOCTOR: u8 = 7;
 }
 
 #[derive(Parser)]
@@ -46,7 +49,7 @@ The target is --database-url, else DATABASE_URL from the environment or from a .
 working directory. Passwords are never printed.",
     after_help = "Exit codes: 0 ok · 1 error · 2 usage · 3 differences found · \
 4 refused (target holds other rows, an interrupted run, busy, or an existing file) · \
-5 bad input cells · 6 schema not current"
+5 bad input cells · 6 schema not current · 7 doctor found something to fix"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -115,6 +118,18 @@ enum Command {
     /// a loopback --addr is allowed. One log line per request on stderr (RUST_LOG sets the
     /// level). Stops on Ctrl-C or SIGTERM after the requests in flight.
     Serve(serve::ServeArgs),
+    /// Check the target: one line per check, ✓ fine, ! worth a look, ✗ to fix (with what to do).
+    ///
+    /// Reads only. The connection kind from the URL's host and port (Supabase direct, session
+    /// pooler, transaction pooler on 6543 — ✗, migrate and sync need port 5432 —, local,
+    /// other); that the server answers (the URL shown without its password); TLS as the server
+    /// sees this connection, and its version (plain text to a host that is not loopback is ✗);
+    /// the server version; the migrations (applied, pending, unknown to this build) and the
+    /// schema; row-level security on each of the five tables and no policy granting anon or
+    /// public; what the anon and authenticated roles may do with the tables; every id sequence
+    /// past max(id); with --sqlite, the row counts of the file against the target. Exit 0 when
+    /// nothing is ✗, else 7.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Subcommand)]
@@ -352,7 +367,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Migrate(args) => {
             let sqlite = config::sqlite_path(&args.source)?;
-            let mut target = config::connect(&args.target).await?;
+            let mut target = connect_session(&args.target).await?;
             let opts = ava_migrate::Options {
                 sqlite,
                 batch_size: args.batch_size,
@@ -367,7 +382,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Sync(args) => {
             let sqlite = config::sqlite_path(&args.source)?;
-            let mut target = config::connect(&args.target).await?;
+            let mut target = connect_session(&args.target).await?;
             let opts = ava_migrate::SyncOptions {
                 sqlite,
                 dry_run: args.dry_run,
@@ -403,7 +418,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::export(args).await,
         Command::Archive(args) => export::archive(args).await,
         Command::Serve(args) => serve::serve(args).await,
+        Command::Doctor(args) => doctor::doctor(args).await,
     }
+}
+
+/// Connects for `ava migrate` and `ava sync`, which need a session of their own (advisory
+/// lock, COPY, settings): a URL to Supabase's transaction-mode pooler is refused before
+/// connecting, naming the session-mode URL.
+async fn connect_session(target: &TargetArgs) -> anyhow::Result<ava_sink::Target> {
+    ava_sink::refuse_transaction_pooler(&config::database_url(target)?)?;
+    config::connect(target).await
 }
 
 /// `ava migrate`, shared with `ava demo`.

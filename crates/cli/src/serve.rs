@@ -38,6 +38,47 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     ingest_token: Option<String>,
+    /// Also let Supabase logins read the admin routes: the project's JWT secret, which
+    /// verifies HS256 tokens
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "SUPABASE_JWT_SECRET",
+        hide_env_values = true
+    )]
+    jwt_secret: Option<String>,
+    /// Also let Supabase logins read the admin routes: the project's JWKS (RS256/ES256
+    /// public keys), a file or an https:// URL (fetched at start, and again for an
+    /// unknown key id at most once a minute)
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SUPABASE_JWKS",
+        hide_env_values = true
+    )]
+    jwks: Option<String>,
+    /// The Supabase project the dashboard offers email and password sign-in with
+    #[arg(long, value_name = "URL", env = "SUPABASE_URL", hide_env_values = true)]
+    supabase_url: Option<String>,
+    /// The project's anon (public) key, sent by the dashboard's sign-in
+    /// (public by design, still not echoed by --help)
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SUPABASE_ANON_KEY",
+        hide_env_values = true
+    )]
+    supabase_anon_key: Option<String>,
+    /// Origins allowed to call /api/* from a browser (CORS), comma-separated; none: no
+    /// CORS headers
+    #[arg(
+        long,
+        value_name = "ORIGIN,...",
+        env = "AVA_CORS_ORIGINS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    cors_origin: Vec<String>,
     /// Connections in the Postgres pool (or read connections to the SQLite file)
     #[arg(long, value_name = "N", default_value_t = 16)]
     connections: usize,
@@ -61,10 +102,15 @@ pub fn init_logging() {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     init_logging();
+    let jwt = ava_serve::jwt::Verifier::new(args.jwt_secret.as_deref(), args.jwks.as_deref())
+        .await?
+        .map(std::sync::Arc::new);
     let tokens = ava_serve::Tokens {
         admin: args.admin_token.filter(|t| !t.is_empty()),
         ingest: args.ingest_token.filter(|t| !t.is_empty()),
+        jwt,
     };
+    let cors = ava_serve::cors_origins(&args.cors_origin)?;
     // Before anything is opened (a SQLite file would be created).
     ava_serve::check_addr(args.addr, &tokens)?;
     let url = match (&args.database_url, &args.sqlite) {
@@ -90,6 +136,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     };
     let mut state = ava_serve::AppState::new(store, tokens);
     state.cache = ava_serve::cache::Cache::new(std::time::Duration::from_millis(args.cache_ttl_ms));
+    state.cors = cors;
+    state.supabase = ava_serve::Supabase {
+        supabase_url: args.supabase_url.filter(|u| !u.is_empty()),
+        supabase_anon_key: args.supabase_anon_key.filter(|k| !k.is_empty()),
+    };
     ava_serve::serve(args.addr, state).await?;
     Ok(crate::exit::OK)
 }

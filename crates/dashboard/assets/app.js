@@ -1,7 +1,7 @@
 // The dashboard: hash routing, the admin token prompt, the "cannot reach the API" banner,
 // the loading state of <main> (aria-busy) and the live refresh of the overview and call log.
 
-import { AuthError, NetError, get, token } from './js/api.js';
+import { AuthError, NetError, get, supabaseConfig, supabaseSignIn, token } from './js/api.js';
 import { h } from './js/dom.js';
 import { zone } from './js/format.js';
 import overview from './js/pages/overview.js';
@@ -173,39 +173,74 @@ function showLogin() {
     required: true,
     'aria-describedby': 'login-help',
   });
+  const email = h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username' });
+  const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password' });
   const submit = h('button', { id: 'login-submit', type: 'submit', class: 'primary' }, 'Sign in');
+  const help = h(
+    'p',
+    { id: 'login-help' },
+    'The analytics API needs the admin token (ADMIN_API_TOKEN). It is kept for this browser tab only.',
+  );
+  const tokenLabel = h('label', { for: 'token' }, 'Admin token');
+  // Shown when the server names a Supabase project (`/config.json`).
+  const account = h(
+    'div',
+    { id: 'login-account', class: 'login-account', hidden: true },
+    h('label', { for: 'email' }, 'Email'),
+    email,
+    h('label', { for: 'password' }, 'Password'),
+    password,
+  );
   const form = h(
     'form',
     { id: 'login', class: 'login', novalidate: true, 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title', tabindex: '-1' }, 'Sign in'),
-    h(
-      'p',
-      { id: 'login-help' },
-      'The analytics API needs the admin token (ADMIN_API_TOKEN). It is kept for this browser tab only.',
-    ),
-    h('label', { for: 'token' }, 'Admin token'),
+    help,
+    account,
+    tokenLabel,
     input,
     submit,
   );
+  let supabase = null;
+  supabaseConfig().then((config) => {
+    if (!config || !form.isConnected) return;
+    supabase = config;
+    account.hidden = false;
+    help.textContent = 'Sign in with your staff account, or enter the admin token. It is kept for this browser tab only.';
+    tokenLabel.textContent = 'Or the admin token';
+    input.required = false;
+    if (!input.value) email.focus();
+  });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const value = input.value.trim();
-    if (!value) {
-      loginError(form, 'Enter the admin token.');
-      input.focus();
+    const byAccount = supabase && email.value.trim() !== '';
+    if (!value && !byAccount) {
+      loginError(form, supabase ? 'Enter your email and password, or the admin token.' : 'Enter the admin token.');
+      (supabase ? email : input).focus();
       return;
     }
     submit.disabled = true;
-    token.set(value);
     try {
+      if (byAccount) {
+        token.set(await supabaseSignIn(supabase, email.value.trim(), password.value));
+      } else {
+        token.set(value);
+      }
       await get('/api/admin/analytics/daily?days=1');
     } catch (e) {
       submit.disabled = false;
+      token.clear();
       if (e instanceof AuthError) {
-        token.clear();
-        loginError(form, 'Wrong token: the API refused it. Check ADMIN_API_TOKEN and try again.');
-        input.select();
-        input.focus();
+        if (byAccount) {
+          loginError(form, `Sign-in refused: ${e.message}`);
+          password.select();
+          password.focus();
+        } else {
+          loginError(form, 'Wrong token: the API refused it. Check ADMIN_API_TOKEN and try again.');
+          input.select();
+          input.focus();
+        }
       } else if (e instanceof NetError) {
         showApiError(e.message);
       } else {

@@ -17,6 +17,9 @@ pub enum AppError {
     /// No token, or the wrong one (401).
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Who the caller is is known, and they may not (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
 }
 
 impl From<Invalid> for AppError {
@@ -29,6 +32,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
             AppError::Unauthorized(why) => (StatusCode::UNAUTHORIZED, json!({"detail": why})),
+            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, json!({"detail": why})),
             AppError::Api(ApiError::Invalid(e)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"detail": [{

@@ -8,18 +8,32 @@
 //! logged in one line (method, path, status, time). `GET /openapi.json` describes the API
 //! (OpenAPI 3.1, built from the catalog and the routes' rules) and `GET /docs` shows it
 //! (Swagger UI, served from the binary: no CDN); both are open.
+//!
+//! Hardening ([`Limits`]): bodies over [`Limits::body`] are refused (413), a request
+//! taking longer than [`Limits::request`] — a slow body included — is answered 408, and a
+//! connection that does not send a request's headers within [`Limits::headers`] (an idle
+//! keep-alive connection too) is closed; `/api/*` sends CORS headers only to the origins
+//! configured ([`AppState::cors`]).
 
 pub mod auth;
 pub mod cache;
 mod error;
+pub mod jwt;
 mod openapi;
 mod routes;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tower_http::trace::TraceLayer;
 
 pub use auth::Tokens;
@@ -31,23 +45,96 @@ pub struct AppState {
     pub store: ava_api::Store,
     pub tokens: Arc<Tokens>,
     pub cache: cache::Cache,
+    pub limits: Limits,
+    /// The origins `/api/*` answers CORS requests from (none: no CORS headers).
+    pub cors: Vec<HeaderValue>,
+    /// What `GET /config.json` tells the dashboard.
+    pub supabase: Supabase,
+}
+
+/// The Supabase project the dashboard signs in with (both public by design).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Supabase {
+    pub supabase_url: Option<String>,
+    pub supabase_anon_key: Option<String>,
+}
+
+/// How much a request may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub body: usize,
+    /// Longest a request may take, reading its body included.
+    pub request: Duration,
+    /// Longest a connection may take to send a request's headers (or stay idle).
+    pub headers: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            body: 1 << 20,
+            request: Duration::from_secs(30),
+            headers: Duration::from_secs(10),
+        }
+    }
 }
 
 impl AppState {
     /// The state for `store`, guarded by `tokens`, with the default cache
-    /// ([`cache::DEFAULT_TTL`]).
+    /// ([`cache::DEFAULT_TTL`]) and [`Limits`], no CORS and no Supabase project.
     pub fn new(store: ava_api::Store, tokens: Tokens) -> AppState {
         AppState {
             store,
             tokens: Arc::new(tokens),
             cache: cache::Cache::new(cache::DEFAULT_TTL),
+            limits: Limits::default(),
+            cors: Vec::new(),
+            supabase: Supabase::default(),
         }
     }
 }
 
-/// The router: the routes, their guards and the request log.
+/// A 413 (from the body limit) as JSON with a detail.
+async fn too_large(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/json"))
+    {
+        return response;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(serde_json::json!({"detail": "Request body too large"})),
+    )
+        .into_response()
+}
+
+/// Answers 408 when the request takes longer than `limit`.
+async fn timeout(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(serde_json::json!({"detail": "Request timed out"})),
+        )
+            .into_response(),
+    }
+}
+
+/// The router: the routes, their guards, the limits and the request log.
 pub fn app(state: AppState) -> Router {
-    routes::router(state.clone()).layer(
+    let limits = state.limits;
+    routes::router(state.clone())
+        .layer(DefaultBodyLimit::max(limits.body))
+        .layer(middleware::from_fn(too_large))
+        .layer(middleware::from_fn(move |request, next| {
+            timeout(limits.request, request, next)
+        }))
+        .layer(
         TraceLayer::new_for_http()
             .make_span_with(|request: &axum::http::Request<_>| {
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
@@ -82,6 +169,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0:?} is not an origin (such as https://admin.example.com)")]
+    BadOrigin(String),
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -100,11 +189,75 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), ServeError> 
             "no ADMIN_API_TOKEN or INGEST_API_TOKEN: every route is open, so only loopback is served"
         );
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    run(listener, state, shutdown()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `state` on `listener` (HTTP/1.1, with [`Limits::headers`] as the header read
+/// timeout: `axum::serve` has none) until `stop` resolves, then finishes the requests in
+/// flight.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl Future<Output = ()>,
+) {
+    let headers = state.limits.headers;
+    let app = app(state);
+    let (closing, closed) = tokio::sync::watch::channel(());
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (socket, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, then go on.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(headers);
+            let connection = builder
+                .serve_connection(TokioIo::new(socket), service)
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = closed.changed() => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    drop(closed);
+    let _ = closing.send(());
+    // Every connection task holds a receiver: wait for the last one to finish.
+    closing.closed().await;
+}
+
+/// The CORS origins of `--cors-origin` (blank ones left out); an origin is a scheme and
+/// host, with a port, without path.
+pub fn cors_origins(list: &[String]) -> Result<Vec<HeaderValue>, ServeError> {
+    list.iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            url::Url::parse(o)
+                .ok()
+                .filter(|u| u.origin().ascii_serialization() == o.trim_end_matches('/'))
+                .and_then(|u| HeaderValue::from_str(&u.origin().ascii_serialization()).ok())
+                .ok_or_else(|| ServeError::BadOrigin(o.to_string()))
+        })
+        .collect()
 }
 
 /// Refuses to serve `addr` beyond loopback when no token guards the routes.

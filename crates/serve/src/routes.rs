@@ -4,13 +4,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value as Json_;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use ava_api::read::{self, AppointmentsQuery, CallsQuery, Period};
 use ava_api::write::{self, CallEnd, NewCall, NewCustomer, NewEvent};
@@ -43,13 +44,61 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/customers", post(create_customer))
         .route_layer(middleware::from_fn_with_state(state.clone(), cache::writes))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::ingest));
+    let mut api = Router::new().merge(admin).merge(ingest);
+    if !state.cors.is_empty() {
+        api = api.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(state.cors.clone()))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    // The page may talk to its Supabase project's Auth (the sign-in), and only to it.
+    let auth_origin = state
+        .supabase
+        .supabase_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    let dashboard =
+        ava_dashboard::routes().layer(middleware::map_response(move |mut response: Response| {
+            let auth_origin = auth_origin.clone();
+            async move {
+                if let Some(origin) = &auth_origin {
+                    let csp = response
+                        .headers()
+                        .get(header::CONTENT_SECURITY_POLICY)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| {
+                            v.replacen(
+                                "connect-src 'self'",
+                                &format!("connect-src 'self' {origin}"),
+                                1,
+                            )
+                        })
+                        .and_then(|v| HeaderValue::from_str(&v).ok());
+                    if let Some(csp) = csp {
+                        response
+                            .headers_mut()
+                            .insert(header::CONTENT_SECURITY_POLICY, csp);
+                    }
+                }
+                response
+            }
+        }));
     Router::new()
         .route("/health", get(health))
-        .merge(admin)
-        .merge(ingest)
+        .route("/config.json", get(config))
+        .merge(api)
         .merge(crate::openapi::routes())
-        .merge(ava_dashboard::routes())
+        .merge(dashboard)
         .with_state(state)
+}
+
+/// What the dashboard needs to offer a Supabase sign-in (nulls: the token prompt).
+async fn config(State(state): State<AppState>) -> Json<crate::Supabase> {
+    Json(state.supabase.clone())
 }
 
 /// An id from the path: a 422 naming it when it is not an integer.

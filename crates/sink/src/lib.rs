@@ -6,16 +6,16 @@
 
 mod copy;
 mod schema;
-
-use std::str::FromStr;
+mod tls;
 
 use ava_catalog::{Table, TABLES};
-use tokio_postgres::{Client, GenericClient, NoTls};
+use tokio_postgres::{Client, GenericClient};
 
 pub use copy::{
     copy_in, copy_into, encode_row, read_rows, CopyBuffer, CopyTarget, PgValue, ReadError,
 };
 pub use schema::SchemaProblem;
+pub use tls::{refuse_transaction_pooler, ConnectParams, SslMode};
 
 /// What went wrong on the Postgres side; every message names the target (redacted).
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,28 @@ pub enum SinkError {
     SqliteUrl,
     #[error("the database URL is not a valid Postgres connection string: {}", describe(.0))]
     BadUrl(tokio_postgres::Error),
+    #[error("the database URL is not a valid Postgres connection string: {0}")]
+    BadSslParams(String),
+    #[error("the database URL's sslmode={0} is not one of disable, prefer, require, verify-ca, verify-full")]
+    BadSslMode(String),
+    #[error("cannot read the root certificates of sslrootcert={path}: {reason}. Give the path of a PEM file holding the CA certificate that signed the server's certificate")]
+    RootCert { path: String, reason: String },
+    #[error("cannot connect to {url}: the certificate of {host} does not verify with sslmode={sslmode}: {}. {hint}", describe(.cause))]
+    Certificate {
+        url: String,
+        host: String,
+        sslmode: SslMode,
+        /// What to do about it.
+        hint: &'static str,
+        cause: tokio_postgres::Error,
+    },
+    #[error("cannot connect to {url}: the server requires TLS (its pg_hba.conf accepts only encrypted connections) but the URL says sslmode=disable: drop sslmode=disable from the URL ({})", describe(.cause))]
+    TlsRequired {
+        url: String,
+        cause: tokio_postgres::Error,
+    },
+    #[error("{url} is Supabase's transaction-mode pooler (port 6543), which cannot hold the session a migration needs (advisory lock, COPY, settings); use the session-mode URL instead: {session_url} (the same host and password, port 5432)")]
+    TransactionPooler { url: String, session_url: String },
     #[error("cannot connect to {url}: {}. Check the URL, that the server is up and that it accepts you", describe(.source))]
     Connect {
         url: String,
@@ -55,9 +77,14 @@ pub enum SinkError {
 /// that does not parse is not echoed at all. Hand-written because it must accept exactly
 /// what the driver accepts, which only the driver's own parser does.
 pub fn redact(url: &str) -> String {
-    let Ok(config) = tokio_postgres::Config::from_str(url) else {
-        return "<the database URL, which does not parse>".into();
-    };
+    match tls::parse(url) {
+        Ok((config, _)) => redact_config(&config),
+        Err(_) => "<the database URL, which does not parse>".into(),
+    }
+}
+
+/// [`redact`] of a parsed configuration.
+fn redact_config(config: &tokio_postgres::Config) -> String {
     let mut out = String::from("postgresql://");
     if let Some(user) = config.get_user() {
         out.push_str(user);
@@ -112,30 +139,27 @@ pub struct Target {
     client: Client,
     url: String,
     /// Kept (never shown) to open more connections to the same database.
-    config: tokio_postgres::Config,
+    params: ConnectParams,
 }
 
 /// Connects to `url` (refusing a `sqlite:` URL) and prepares the session for long
 /// copies: `statement_timeout = 0`, because Supabase's default of two minutes would
-/// cancel a long `COPY` part-way.
+/// cancel a long `COPY` part-way. TLS as the URL's `sslmode` says (see [`ConnectParams`]).
 pub async fn connect(url: &str) -> Result<Target, SinkError> {
     if url.trim_start().to_ascii_lowercase().starts_with("sqlite:") {
         return Err(SinkError::SqliteUrl);
     }
-    let mut config = tokio_postgres::Config::from_str(url).map_err(SinkError::BadUrl)?;
-    config.application_name("ava");
-    open(config, redact(url)).await
+    let mut params = ConnectParams::from_url(url)?;
+    params.config.application_name("ava");
+    open(params, redact(url)).await
 }
 
-async fn open(config: tokio_postgres::Config, url: String) -> Result<Target, SinkError> {
-    let (client, connection) =
-        config
-            .connect(NoTls)
-            .await
-            .map_err(|source| SinkError::Connect {
-                url: url.clone(),
-                source,
-            })?;
+async fn open(params: ConnectParams, url: String) -> Result<Target, SinkError> {
+    let (client, connection) = params
+        .config
+        .connect(params.tls.clone())
+        .await
+        .map_err(|source| params.connect_error(url.clone(), source))?;
     tokio::spawn(async move {
         // The error also surfaces on the next query, where it is reported with context.
         let _ = connection.await;
@@ -143,7 +167,7 @@ async fn open(config: tokio_postgres::Config, url: String) -> Result<Target, Sin
     let target = Target {
         client,
         url,
-        config,
+        params,
     };
     target
         .execute(
@@ -158,7 +182,7 @@ impl Target {
     /// Another connection to the same database, set up the same way (for work done in
     /// parallel, such as building indexes).
     pub async fn connect_another(&self) -> Result<Target, SinkError> {
-        open(self.config.clone(), self.url.clone()).await
+        open(self.params.clone(), self.url.clone()).await
     }
 
     /// A read-only, repeatable-read transaction: one consistent view of every table for

@@ -64,6 +64,13 @@ pub struct Cluster {
 impl Cluster {
     /// Initialises and starts a new cluster, blocking until it accepts connections.
     pub fn start() -> Result<Cluster, ClusterError> {
+        Cluster::start_with("", None)
+    }
+
+    /// [`Cluster::start`], with `settings` appended to its `postgresql.conf` and, if
+    /// given, `pg_hba` as its whole `pg_hba.conf` (e.g. `ssl = on` and `hostssl` rules,
+    /// for tests of TLS). Files the settings name must be readable by the server's user.
+    pub fn start_with(settings: &str, pg_hba: Option<&str>) -> Result<Cluster, ClusterError> {
         let bin = server_bin().ok_or(ClusterError::NoBinaries)?;
         let as_postgres = running_as_root();
         let dir_guard = tempfile::Builder::new()
@@ -96,6 +103,24 @@ impl Cluster {
                 .arg(&data)
                 .current_dir(&dir),
         )?;
+
+        // Written into the files initdb made, which keeps them owned by the server's user.
+        let write = |file: &str, text: &str, append: bool| {
+            std::fs::OpenOptions::new()
+                .append(append)
+                .write(true)
+                .truncate(!append)
+                .open(data.join(file))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+                .map_err(|cause| ClusterError::Io {
+                    what: format!("writing {file}"),
+                    cause,
+                })
+        };
+        write("postgresql.conf", &format!("\n{settings}\n"), true)?;
+        if let Some(pg_hba) = pg_hba {
+            write("pg_hba.conf", pg_hba, false)?;
+        }
 
         let pg_ctl = bin.join("pg_ctl");
         let mut watchdog = spawn_watchdog(&dir, stop_command(&pg_ctl, &data, as_postgres))?;

@@ -34,6 +34,48 @@ export const token = {
   },
 };
 
+/**
+ * The Supabase project to sign in with, from `/config.json`: `{url, anonKey}`, or null
+ * when the server has none (then the page asks for the admin token).
+ */
+export async function supabaseConfig() {
+  try {
+    const response = await fetch('/config.json', { cache: 'no-store', credentials: 'omit' });
+    if (!response.ok) return null;
+    const config = await response.json();
+    if (!config.supabase_url || !config.supabase_anon_key) return null;
+    return { url: config.supabase_url.replace(/\/+$/, ''), anonKey: config.supabase_anon_key };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Signs in with email and password against Supabase Auth and returns the access token
+ * (a JWT the API accepts as the bearer). Throws AuthError for wrong credentials,
+ * NetError when Supabase cannot be reached.
+ */
+export async function supabaseSignIn(config, email, password) {
+  let response;
+  let body;
+  try {
+    response = await fetch(`${config.url}/auth/v1/token?grant_type=password`, {
+      method: 'POST',
+      headers: { apikey: config.anonKey, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+      credentials: 'omit',
+    });
+    body = await response.json().catch(() => ({}));
+  } catch {
+    throw new NetError(`Cannot reach Supabase at ${config.url}.`);
+  }
+  if (response.status >= 500) throw new NetError(`Supabase answered ${response.status}.`);
+  if (!response.ok || !body.access_token) {
+    throw new AuthError(body.error_description || body.msg || 'Wrong email or password.');
+  }
+  return body.access_token;
+}
+
 /** The text of a FastAPI `detail`: a string, or a list of `{loc, msg}`. */
 function detailOf(text) {
   let detail;

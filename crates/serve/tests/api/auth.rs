@@ -55,6 +55,7 @@ fn tokens() -> Tokens {
     Tokens {
         admin: Some(ADMIN.into()),
         ingest: Some(INGEST.into()),
+        ..Tokens::default()
     }
 }
 

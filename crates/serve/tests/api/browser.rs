@@ -837,6 +837,7 @@ async fn token_prompt_takes_the_admin_token() {
         Tokens {
             admin: Some(ADMIN.into()),
             ingest: None,
+            ..Tokens::default()
         },
     )
     .await;
@@ -917,15 +918,9 @@ impl Stoppable {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = ava_serve::app(state);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let task = tokio::spawn(ava_serve::run(listener, state, async {
+            let _ = stopped.await;
+        }));
         Stoppable {
             addr,
             stop: Some(stop),

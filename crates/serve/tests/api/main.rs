@@ -4,6 +4,8 @@
 mod auth;
 mod browser;
 mod cache;
+mod hardening;
+mod jwt;
 mod reads;
 mod support;
 mod write;

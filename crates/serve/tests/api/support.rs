@@ -123,10 +123,7 @@ impl Server {
     pub async fn start_with(state: AppState) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = ava_serve::app(state);
-        let task = tokio::spawn(async move {
-            axum_serve(listener, app).await;
-        });
+        let task = tokio::spawn(ava_serve::run(listener, state, std::future::pending()));
         Server {
             base,
             http: reqwest::Client::new(),
@@ -166,8 +163,4 @@ impl Server {
             text,
         }
     }
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
-    axum::serve(listener, app).await.unwrap();
 }

@@ -21,6 +21,7 @@ fn tokens() -> Tokens {
     Tokens {
         admin: Some(ADMIN.into()),
         ingest: Some(INGEST.into()),
+        ..Tokens::default()
     }
 }
 
@@ -167,8 +168,13 @@ async fn start_log_end(store: Store) -> Vec<Value> {
     assert_eq!(bare.status, 201, "{}", bare.text);
     assert!(bare.body["data"].is_null());
 
-    for path in ["/api/calls/nope/events", "/api/calls/nope/end"] {
-        let body = json!({"event_type": "x", "transcript": [], "function_calls": []});
+    for (path, body) in [
+        ("/api/calls/nope/events", json!({"event_type": "x"})),
+        (
+            "/api/calls/nope/end",
+            json!({"transcript": [], "function_calls": []}),
+        ),
+    ] {
         let missing = server.post(path, &body, ingest).await;
         assert_eq!(missing.status, 404, "{path}: {}", missing.text);
         assert!(missing.body["detail"].is_string());
