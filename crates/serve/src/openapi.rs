@@ -31,9 +31,11 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 const SPEC_PATH: &str = "/openapi.json";
 const DOCS_PATH: &str = "/docs";
 
-/// The security schemes: the two bearer tokens.
+/// The security schemes: the two bearer tokens, and a Supabase login's JWT (which the
+/// admin routes take instead of the admin token).
 const ADMIN: &str = "AdminToken";
 const INGEST: &str = "IngestToken";
+const SUPABASE: &str = "SupabaseJWT";
 
 /// `GET /openapi.json` and `GET /docs` (which redirects to `/docs/`, the page and its
 /// files); no guard.
@@ -61,19 +63,29 @@ fn document() -> OpenApi {
                     "The med spa voice AI's analytics: the admin API the dashboard reads (the \
                      original FastAPI backend's routes and JSON) and the write API the voice \
                      service records calls with.\n\n\
-                     Admin routes need `Authorization: Bearer <ADMIN_API_TOKEN>`, write routes \
-                     `Bearer <INGEST_API_TOKEN>`; a route whose token is not configured is open \
-                     (and the server then listens on loopback only). `/health`, `/openapi.json` \
-                     and `/docs` are always open.\n\n\
+                     Admin routes need `Authorization: Bearer <ADMIN_API_TOKEN>` or, when \
+                     Supabase logins are configured (`--jwt-secret` / `--jwks`), \
+                     `Bearer <a Supabase access token>` whose `app_metadata.role` is `staff` or \
+                     `owner` (401 for a bad token, 403 for a valid one without that role); write \
+                     routes need `Bearer <INGEST_API_TOKEN>`. A route whose token is not \
+                     configured is open (and the server then listens on loopback only). \
+                     `/health`, `/config.json`, `/openapi.json` and `/docs` are always open.\n\n\
                      Timestamps are ISO 8601 in UTC with microseconds and `Z`.",
                 )),
         )
         .paths(paths())
         .components(Some(components()))
         .tags(Some([
-            tag("admin", "What the dashboard reads (admin token)."),
+            tag(
+                "admin",
+                "What the dashboard reads (admin token or Supabase JWT).",
+            ),
             tag("ingest", "What the voice service records (ingest token)."),
             tag("health", "Whether the server and its store answer (open)."),
+            tag(
+                "dashboard",
+                "What the dashboard page needs to sign in (open).",
+            ),
         ]))
         .build()
 }
@@ -228,7 +240,25 @@ fn components() -> utoipa::openapi::Components {
             of(SchemaType::from_iter([Type::String, Type::Null])),
         );
     ComponentsBuilder::new()
-        .security_scheme(ADMIN, bearer("`ADMIN_API_TOKEN`: the admin routes."))
+        .security_scheme(
+            ADMIN,
+            bearer("`ADMIN_API_TOKEN`: the admin routes (or a Supabase JWT)."),
+        )
+        .security_scheme(
+            SUPABASE,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A Supabase Auth access token (`POST <supabase_url>/auth/v1/token`), \
+                         checked for its signature (the project's JWT secret or JWKS), `exp`, \
+                         the audience `authenticated` and `app_metadata.role` `staff` or \
+                         `owner`: the admin routes, instead of the admin token.",
+                    ))
+                    .build(),
+            ),
+        )
         .security_scheme(
             INGEST,
             bearer("`INGEST_API_TOKEN`: the voice service's write routes."),
@@ -359,6 +389,27 @@ fn components() -> utoipa::openapi::Components {
                     ("customer", reference("Customer")),
                     ("appointments", array(reference("Appointment"))),
                     ("calls", array(reference("CallSummary"))),
+                ],
+            ),
+        )
+        .schema(
+            "DashboardConfig",
+            object(
+                "The Supabase project the dashboard signs in with (both public by design); \
+                 nulls when none is configured (the page then asks for the admin token).",
+                vec![
+                    (
+                        "supabase_url",
+                        of(SchemaType::from_iter([Type::String, Type::Null]))
+                            .description(Some("The project's URL (`--supabase-url`)."))
+                            .into(),
+                    ),
+                    (
+                        "supabase_anon_key",
+                        of(SchemaType::from_iter([Type::String, Type::Null]))
+                            .description(Some("The project's anon key (`--supabase-anon-key`)."))
+                            .into(),
+                    ),
                 ],
             ),
         )
@@ -588,25 +639,29 @@ fn max_length(column: &Column) -> Option<usize> {
     }
 }
 
-/// An operation: its tag, id, summary, description and its guard's scheme (`None`: open).
+/// An operation: its tag, id, summary, description and its guard's schemes, any one of
+/// which lets a request through (none: open).
 fn operation(
     tag: &str,
     id: &str,
     summary: &str,
     description: &str,
-    scheme: Option<&str>,
+    schemes: &[&str],
 ) -> OperationBuilder {
     let operation = OperationBuilder::new()
         .tag(tag)
         .operation_id(Some(id))
         .summary(Some(summary))
         .description(Some(description));
-    match scheme {
-        Some(scheme) => operation
-            .security(SecurityRequirement::new(scheme, Vec::<String>::new()))
-            .response("401", error("No bearer token, or not this route's token.")),
-        None => operation,
+    if schemes.is_empty() {
+        return operation;
     }
+    schemes
+        .iter()
+        .fold(operation, |operation, scheme| {
+            operation.security(SecurityRequirement::new(*scheme, Vec::<String>::new()))
+        })
+        .response("401", error("No bearer token, or not this route's token."))
 }
 
 fn ok(description: &str, schema: &str) -> ResponseBuilder {
@@ -631,11 +686,19 @@ fn failed() -> ResponseBuilder {
 }
 
 fn admin(id: &str, summary: &str, description: &str) -> OperationBuilder {
-    operation("admin", id, summary, description, Some(ADMIN)).response("500", failed())
+    operation("admin", id, summary, description, &[ADMIN, SUPABASE])
+        .response(
+            "403",
+            error(
+                "A valid Supabase JWT whose `app_metadata.role` is not `staff` or `owner` \
+                 (only when Supabase logins are configured).",
+            ),
+        )
+        .response("500", failed())
 }
 
 fn ingest(id: &str, summary: &str, description: &str, body: &str) -> OperationBuilder {
-    operation("ingest", id, summary, description, Some(INGEST))
+    operation("ingest", id, summary, description, &[INGEST])
         .request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
@@ -665,10 +728,23 @@ fn paths() -> Paths {
             "health",
             "Health",
             "Whether the store answers.",
-            None,
+            &[],
         )
         .response("200", ok("The store answers.", "Health"))
         .response("503", ok("The store does not answer.", "Health")),
+    );
+    add(
+        HttpMethod::Get,
+        "/config.json",
+        operation(
+            "dashboard",
+            "dashboard_config",
+            "Dashboard config",
+            "The Supabase project the dashboard offers email and password sign-in with \
+             (`--supabase-url`, `--supabase-anon-key`), or nulls.",
+            &[],
+        )
+        .response("200", ok("The project, or nulls.", "DashboardConfig")),
     );
     add(
         HttpMethod::Get,

@@ -28,8 +28,9 @@ const ADMIN_ROUTES: [&str; 8] = [
 ];
 
 /// Every route as the description spells it, with its method.
-const ROUTES: [(&str, &str); 13] = [
+const ROUTES: [(&str, &str); 14] = [
     ("get", "/health"),
+    ("get", "/config.json"),
     ("get", "/api/admin/metrics/overview"),
     ("get", "/api/admin/calls"),
     ("get", "/api/admin/calls/{id}"),
@@ -130,7 +131,13 @@ async fn a_refusal_asks_for_a_bearer_token() {
 #[tokio::test]
 async fn health_and_the_docs_are_open() {
     let (_dir, server) = guarded().await;
-    for path in ["/health", "/openapi.json", "/docs", "/docs/"] {
+    for path in [
+        "/health",
+        "/config.json",
+        "/openapi.json",
+        "/docs",
+        "/docs/",
+    ] {
         let reply = server.get(path).await;
         assert_eq!(reply.status, 200, "{path} without a token: {}", reply.text);
     }
@@ -234,6 +241,16 @@ async fn read_responses_have_the_documented_fields() {
         assert_shape(&spec, schema, &reply.body);
     }
     assert_shape(&spec, "Health", &server.get("/health").await.body);
+    let config = server.get("/config.json").await;
+    assert_eq!(config.status, 200, "{}", config.text);
+    assert_shape(&spec, "DashboardConfig", &config.body);
+    for field in ["supabase_url", "supabase_anon_key"] {
+        assert_eq!(
+            spec["components"]["schemas"]["DashboardConfig"]["properties"][field]["type"],
+            json!(["string", "null"]),
+            "DashboardConfig.{field}"
+        );
+    }
 }
 
 async fn spec(server: &Server) -> Value {
@@ -274,26 +291,51 @@ async fn openapi_describes_every_route_and_its_guard() {
             "{scheme}"
         );
     }
+    // A Supabase login's JWT: a bearer JWT, taken by the admin routes instead of the
+    // admin token.
+    assert_eq!(
+        schemes["SupabaseJWT"],
+        json!({
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": schemes["SupabaseJWT"]["description"],
+        })
+    );
+    assert!(schemes["SupabaseJWT"]["description"].is_string());
     for (method, path) in ROUTES {
         let operation = &spec["paths"][path][method];
-        let guard = match (method, path) {
-            (_, "/health") => None,
-            ("post", _) => Some("IngestToken"),
-            _ => Some("AdminToken"),
+        // Any one of the schemes lets a request through.
+        let guard: &[&str] = match (method, path) {
+            (_, "/health" | "/config.json") => &[],
+            ("post", _) => &["IngestToken"],
+            _ => &["AdminToken", "SupabaseJWT"],
         };
-        match guard {
-            Some(scheme) => {
-                assert_eq!(
-                    operation["security"],
-                    json!([{scheme: []}]),
-                    "{method} {path}"
-                );
-                assert!(
-                    operation["responses"]["401"].is_object(),
-                    "{method} {path}: 401"
-                );
-            }
-            None => assert!(operation.get("security").is_none(), "{method} {path}"),
+        if guard.is_empty() {
+            assert!(operation.get("security").is_none(), "{method} {path}");
+        } else {
+            let requirements: Vec<Value> = guard.iter().map(|s| json!({*s: []})).collect();
+            assert_eq!(
+                operation["security"],
+                json!(requirements),
+                "{method} {path}"
+            );
+            assert!(
+                operation["responses"]["401"].is_object(),
+                "{method} {path}: 401"
+            );
+        }
+        // A valid Supabase login without the staff or owner role: 403 with a detail,
+        // on the admin routes only.
+        let forbidden = &operation["responses"]["403"];
+        if guard.contains(&"SupabaseJWT") {
+            assert_eq!(
+                forbidden["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/HTTPError",
+                "{method} {path}: 403"
+            );
+        } else {
+            assert!(forbidden.is_null(), "{method} {path}: 403");
         }
         assert!(
             operation["responses"]

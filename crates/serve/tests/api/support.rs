@@ -164,3 +164,35 @@ impl Server {
         }
     }
 }
+
+/// The flags of `ava serve` that make its state (empty values are left out, as there).
+#[derive(Debug, Clone, Default)]
+pub struct ServeFlags {
+    pub admin_token: Option<String>,
+    pub ingest_token: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub jwks: Option<String>,
+    pub supabase_url: Option<String>,
+    pub supabase_anon_key: Option<String>,
+}
+
+/// The [`AppState`] `ava serve` builds from `flags` on `store` (as `crates/cli/src/serve.rs`
+/// does: the JWT verifier from `--jwt-secret`/`--jwks`, the tokens, the Supabase project
+/// `/config.json` names).
+pub async fn served_state(store: Store, flags: ServeFlags) -> AppState {
+    let jwt = ava_serve::jwt::Verifier::new(flags.jwt_secret.as_deref(), flags.jwks.as_deref())
+        .await
+        .unwrap()
+        .map(std::sync::Arc::new);
+    let tokens = Tokens {
+        admin: flags.admin_token.filter(|t| !t.is_empty()),
+        ingest: flags.ingest_token.filter(|t| !t.is_empty()),
+        jwt,
+    };
+    let mut state = AppState::new(store, tokens);
+    state.supabase = ava_serve::Supabase {
+        supabase_url: flags.supabase_url.filter(|u| !u.is_empty()),
+        supabase_anon_key: flags.supabase_anon_key.filter(|k| !k.is_empty()),
+    };
+    state
+}
