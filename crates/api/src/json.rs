@@ -26,7 +26,9 @@ pub fn value(v: &Value<'_>) -> Json {
     }
 }
 
-/// The columns of `table` named in `columns`, in that order (for a `SELECT`).
+/// The columns of `table` named in `columns`, in that order (for a `SELECT`), each
+/// qualified by `alias` — or not, when it is empty (a `RETURNING` clause: SQLite's takes
+/// no alias).
 ///
 /// # Panics
 /// On a name the table does not have: the lists are constants of this crate, checked by
@@ -38,7 +40,11 @@ pub fn select(table: &Table, columns: &[&str], alias: &str) -> String {
             let column = table
                 .column(c)
                 .unwrap_or_else(|| panic!("{} has no column {c}", table.name));
-            format!("{alias}.\"{}\"", column.name)
+            if alias.is_empty() {
+                format!("\"{}\"", column.name)
+            } else {
+                format!("{alias}.\"{}\"", column.name)
+            }
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -185,20 +185,7 @@ impl PgStore {
 
     async fn rows(&self, sql: &str, params: &[Param]) -> Result<Rows, StoreError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.error(e))?;
-        let bound = pg_params(params);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            bound.iter().map(|p| p.as_ref() as _).collect();
-        let rows = client
-            .query(&statement, &refs)
-            .await
-            .map_err(|e| self.error(e))?;
-        rows.iter()
-            .map(|row| pg_row(row).map_err(|e| self.error(e)))
-            .collect()
+        self.rows_on(&client, sql, params).await
     }
 }
 
@@ -211,11 +198,25 @@ impl PgStore {
         sql: &str,
         params: &[Param],
     ) -> Result<Rows, StoreError> {
-        let statement = tx.prepare_cached(sql).await.map_err(|e| self.error(e))?;
+        self.rows_on(tx, sql, params).await
+    }
+
+    /// Runs a query on `client` (a pooled connection or a transaction on one), with its
+    /// statement prepared once per connection.
+    async fn rows_on(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Rows, StoreError> {
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.error(e))?;
         let bound = pg_params(params);
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             bound.iter().map(|p| p.as_ref() as _).collect();
-        let rows = tx
+        let rows = client
             .query(&statement, &refs)
             .await
             .map_err(|e| self.error(e))?;

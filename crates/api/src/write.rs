@@ -16,7 +16,7 @@
 //! Bodies are parsed here, not by the HTTP layer: a malformed body or a missing or bad
 //! field is an [`Invalid`] naming it (422), never a bare rejection.
 
-use ava_catalog::{Kind, Table};
+use ava_catalog::Kind;
 use ava_convert::Value;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
@@ -488,24 +488,6 @@ fn call_columns() -> Vec<&'static str> {
     columns
 }
 
-/// `columns` of `table` for a `RETURNING` clause (unqualified: SQLite's takes no alias).
-///
-/// # Panics
-/// On a name the table does not have, as [`crate::json::select`]: the lists are this
-/// module's constants, run by its tests.
-fn returning(table: &Table, columns: &[&str]) -> String {
-    columns
-        .iter()
-        .map(|c| {
-            let column = table
-                .column(c)
-                .unwrap_or_else(|| panic!("{} has no column {c}", table.name));
-            format!("\"{}\"", column.name)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn opt_text(value: &Option<String>) -> Param {
     value.clone().map_or(Param::Null, Param::Text)
 }
@@ -534,7 +516,7 @@ async fn start<T: Tx>(tx: &T, call: &NewCall, now: i64) -> Result<Json, ApiError
          customer_interruptions, ai_clarifications_needed, function_calls_made, escalated) \
          VALUES ($1, $2, $3, 0, 0, 0, FALSE) ON CONFLICT (session_id) DO NOTHING \
          RETURNING {}",
-        returning(sessions, &columns)
+        crate::json::select(sessions, &columns, "")
     );
     let params = [
         Param::Text(call.session_id.clone()),
@@ -590,7 +572,7 @@ async fn log_event<T: Tx>(
     let sql = format!(
         "INSERT INTO call_events (call_session_id, event_type, \"timestamp\", data) \
          VALUES ($1, $2, $3, {data}) RETURNING {}",
-        returning(events, &columns)
+        crate::json::select(events, &columns, "")
     );
     let params = [
         Param::Int(int(&call[0])),
@@ -642,7 +624,7 @@ async fn end_call<T: Tx>(tx: &T, session: &str, end: &CallEnd, now: i64) -> Resu
          outcome = $7, sentiment = $8, satisfaction_score = $9, escalated = $10, \
          escalation_reason = $11 \
          WHERE id = $12 RETURNING {}",
-        returning(sessions, &columns)
+        crate::json::select(sessions, &columns, "")
     );
     // Numbered in the order they appear: SQLite numbers `$n` by first appearance.
     let params = [
@@ -738,7 +720,7 @@ async fn create_customer<T: Tx>(
         "INSERT INTO customers (name, phone, email, is_new_client, created_at, updated_at, \
          has_allergies, is_pregnant) VALUES ($1, $2, $3, TRUE, $4, $4, FALSE, FALSE) \
          ON CONFLICT DO NOTHING RETURNING {}",
-        returning(customers, &columns)
+        crate::json::select(customers, &columns, "")
     );
     let params = [
         Param::Text(customer.name.clone()),

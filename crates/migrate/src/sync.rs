@@ -181,11 +181,7 @@ async fn attempt(
     // The recorded hashes come over a second connection while the first reads the
     // fingerprint: only ava writes them, and this run holds the lock.
     let hashes_conn = target.connect_another().await.map_err(MigrateError::from)?;
-    let tx = target
-        .client()
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .start()
+    let tx = begin(target)
         .await
         .map_err(fail("starting the sync transaction"))?;
     let recorded = state::read(&tx)
@@ -307,6 +303,16 @@ async fn attempt(
     Ok(report(tables, Compared::Hashes, wrote))
 }
 
+/// The repeatable-read transaction a sync reads the target's state and writes in.
+async fn begin(target: &mut Target) -> Result<Transaction<'_>, tokio_postgres::Error> {
+    target
+        .client()
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
+        .await
+}
+
 /// The file's digest (before any snapshot of it is taken).
 async fn digest_of(path: &Path) -> Result<u128, MigrateError> {
     let path = path.to_path_buf();
@@ -384,11 +390,7 @@ async fn every_row(
         let url = url.clone();
         move |e| query_error(&url, context, e)
     };
-    let tx = target
-        .client()
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .start()
+    let tx = begin(target)
         .await
         .map_err(fail("starting the sync transaction"))?;
     // Unless the target stayed as it was from before the comparison to now, the hashes
