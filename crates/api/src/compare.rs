@@ -22,7 +22,8 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use crate::json::kinds;
-use crate::read::{self, table, AppointmentsQuery, CallsPage, Period, SORT_COLUMNS};
+use crate::read::{self, table, AppointmentsQuery, CallsPage, Days, Period, SORT_COLUMNS};
+use crate::request::Params;
 use crate::store::{Param, Store, StoreError};
 use crate::ApiError;
 
@@ -163,7 +164,7 @@ pub async fn compare(
     run.ask(&Ask::Transcript(plan.calls.missing), Some(404))
         .await?;
     for days in [1, 7, 30, 90] {
-        run.ask(&Ask::Daily(days), None).await?;
+        run.ask(&Ask::Daily(Days(days)), None).await?;
     }
     for query in &plan.appointments {
         run.ask(&Ask::Appointments(query.clone()), None).await?;
@@ -204,8 +205,9 @@ enum Ask {
     Calls(CallsPage),
     Call(i64),
     Transcript(i64),
-    Daily(i64),
-    Appointments(AppointmentsQuery),
+    Daily(Days),
+    /// The query string, encoded.
+    Appointments(String),
     Customer(i64),
     History(i64),
 }
@@ -243,22 +245,9 @@ impl Ask {
             }
             Ask::Call(id) => format!("GET /api/admin/calls/{id}"),
             Ask::Transcript(id) => format!("GET /api/admin/calls/{id}/transcript"),
-            Ask::Daily(days) => format!("GET /api/admin/analytics/daily?days={days}"),
-            Ask::Appointments(q) => {
-                let parts: Vec<String> = [
-                    ("start_date", &q.start_date),
-                    ("end_date", &q.end_date),
-                    ("status", &q.status),
-                ]
-                .into_iter()
-                .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
-                .collect();
-                if parts.is_empty() {
-                    "GET /api/appointments".to_string()
-                } else {
-                    format!("GET /api/appointments?{}", parts.join("&"))
-                }
-            }
+            Ask::Daily(Days(days)) => format!("GET /api/admin/analytics/daily?days={days}"),
+            Ask::Appointments(query) if query.is_empty() => "GET /api/appointments".to_string(),
+            Ask::Appointments(query) => format!("GET /api/appointments?{query}"),
             Ask::Customer(id) => format!("GET /api/customers/{id}"),
             Ask::History(id) => format!("GET /api/customers/{id}/history"),
         }
@@ -272,7 +261,10 @@ impl Ask {
             Ask::Call(id) => read::call(store, *id).await,
             Ask::Transcript(id) => read::call_transcript(store, *id).await,
             Ask::Daily(days) => read::daily(store, *days, now).await,
-            Ask::Appointments(query) => read::appointments(store, query).await,
+            Ask::Appointments(query) => match AppointmentsQuery::parse(Some(query)) {
+                Ok(query) => read::appointments(store, &query).await,
+                Err(invalid) => Err(invalid.into()),
+            },
             Ask::Customer(id) => read::customer(store, *id).await,
             Ask::History(id) => read::customer_history(store, *id).await,
         };
@@ -481,7 +473,7 @@ struct Plan {
     searches: Vec<Option<String>>,
     calls: Sample,
     customers: Sample,
-    appointments: Vec<AppointmentsQuery>,
+    appointments: Vec<String>,
 }
 
 /// Ids to ask for, and one that neither store has.
@@ -645,9 +637,14 @@ async fn searches(run: &Run<'_>) -> Result<Vec<Option<String>>, CompareError> {
 
 /// The appointment queries: unfiltered; each status either store holds; the middle
 /// half of the appointments by date, as date-times and as dates.
-async fn appointment_queries(run: &Run<'_>) -> Result<Vec<AppointmentsQuery>, CompareError> {
+async fn appointment_queries(run: &Run<'_>) -> Result<Vec<String>, CompareError> {
     let appointments = table("appointments");
-    let mut queries = vec![AppointmentsQuery::default()];
+    let encode = |pairs: &[(&str, &str)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let mut queries = vec![String::new()];
     let statuses = run
         .both(
             "SELECT DISTINCT a.status FROM appointments a WHERE a.status IS NOT NULL",
@@ -662,10 +659,7 @@ async fn appointment_queries(run: &Run<'_>) -> Result<Vec<AppointmentsQuery>, Co
         .collect();
     all.sort();
     all.dedup();
-    queries.extend(all.into_iter().map(|status| AppointmentsQuery {
-        status: Some(status),
-        ..Default::default()
-    }));
+    queries.extend(all.iter().map(|status| encode(&[("status", status)])));
 
     let count = run
         .both("SELECT count(*) FROM appointments a", &[], &[Kind::Int])
@@ -689,16 +683,11 @@ async fn appointment_queries(run: &Run<'_>) -> Result<Vec<AppointmentsQuery>, Co
         }
         if let [start, end] = &at[..] {
             let date = |t: &str| t.get(..10).unwrap_or(t).to_string();
-            queries.push(AppointmentsQuery {
-                start_date: Some(start.clone()),
-                end_date: Some(end.clone()),
-                status: None,
-            });
-            queries.push(AppointmentsQuery {
-                start_date: Some(date(start)),
-                end_date: Some(date(end)),
-                status: None,
-            });
+            queries.push(encode(&[("start_date", start), ("end_date", end)]));
+            queries.push(encode(&[
+                ("start_date", &date(start)),
+                ("end_date", &date(end)),
+            ]));
         }
     }
     Ok(queries)

@@ -75,7 +75,13 @@ pub fn all_columns(table: &Table) -> Vec<&'static str> {
 /// `x` rounded to two decimals, as the original's `round(x, 2)` did (half away from
 /// zero on the binary value; the same on both stores since it is computed here).
 pub fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    // Python's `round(x, 2)`, which the original used: the double's exact decimal value
+    // rounded half to even (3.125 → 3.12; 2.675, stored as 2.67499…, → 2.67). Rust's
+    // formatting with a precision rounds the exact value the same way.
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.2}").parse().unwrap_or(x)
 }
 
 #[cfg(test)]
@@ -94,5 +100,11 @@ mod tests {
         );
         assert_eq!(round2(2.345_000_1), 2.35);
         assert_eq!(round2(-1.005), -1.0);
+        // As Python's round(x, 2): 1 booking in 32 calls is 3.12 %, not 3.13.
+        for (x, rounded) in [(3.125, 3.12), (2.675, 2.67), (0.075, 0.07), (0.375, 0.38)] {
+            assert_eq!(round2(x), rounded, "{x}");
+        }
+        assert_eq!(round2(1.0 / 32.0 * 100.0), 3.12);
+        assert!(round2(f64::INFINITY).is_infinite());
     }
 }

@@ -20,6 +20,7 @@
 pub mod compare;
 pub mod json;
 pub mod read;
+pub mod request;
 pub mod store;
 pub mod write;
 
@@ -46,30 +47,46 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
-/// One invalid parameter: where it is (`query`, `path` or `body`), its name, and what
-/// is wrong, as FastAPI reports it.
+/// One invalid parameter: where it is (`query`, `path` or `body`), its name, what is
+/// wrong, and the kind of error (FastAPI's `type`), as FastAPI reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{location} parameter {name}: {message}")]
 pub struct Invalid {
     pub location: &'static str,
     pub name: String,
     pub message: String,
+    /// `value_error`, `missing` or `extra_forbidden`.
+    pub kind: &'static str,
 }
 
 impl Invalid {
-    pub fn query(name: &str, message: impl Into<String>) -> Invalid {
+    pub fn at(location: request::Location, name: &str, message: impl Into<String>) -> Invalid {
+        let message = message.into();
         Invalid {
-            location: "query",
+            location: location.name(),
             name: name.to_string(),
-            message: message.into(),
+            kind: if message == "field required" {
+                "missing"
+            } else {
+                "value_error"
+            },
+            message,
         }
     }
 
+    pub fn query(name: &str, message: impl Into<String>) -> Invalid {
+        Invalid::at(request::Location::Query, name, message)
+    }
+
     pub fn body(name: &str, message: impl Into<String>) -> Invalid {
+        Invalid::at(request::Location::Body, name, message)
+    }
+
+    /// A parameter or field the route does not take (FastAPI's `extra="forbid"`).
+    pub fn extra(location: request::Location, name: &str) -> Invalid {
         Invalid {
-            location: "body",
-            name: name.to_string(),
-            message: message.into(),
+            kind: "extra_forbidden",
+            ..Invalid::at(location, name, "extra fields not permitted")
         }
     }
 }

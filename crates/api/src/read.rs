@@ -8,12 +8,12 @@
 use ava_catalog::{Kind, Table, TABLES};
 use ava_convert::Value;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select};
+use crate::request::{Bounds, Field, Params, Query, Rule};
 use crate::store::{fold, Param, Rows, Store};
-use crate::{ApiError, Invalid};
+use crate::ApiError;
 
 pub(crate) fn table(name: &str) -> &'static Table {
     TABLES
@@ -47,22 +47,25 @@ fn float(v: &Value<'_>) -> Option<f64> {
     }
 }
 
-/// `GET /health`'s body: the store, and whether it answers.
-pub async fn health(store: &Store) -> (bool, Json) {
+/// `GET /health`'s body: whether the store answers, its kind, and with `detailed`
+/// where it is (which only the admin guard may tell).
+pub async fn health(store: &Store, detailed: bool) -> (bool, Json) {
     let (kind, at) = store.describe();
-    match store.ping().await {
-        Ok(()) => (
-            true,
-            json!({"status": "healthy", "store": kind, "database": at}),
-        ),
+    let ok = match store.ping().await {
+        Ok(()) => true,
         Err(e) => {
             tracing::error!("health check: {e}");
-            (
-                false,
-                json!({"status": "unhealthy", "store": kind, "database": at}),
-            )
+            false
         }
+    };
+    let mut body = json!({
+        "status": if ok { "healthy" } else { "unhealthy" },
+        "store": kind,
+    });
+    if detailed {
+        body["database"] = json!(at);
     }
+    (ok, body)
 }
 
 /// The overview's period.
@@ -73,26 +76,33 @@ pub enum Period {
     Month,
 }
 
+/// The periods' names, in [`Period::ALL`]'s order.
+pub const PERIODS: [&str; 3] = ["today", "week", "month"];
+
 impl Period {
     pub const ALL: [Period; 3] = [Period::Today, Period::Week, Period::Month];
 
-    pub fn parse(text: Option<&str>) -> Result<Period, Invalid> {
-        match text.unwrap_or("today") {
-            "today" => Ok(Period::Today),
-            "week" => Ok(Period::Week),
-            "month" => Ok(Period::Month),
-            other => Err(Invalid::query(
-                "period",
-                format!("must be one of today, week, month (not {other:?})"),
-            )),
-        }
+    /// `period` of the overview.
+    pub const FIELD: Field = Field::optional(
+        "period",
+        Rule::OneOf(&PERIODS),
+        "The period: since today's UTC midnight, or midnight 7 (`week`) or 30 (`month`) \
+         days ago.",
+    )
+    .or("today");
+
+    fn named(name: &str) -> Period {
+        Period::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .unwrap_or(Period::Today)
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            Period::Today => "today",
-            Period::Week => "week",
-            Period::Month => "month",
+            Period::Today => PERIODS[0],
+            Period::Week => PERIODS[1],
+            Period::Month => PERIODS[2],
         }
     }
 
@@ -102,6 +112,16 @@ impl Period {
             Period::Week => 7,
             Period::Month => 30,
         }
+    }
+}
+
+impl Params for Period {
+    fn fields() -> Vec<Field> {
+        vec![Period::FIELD]
+    }
+
+    fn from_query(query: &Query) -> Period {
+        Period::named(query.text(&Period::FIELD).unwrap_or_default())
     }
 }
 
@@ -153,17 +173,7 @@ pub async fn overview(store: &Store, period: Period, now: DateTime<Utc>) -> Resu
     }))
 }
 
-/// The query of `GET /api/admin/calls`, as sent (validated by [`CallsQuery::check`]).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CallsQuery {
-    pub page: Option<String>,
-    pub page_size: Option<String>,
-    pub search: Option<String>,
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-}
-
-/// A validated calls query.
+/// A calls page: the query of `GET /api/admin/calls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallsPage {
     pub page: i64,
@@ -174,15 +184,6 @@ pub struct CallsPage {
 }
 
 pub const SORT_COLUMNS: [&str; 3] = ["started_at", "duration_seconds", "satisfaction_score"];
-
-/// An integer query parameter's default and bounds (also what the OpenAPI document
-/// says of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bounds {
-    pub default: i64,
-    pub min: i64,
-    pub max: i64,
-}
 
 /// `page` of the calls list (no upper bound but what keeps the offset an integer).
 pub const PAGE: Bounds = Bounds {
@@ -203,58 +204,51 @@ pub const DAYS: Bounds = Bounds {
     max: 90,
 };
 
-fn number(name: &str, text: Option<&str>, bounds: Bounds) -> Result<i64, Invalid> {
-    let Bounds { default, min, max } = bounds;
-    let Some(text) = text else {
-        return Ok(default);
-    };
-    let n: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| Invalid::query(name, format!("must be an integer (not {text:?})")))?;
-    if n < min || n > max {
-        return Err(Invalid::query(
-            name,
-            if max == PAGE.max {
-                format!("must be at least {min} (not {n})")
-            } else {
-                format!("must be between {min} and {max} (not {n})")
-            },
-        ));
-    }
-    Ok(n)
+const PAGE_FIELD: Field = Field::optional("page", Rule::Int(PAGE), "The page, from 1.");
+const PAGE_SIZE_FIELD: Field =
+    Field::optional("page_size", Rule::Int(PAGE_SIZE), "Calls per page.");
+const SORT_BY: Field = Field::optional(
+    "sort_by",
+    Rule::OneOf(&SORT_COLUMNS),
+    "The column to sort by.",
+)
+.or(SORT_COLUMNS[0]);
+const SORT_ORDER: Field =
+    Field::optional("sort_order", Rule::OneOf(&["asc", "desc"]), "The order.").or("desc");
+
+/// `search` of the calls list: compared with customers' names (and phone numbers).
+fn search_field() -> Field {
+    Field::optional(
+        "search",
+        Rule::column("customers", "name"),
+        "Part of the caller's phone number or of the customer's name, any case (empty: \
+         every call).",
+    )
 }
 
-impl CallsQuery {
-    pub fn check(&self) -> Result<CallsPage, Invalid> {
-        let s = self.sort_by.as_deref().unwrap_or("started_at");
-        let sort_by = SORT_COLUMNS
-            .iter()
-            .find(|c| **c == s)
-            .copied()
-            .ok_or_else(|| {
-                Invalid::query(
-                    "sort_by",
-                    format!("must be one of {} (not {s:?})", SORT_COLUMNS.join(", ")),
-                )
-            })?;
-        let descending = match self.sort_order.as_deref().unwrap_or("desc") {
-            "desc" => true,
-            "asc" => false,
-            other => {
-                return Err(Invalid::query(
-                    "sort_order",
-                    format!("must be asc or desc (not {other:?})"),
-                ))
-            }
-        };
-        Ok(CallsPage {
-            page: number("page", self.page.as_deref(), PAGE)?,
-            page_size: number("page_size", self.page_size.as_deref(), PAGE_SIZE)?,
-            search: self.search.clone().filter(|s| !s.is_empty()),
-            sort_by,
-            descending,
-        })
+impl Params for CallsPage {
+    fn fields() -> Vec<Field> {
+        vec![
+            PAGE_FIELD,
+            PAGE_SIZE_FIELD,
+            search_field(),
+            SORT_BY,
+            SORT_ORDER,
+        ]
+    }
+
+    fn from_query(query: &Query) -> CallsPage {
+        let sort_by = query.text(&SORT_BY).unwrap_or_default();
+        CallsPage {
+            page: query.int(&PAGE_FIELD),
+            page_size: query.int(&PAGE_SIZE_FIELD),
+            search: query.text(&search_field()).map(str::to_string),
+            sort_by: SORT_COLUMNS
+                .into_iter()
+                .find(|c| *c == sort_by)
+                .unwrap_or(SORT_COLUMNS[0]),
+            descending: query.text(&SORT_ORDER) != Some("asc"),
+        }
     }
 }
 
@@ -432,6 +426,12 @@ async fn one_row(
         .next())
 }
 
+/// `call_id` of the call routes' paths (the original's name).
+pub const CALL_ID: Field = Field::required("call_id", Rule::Int(Bounds::ANY), "The call's id.");
+/// `customer_id` of the customer routes' paths (the original's name).
+pub const CUSTOMER_ID: Field =
+    Field::required("customer_id", Rule::Int(Bounds::ANY), "The customer's id.");
+
 /// A customer as JSON, every column.
 async fn customer_object(store: &Store, id: i64) -> Result<Option<Map<String, Json>>, ApiError> {
     let customers = table("customers");
@@ -500,12 +500,23 @@ pub const DAILY_COLUMNS: [&str; 5] = [
 ];
 
 /// `days` of `GET /api/admin/analytics/daily`.
-pub fn daily_days(text: Option<&str>) -> Result<i64, Invalid> {
-    number("days", text, DAYS)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days(pub i64);
+
+const DAYS_FIELD: Field = Field::optional("days", Rule::Int(DAYS), "How many days back.");
+
+impl Params for Days {
+    fn fields() -> Vec<Field> {
+        vec![DAYS_FIELD]
+    }
+
+    fn from_query(query: &Query) -> Days {
+        Days(query.int(&DAYS_FIELD))
+    }
 }
 
 /// `GET /api/admin/analytics/daily`.
-pub async fn daily(store: &Store, days: i64, now: DateTime<Utc>) -> Result<Json, ApiError> {
+pub async fn daily(store: &Store, Days(days): Days, now: DateTime<Utc>) -> Result<Json, ApiError> {
     let metrics = table("daily_metrics");
     let mut columns = DAILY_COLUMNS.to_vec();
     columns.push("avg_call_duration_seconds");
@@ -534,36 +545,46 @@ pub async fn daily(store: &Store, days: i64, now: DateTime<Utc>) -> Result<Json,
     Ok(json!({ "metrics": metrics }))
 }
 
-/// The query of `GET /api/appointments`, as sent.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The query of `GET /api/appointments`: instants in µs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppointmentsQuery {
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
+    pub start_date: Option<i64>,
+    pub end_date: Option<i64>,
     pub status: Option<String>,
 }
 
-/// An ISO 8601 date-time (`Z` or an offset allowed; none means UTC) or a date, as µs.
-fn instant(name: &str, text: &str) -> Result<i64, Invalid> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.timestamp_micros());
+const START_DATE: Field = Field::optional(
+    "start_date",
+    Rule::DateTime,
+    "The earliest `appointment_datetime`: an ISO 8601 date-time (`Z` or an offset; none \
+     means UTC), e.g. `2025-08-25T09:00:00Z`, or a date (its midnight UTC).",
+);
+const END_DATE: Field = Field::optional(
+    "end_date",
+    Rule::DateTime,
+    "The latest `appointment_datetime`, written as `start_date`.",
+);
+
+fn status_field() -> Field {
+    Field::optional(
+        "status",
+        Rule::column("appointments", "status"),
+        "Only appointments of this status (e.g. `scheduled`).",
+    )
+}
+
+impl Params for AppointmentsQuery {
+    fn fields() -> Vec<Field> {
+        vec![START_DATE, END_DATE, status_field()]
     }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
-            return Ok(t.and_utc().timestamp_micros());
+
+    fn from_query(query: &Query) -> AppointmentsQuery {
+        AppointmentsQuery {
+            start_date: query.instant(&START_DATE),
+            end_date: query.instant(&END_DATE),
+            status: query.text(&status_field()).map(str::to_string),
         }
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_time(NaiveTime::MIN).and_utc().timestamp_micros());
-    }
-    Err(Invalid::query(
-        name,
-        format!("must be an ISO 8601 date-time such as 2025-08-25T09:00:00Z (not {text:?})"),
-    ))
 }
 
 /// `GET /api/appointments`: every column, newest first.
@@ -572,17 +593,14 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Js
     let columns = all_columns(appointments);
     let mut conditions = Vec::new();
     let mut params = Vec::new();
-    for (name, text, op) in [
-        ("start_date", &query.start_date, ">="),
-        ("end_date", &query.end_date, "<="),
-    ] {
-        if let Some(text) = text.as_deref().filter(|t| !t.is_empty()) {
-            params.push(Param::Time(instant(name, text)?));
+    for (instant, op) in [(query.start_date, ">="), (query.end_date, "<=")] {
+        if let Some(instant) = instant {
+            params.push(Param::Time(instant));
             conditions.push(format!("a.appointment_datetime {op} ${}", params.len()));
         }
     }
-    if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty()) {
-        params.push(Param::Text(status.to_string()));
+    if let Some(status) = &query.status {
+        params.push(Param::Text(status.clone()));
         conditions.push(format!("a.status = ${}", params.len()));
     }
     let filter = if conditions.is_empty() {
@@ -612,8 +630,8 @@ pub async fn customer(store: &Store, id: i64) -> Result<Json, ApiError> {
         .ok_or(ApiError::NotFound("Customer not found"))
 }
 
-/// `GET /api/customers/{id}/history`: the customer, their appointments and calls,
-/// newest first.
+/// `GET /api/customers/{id}/history`: the customer, their appointments and calls
+/// (every column), newest first.
 pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> {
     let customer = customer_object(store, id)
         .await?
@@ -631,21 +649,23 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> 
             &kinds(appointments, &appointment_columns),
         )
         .await?;
+    // Every column of each call, as the original sent its rows.
     let sessions = table("call_sessions");
+    let call_columns = all_columns(sessions);
     let calls = store
         .rows(
             &format!(
                 "SELECT {} FROM call_sessions s WHERE s.customer_id = $1 \
                  ORDER BY s.started_at DESC NULLS LAST, s.id DESC",
-                select(sessions, &LIST_COLUMNS, "s")
+                select(sessions, &call_columns, "s")
             ),
             &[Param::Int(id)],
-            &kinds(sessions, &LIST_COLUMNS),
+            &kinds(sessions, &call_columns),
         )
         .await?;
     Ok(json!({
         "customer": customer,
         "appointments": rows_json(&appointment_columns, &booked),
-        "calls": rows_json(&LIST_COLUMNS, &calls),
+        "calls": rows_json(&call_columns, &calls),
     }))
 }

@@ -19,12 +19,13 @@
 use ava_catalog::Kind;
 use ava_convert::Value;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::json::{all_columns, kinds, object};
 use crate::read::{table, DETAIL_COLUMNS};
+use crate::request::{path_param, trimmed, Body, Field, Rule};
 use crate::store::{Dialect, Param, PgStore, Rows, SqliteStore, Store, StoreError};
-use crate::{ApiError, Invalid};
+use crate::ApiError;
 
 const DAY: i64 = 86_400_000_000;
 const SECOND: i64 = 1_000_000;
@@ -34,202 +35,180 @@ const SECOND: i64 = 1_000_000;
 const FOLD_LOCK: i32 = i32::from_be_bytes(*b"avad");
 
 // ---------------------------------------------------------------------------------
-// Bodies
+// Bodies: typed, each described by its fields (`crate::request`), whose rules check
+// the body before serde reads it and are what the OpenAPI document publishes.
 
-type Object = Map<String, Json>;
-
-/// The body as a JSON object.
-fn body_object(body: &[u8]) -> Result<Object, Invalid> {
-    match serde_json::from_slice::<Json>(body) {
-        Ok(Json::Object(fields)) => Ok(fields),
-        Ok(_) => Err(Invalid::body("body", "must be a JSON object")),
-        Err(e) => Err(Invalid::body("body", format!("is not valid JSON: {e}"))),
-    }
+/// `session_id` of the write routes' paths.
+pub fn session_field() -> Field {
+    Field::required(
+        "session_id",
+        Rule::filled("call_sessions", "session_id"),
+        "The voice service's id of the call (`call_sessions.session_id`).",
+    )
 }
 
-/// Refuses a field not in `known` (a misspelt one would otherwise be dropped silently).
-fn only(fields: &Object, known: &[&str]) -> Result<(), Invalid> {
-    match fields.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(unknown) => Err(Invalid::body(unknown, "extra fields not permitted")),
-        None => Ok(()),
-    }
-}
-
-fn missing(name: &str) -> Invalid {
-    Invalid::body(name, "field required")
-}
-
-/// A text field (absent or `null`: `None`), at most `max` characters, without NUL
-/// (which Postgres cannot store).
-fn text(fields: &Object, name: &str, max: usize) -> Result<Option<String>, Invalid> {
-    match fields.get(name) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => {
-            if s.chars().count() > max {
-                Err(Invalid::body(
-                    name,
-                    format!("must be at most {max} characters"),
-                ))
-            } else if s.contains('\0') {
-                Err(Invalid::body(name, "must not contain NUL characters"))
-            } else {
-                Ok(Some(s.clone()))
-            }
-        }
-        Some(_) => Err(Invalid::body(name, "must be a string")),
-    }
-}
-
-/// A required, non-blank text field.
-fn required_text(fields: &Object, name: &str, max: usize) -> Result<String, Invalid> {
-    let value = text(fields, name, max)?.ok_or_else(|| missing(name))?;
-    if value.trim().is_empty() {
-        return Err(Invalid::body(name, "must not be empty"));
-    }
-    Ok(value)
-}
-
-/// A list field.
-fn list<'a>(fields: &'a Object, name: &str) -> Result<&'a Vec<Json>, Invalid> {
-    match fields.get(name) {
-        Some(Json::Array(items)) => Ok(items),
-        None | Some(Json::Null) => Err(missing(name)),
-        Some(_) => Err(Invalid::body(name, "must be a list")),
-    }
-}
-
-/// Whether any string of `value` (keys too) holds NUL, which `jsonb` refuses.
-fn has_nul(value: &Json) -> bool {
-    match value {
-        Json::String(s) => s.contains('\0'),
-        Json::Array(items) => items.iter().any(has_nul),
-        Json::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        Json::Null | Json::Bool(_) | Json::Number(_) => false,
-    }
-}
-
-/// A session id from the path.
-fn session_path(text: &str) -> Result<&str, Invalid> {
-    let bad = |message: &str| Invalid {
-        location: "path",
-        name: "session_id".into(),
-        message: message.into(),
+/// The ASCII whitespace of [`crate::request::BLANK`], as a regex class body.
+macro_rules! blank {
+    () => {
+        r" \t\n\r\u000B\u000C"
     };
-    if text.contains('\0') {
-        Err(bad("must not contain NUL characters"))
-    } else if text.chars().count() > 255 {
-        Err(bad("must be at most 255 characters"))
-    } else {
-        Ok(text)
-    }
 }
+
+/// A phone number: an optional `+`, then 7 to 15 digits with spaces, dashes and
+/// parentheses between (blanks around it are trimmed).
+pub const PHONE: &str = concat!(
+    "^[",
+    blank!(),
+    r"]*\+?[ ()-]*(?:[0-9][ ()-]*){7,15}[",
+    blank!(),
+    "]*$"
+);
+
+/// An email address: one `@` between non-empty parts without blanks or NUL (blanks
+/// around it are trimmed).
+pub const EMAIL: &str = concat!(
+    "^[",
+    blank!(),
+    r"]*[^@\u0000",
+    blank!(),
+    r"]+@[^@\u0000",
+    blank!(),
+    "]+[",
+    blank!(),
+    "]*$"
+);
 
 /// `POST /api/calls`: a call starting.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewCall {
     pub session_id: String,
+    #[serde(default)]
     pub phone_number: Option<String>,
 }
 
-impl NewCall {
-    pub fn parse(body: &[u8]) -> Result<NewCall, Invalid> {
-        let fields = body_object(body)?;
-        only(&fields, &["session_id", "phone_number"])?;
-        Ok(NewCall {
-            session_id: required_text(&fields, "session_id", 255)?,
-            phone_number: text(&fields, "phone_number", 20)?,
-        })
+impl Body for NewCall {
+    fn fields() -> Vec<Field> {
+        vec![
+            Field {
+                description: "The voice service's id of the call; unique.",
+                ..session_field()
+            },
+            Field::optional(
+                "phone_number",
+                Rule::column("call_sessions", "phone_number"),
+                "The caller's number, as the telephony service gave it.",
+            ),
+        ]
     }
 }
 
 /// `POST /api/calls/{session_id}/events`: something that happened during a call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewEvent {
     pub event_type: String,
-    /// Any JSON; absent is stored as NULL.
+    /// Any JSON; absent is stored as NULL, `null` as JSON `null` (as the app did).
+    #[serde(default, deserialize_with = "present")]
     pub data: Option<Json>,
 }
 
-impl NewEvent {
-    pub fn parse(body: &[u8]) -> Result<NewEvent, Invalid> {
-        let fields = body_object(body)?;
-        only(&fields, &["event_type", "data"])?;
-        let data = fields.get("data").cloned();
-        if data.as_ref().is_some_and(has_nul) {
-            return Err(Invalid::body("data", "must not contain NUL characters"));
-        }
-        Ok(NewEvent {
-            event_type: required_text(&fields, "event_type", 100)?,
-            data,
-        })
+/// A field that is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+impl Body for NewEvent {
+    fn fields() -> Vec<Field> {
+        vec![
+            Field::required(
+                "event_type",
+                Rule::filled("call_events", "event_type"),
+                "What happened, e.g. `function_call`.",
+            ),
+            Field::optional("data", Rule::Json, "Any JSON (no NUL in its strings)."),
+        ]
     }
 }
 
-/// `POST /api/calls/{session_id}/end`: how a call ended, with the original's defaults
-/// applied (its fallback when the LLM gave no rating: neutral, 5.0).
-#[derive(Debug, Clone, PartialEq)]
+/// One function call made during a call (other keys are kept out of the record).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct FunctionCall {
+    pub function: String,
+}
+
+/// `POST /api/calls/{session_id}/end`: how a call ended. Absent values take the
+/// original's defaults (its fallback when the LLM gave no rating: neutral, 5.0).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallEnd {
     pub transcript: Vec<Json>,
-    /// The `function` of each function call made, in order.
-    pub functions: Vec<String>,
+    pub function_calls: Vec<FunctionCall>,
+    #[serde(default)]
     pub customer_phone: Option<String>,
-    pub sentiment: String,
-    pub satisfaction_score: f64,
-    pub escalated: bool,
+    #[serde(default)]
+    pub sentiment: Option<String>,
+    #[serde(default)]
+    pub satisfaction_score: Option<f64>,
+    #[serde(default)]
+    pub escalated: Option<bool>,
+    #[serde(default)]
     pub escalation_reason: Option<String>,
 }
 
-impl CallEnd {
-    pub fn parse(body: &[u8]) -> Result<CallEnd, Invalid> {
-        let fields = body_object(body)?;
-        only(
-            &fields,
-            &[
-                "transcript",
+impl Body for CallEnd {
+    fn fields() -> Vec<Field> {
+        vec![
+            Field::required("transcript", Rule::List, "The turns of the conversation."),
+            Field::required(
                 "function_calls",
+                Rule::FunctionCalls,
+                "The function calls made, in order; `function` names each.",
+            ),
+            Field::optional(
                 "customer_phone",
+                Rule::column("call_sessions", "phone_number"),
+                "Links the call to the customer with this phone (default: the call's own).",
+            ),
+            Field::optional(
                 "sentiment",
+                Rule::column("call_sessions", "sentiment"),
+                "Default `neutral`.",
+            )
+            .or("neutral"),
+            Field::optional(
                 "satisfaction_score",
-                "escalated",
+                Rule::Number {
+                    min: 0.0,
+                    max: 10.0,
+                },
+                "0 to 10; default 5.",
+            ),
+            Field::optional("escalated", Rule::Bool, "Default false."),
+            Field::optional(
                 "escalation_reason",
-            ],
-        )?;
-        let transcript = list(&fields, "transcript")?.clone();
-        let functions = list(&fields, "function_calls")?
+                Rule::column("call_sessions", "escalation_reason"),
+                "Why the call went to a person.",
+            ),
+        ]
+    }
+}
+
+impl CallEnd {
+    /// The `function` of each function call made, in order.
+    pub fn functions(&self) -> Vec<&str> {
+        self.function_calls
             .iter()
-            .enumerate()
-            .map(|(i, call)| match call.get("function") {
-                Some(Json::String(f)) => Ok(f.clone()),
-                _ => Err(Invalid::body(
-                    "function_calls",
-                    format!("item {i} must be an object with a string \"function\""),
-                )),
-            })
-            .collect::<Result<_, _>>()?;
-        let satisfaction_score = match fields.get("satisfaction_score") {
-            None | Some(Json::Null) => 5.0,
-            Some(Json::Number(n)) => n
-                .as_f64()
-                .filter(|x| (0.0..=10.0).contains(x))
-                .ok_or_else(|| Invalid::body("satisfaction_score", "must be between 0 and 10"))?,
-            Some(_) => {
-                return Err(Invalid::body("satisfaction_score", "must be a number"));
-            }
-        };
-        let escalated = match fields.get("escalated") {
-            None | Some(Json::Null) => false,
-            Some(Json::Bool(b)) => *b,
-            Some(_) => return Err(Invalid::body("escalated", "must be true or false")),
-        };
-        Ok(CallEnd {
-            transcript,
-            functions,
-            customer_phone: text(&fields, "customer_phone", 20)?,
-            sentiment: text(&fields, "sentiment", 50)?.unwrap_or_else(|| "neutral".into()),
-            satisfaction_score,
-            escalated,
-            escalation_reason: text(&fields, "escalation_reason", usize::MAX)?,
-        })
+            .map(|c| c.function.as_str())
+            .collect()
+    }
+
+    fn sentiment(&self) -> &str {
+        self.sentiment.as_deref().unwrap_or("neutral")
+    }
+
+    fn satisfaction_score(&self) -> f64 {
+        self.satisfaction_score.unwrap_or(5.0)
     }
 }
 
@@ -246,74 +225,36 @@ pub fn outcome<S: AsRef<str>>(functions: &[S]) -> &'static str {
     }
 }
 
-/// `POST /api/customers`: a new customer.
-#[derive(Debug, Clone, PartialEq)]
+/// `POST /api/customers`: a new customer, as sent (stored trimmed of blanks).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     pub name: String,
     pub phone: String,
+    #[serde(default)]
     pub email: Option<String>,
 }
 
-/// `+` optionally, then 7 to 15 digits, with spaces, dashes and parentheses between.
-fn plausible_phone(phone: &str) -> bool {
-    let rest = phone.strip_prefix('+').unwrap_or(phone);
-    let mut digits = 0;
-    for c in rest.chars() {
-        match c {
-            '0'..='9' => digits += 1,
-            ' ' | '-' | '(' | ')' => {}
-            _ => return false,
-        }
-    }
-    (7..=15).contains(&digits)
-}
-
-/// One `@` between a non-empty local part and domain, no spaces.
-fn plausible_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-impl NewCustomer {
-    /// The fields trimmed and checked: name 1–255 characters, a plausible phone of at
-    /// most 20 characters (stored as given), an optional email with one `@`.
-    pub fn parse(body: &[u8]) -> Result<NewCustomer, Invalid> {
-        let fields = body_object(body)?;
-        only(&fields, &["name", "phone", "email"])?;
-        let trimmed = |name: &str, max: usize| -> Result<Option<String>, Invalid> {
-            let value = text(&fields, name, usize::MAX)?.map(|v| v.trim().to_string());
-            match value {
-                Some(v) if v.chars().count() > max => Err(Invalid::body(
-                    name,
-                    format!("must be at most {max} characters"),
-                )),
-                other => Ok(other),
-            }
-        };
-        let name = trimmed("name", 255)?.ok_or_else(|| missing("name"))?;
-        if name.is_empty() {
-            return Err(Invalid::body("name", "must not be empty"));
-        }
-        let phone = trimmed("phone", 20)?.ok_or_else(|| missing("phone"))?;
-        if !plausible_phone(&phone) {
-            return Err(Invalid::body(
+impl Body for NewCustomer {
+    fn fields() -> Vec<Field> {
+        vec![
+            Field::required(
+                "name",
+                Rule::filled("customers", "name"),
+                "The customer's name.",
+            ),
+            Field::required(
                 "phone",
-                "must be a phone number: an optional +, then 7 to 15 digits \
-                 (spaces, dashes and parentheses allowed)",
-            ));
-        }
-        let email = trimmed("email", 255)?;
-        if email.as_deref().is_some_and(|e| !plausible_email(e)) {
-            return Err(Invalid::body("email", "must be an email address"));
-        }
-        Ok(NewCustomer { name, phone, email })
+                Rule::pattern("customers", "phone", PHONE),
+                "An optional `+`, then 7 to 15 digits (spaces, dashes and parentheses \
+                 allowed); unique.",
+            ),
+            Field::optional(
+                "email",
+                Rule::pattern("customers", "email", EMAIL),
+                "An email address; unique.",
+            ),
+        ]
     }
 }
 
@@ -632,12 +573,12 @@ async fn end_call<T: Tx>(tx: &T, session: &str, end: &CallEnd, now: i64) -> Resu
         Param::Time(now),
         Param::Int(duration),
         Param::Text(app_json(&Json::Array(end.transcript.clone()))),
-        Param::Int(i64::try_from(end.functions.len()).unwrap_or(i64::MAX)),
+        Param::Int(i64::try_from(end.function_calls.len()).unwrap_or(i64::MAX)),
         opt_text(&phone),
-        Param::Text(outcome(&end.functions).into()),
-        Param::Text(end.sentiment.clone()),
-        Param::Float(end.satisfaction_score),
-        Param::Bool(end.escalated),
+        Param::Text(outcome(&end.functions()).into()),
+        Param::Text(end.sentiment().to_string()),
+        Param::Float(end.satisfaction_score()),
+        Param::Bool(end.escalated.unwrap_or(false)),
         opt_text(&end.escalation_reason),
         Param::Int(int(&call[0])),
     ];
@@ -723,9 +664,9 @@ async fn create_customer<T: Tx>(
         crate::json::select(customers, &columns, "")
     );
     let params = [
-        Param::Text(customer.name.clone()),
-        Param::Text(customer.phone.clone()),
-        opt_text(&customer.email),
+        Param::Text(trimmed(&customer.name)),
+        Param::Text(trimmed(&customer.phone)),
+        opt_text(&customer.email.as_deref().map(trimmed)),
         Param::Time(now),
     ];
     if let Some(row) = first(tx.rows(&sql, &params, &kinds(customers, &columns)).await?) {
@@ -735,7 +676,7 @@ async fn create_customer<T: Tx>(
     let phone_taken = !tx
         .rows(
             "SELECT c.id FROM customers c WHERE c.phone = $1",
-            &[Param::Text(customer.phone.clone())],
+            &[Param::Text(trimmed(&customer.phone))],
             &[Kind::Id],
         )
         .await?
@@ -766,7 +707,7 @@ pub async fn call_event(
     event: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<Json, ApiError> {
-    let session = session_path(session)?.to_string();
+    let session = path_param(&session_field(), session)?.to_string();
     transact(store, Write::Event(session, event), now).await
 }
 
@@ -777,7 +718,7 @@ pub async fn end_call_session(
     end: CallEnd,
     now: DateTime<Utc>,
 ) -> Result<Json, ApiError> {
-    let session = session_path(session)?.to_string();
+    let session = path_param(&session_field(), session)?.to_string();
     transact(store, Write::End(session, end), now).await
 }
 
@@ -855,6 +796,35 @@ mod tests {
     }
 
     #[test]
+    fn the_patterns_compile_and_mean_what_they_say() {
+        let phone = regex::Regex::new(PHONE).unwrap();
+        for ok in [
+            "+13105550101",
+            " (310) 555-0101 ",
+            "1234567",
+            "+1 2 3 4 5 6 7\n",
+        ] {
+            assert!(phone.is_match(ok), "{ok:?}");
+        }
+        for bad in [
+            "123456",
+            "1234567890123456",
+            "+1310555010x",
+            "++1234567",
+            "1234\t567",
+        ] {
+            assert!(!phone.is_match(bad), "{bad:?}");
+        }
+        let email = regex::Regex::new(EMAIL).unwrap();
+        for ok in ["a@b", " a.b@c.d ", "é@ü"] {
+            assert!(email.is_match(ok), "{ok:?}");
+        }
+        for bad in ["a@b@c", "nope", "@b", "a@", "a b@c", "a\u{0}@b"] {
+            assert!(!email.is_match(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn bodies_are_checked() {
         let start = NewCall::parse(br#"{"session_id": "s1", "phone_number": "+13105550101"}"#);
         assert_eq!(start.unwrap().phone_number.as_deref(), Some("+13105550101"));
@@ -877,12 +847,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             (
-                end.functions,
-                end.sentiment.as_str(),
-                end.satisfaction_score,
+                end.functions(),
+                end.sentiment(),
+                end.satisfaction_score(),
                 end.escalated
             ),
-            (vec!["x".to_string()], "neutral", 5.0, false)
+            (vec!["x"], "neutral", 5.0, None)
         );
         for (body, name) in [
             (&br#"{"function_calls": []}"#[..], "transcript"),
@@ -910,13 +880,21 @@ mod tests {
         let customer =
             NewCustomer::parse(br#"{"name": " Ana ", "phone": " +1 (310) 555-0101 "}"#).unwrap();
         assert_eq!(
-            (customer.name.as_str(), customer.phone.as_str()),
-            ("Ana", "+1 (310) 555-0101")
+            (trimmed(&customer.name), trimmed(&customer.phone)),
+            ("Ana".to_string(), "+1 (310) 555-0101".to_string())
         );
         for (body, name) in [
             (&br#"{"name": "", "phone": "+13105550101"}"#[..], "name"),
             (br#"{"name": "A", "phone": "12345"}"#, "phone"),
             (br#"{"name": "A", "phone": "+1310555010x"}"#, "phone"),
+            (
+                br#"{"name": "A", "phone": "+1 310\u0000 5550101"}"#,
+                "phone",
+            ),
+            (
+                br#"{"name": "A", "phone": "+13105550101", "age": 3}"#,
+                "age",
+            ),
             (
                 br#"{"name": "A", "phone": "+13105550101", "email": "a@b@c"}"#,
                 "email",

@@ -113,10 +113,14 @@ enum Command {
     ///
     /// On Postgres when a database URL is set (--database-url, DATABASE_URL or ./.env), else on
     /// the SQLite file (./ava_database.db by default; created with the app's schema if absent).
-    /// Admin routes need `Authorization: Bearer $ADMIN_API_TOKEN`, write routes
-    /// `Bearer $INGEST_API_TOKEN`; /health is open. Without tokens every route is open and only
-    /// a loopback --addr is allowed. One log line per request on stderr (RUST_LOG sets the
-    /// level). Stops on Ctrl-C or SIGTERM after the requests in flight.
+    /// Admin routes need `Authorization: Bearer $ADMIN_API_TOKEN` (or a Supabase login's JWT with
+    /// --jwt-secret/--jwks), write routes `Bearer $INGEST_API_TOKEN`; /health is open (healthy
+    /// or not, and the store's kind; where the store is: /api/admin/health). Both route groups
+    /// must be guarded, or it refuses to start naming the missing token; --insecure-open runs
+    /// every route open, on a loopback --addr only. A bad parameter, an unknown one included,
+    /// is a 422 naming it; every error is {"detail": …} JSON. One log line per request on
+    /// stderr (RUST_LOG sets the level). Stops on Ctrl-C or SIGTERM after the requests in
+    /// flight.
     Serve(serve::ServeArgs),
     /// Check the target: one line per check, ✓ fine, ! worth a look, ✗ to fix (with what to do).
     ///

@@ -19,9 +19,15 @@ pub struct ServeArgs {
     /// [default: ./ava_database.db when no database URL is set]
     #[arg(long, value_name = "PATH")]
     sqlite: Option<PathBuf>,
-    /// Address to listen on. Without tokens only a loopback address is allowed.
+    /// Address to listen on
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
+    /// Serve every route without any token — for a trial on this machine only: refused
+    /// with any token set, and on an address that is not loopback. Without it, both
+    /// route groups must be guarded (ADMIN_API_TOKEN or Supabase logins, and
+    /// INGEST_API_TOKEN), or the server does not start
+    #[arg(long)]
+    insecure_open: bool,
     /// Bearer token for the admin routes (the dashboard's reads)
     #[arg(
         long,
@@ -79,13 +85,22 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origin: Vec<String>,
-    /// Connections in the Postgres pool (or read connections to the SQLite file)
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    connections: usize,
-    /// How long an admin answer is kept and served again, in milliseconds; any write
-    /// through this server empties the cache at once. 0 turns it off.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// Connections in the Postgres pool (or read connections to the SQLite file), 1 to
+    /// 1000
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    connections: u16,
+    /// How long an admin answer is kept and served again, in milliseconds, 0 to
+    /// 3600000 (an hour); any write through this server empties the cache at once. 0
+    /// turns it off
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     cache_ttl_ms: u64,
+    /// The most memory the answer cache may hold, in MiB (keys and answers), 1 to
+    /// 4096; an answer larger than a sixteenth of it is served but not kept
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    cache_mb: u64,
 }
 
 /// The server's log: one line per request on stderr, colours only on a terminal;
@@ -109,9 +124,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         admin: args.admin_token.filter(|t| !t.is_empty()),
         ingest: args.ingest_token.filter(|t| !t.is_empty()),
         jwt,
+        open: args.insecure_open,
     };
     let cors = ava_serve::cors_origins(&args.cors_origin)?;
-    // Before anything is opened (a SQLite file would be created).
+    // Before anything is opened (a SQLite file would be created): every route group
+    // guarded, or open on purpose on loopback.
     ava_serve::check_addr(args.addr, &tokens)?;
     let url = match (&args.database_url, &args.sqlite) {
         (Some(url), _) => Some(url.clone()),
@@ -121,7 +138,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let store = match url {
         Some(url) => ava_api::Store::Postgres(ava_api::store::PgStore::new(
             &url,
-            args.connections,
+            usize::from(args.connections),
             "ava serve",
         )?),
         None => {
@@ -129,13 +146,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
                 .sqlite
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SQLITE[0]));
             ava_api::Store::Sqlite(
-                ava_api::store::SqliteStore::open(&path, args.connections)
+                ava_api::store::SqliteStore::open(&path, usize::from(args.connections))
                     .with_context(|| format!("opening {}", path.display()))?,
             )
         }
     };
     let mut state = ava_serve::AppState::new(store, tokens);
-    state.cache = ava_serve::cache::Cache::new(std::time::Duration::from_millis(args.cache_ttl_ms));
+    state.cache = ava_serve::cache::Cache::new(
+        std::time::Duration::from_millis(args.cache_ttl_ms),
+        args.cache_mb << 20,
+    );
     state.cors = cors;
     state.supabase = ava_serve::Supabase {
         supabase_url: args.supabase_url.filter(|u| !u.is_empty()),

@@ -2,7 +2,12 @@
 //!
 //! The dashboard asks the same few questions over and over (the overview, the first page
 //! of calls), from every open browser, every few seconds. An answer is *fresh* for
-//! [`DEFAULT_TTL`] (`--cache-ttl-ms`; 0 turns the cache off), keyed by path and query.
+//! [`DEFAULT_TTL`] (`--cache-ttl-ms`; 0 turns the cache off), keyed by the path and the
+//! route's query parameters as checked and normalised (`ava_api::request::Query::key`:
+//! the last of repeated values, in name order; a query the route refuses is never
+//! kept), so no two spellings of one question take two entries. The cache holds at
+//! most [`DEFAULT_BYTES`] (`--cache-mb`) of keys and answers; one answer larger than
+//! [`MAX_SHARE`]th of that is served but not kept.
 //! A missing answer is computed once however many requests ask for it at the same
 //! moment. A stale one (older than the TTL, younger than [`STALE_FOR`] TTLs) is still
 //! served while one request recomputes it in the background, so a slow query is paid
@@ -18,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,8 +37,14 @@ pub const DEFAULT_TTL: Duration = Duration::from_millis(1000);
 /// How many TTLs a stale answer may still be served while it is recomputed.
 pub const STALE_FOR: u32 = 10;
 
-/// Answers larger than this are not kept (a body is buffered to be kept).
-const MAX_BODY: usize = 8 << 20;
+/// How many bytes of keys and answers the cache holds unless configured otherwise.
+pub const DEFAULT_BYTES: u64 = 64 << 20;
+
+/// An answer larger than this share of the cache is not kept.
+pub const MAX_SHARE: u64 = 16;
+
+/// What an entry costs besides its key and body (its bookkeeping, roughly).
+const ENTRY_OVERHEAD: usize = 128;
 
 /// One kept answer.
 struct Answer {
@@ -47,6 +58,8 @@ struct Answer {
 pub struct Cache {
     answers: Option<moka::future::Cache<String, Arc<Answer>>>,
     ttl: Duration,
+    /// The largest answer kept, in bytes.
+    max_body: usize,
     /// Keys being recomputed in the background.
     refreshing: Arc<Mutex<HashSet<String>>>,
     /// Moves on at every [`Cache::clear`]: an answer computed across a write is not kept.
@@ -54,18 +67,35 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// A cache whose answers are fresh for `ttl` (zero: none kept).
-    pub fn new(ttl: Duration) -> Cache {
+    /// A cache whose answers are fresh for `ttl` (zero: none kept), holding at most
+    /// `bytes` of keys and answers.
+    pub fn new(ttl: Duration, bytes: u64) -> Cache {
         Cache {
-            answers: (!ttl.is_zero()).then(|| {
+            answers: (!ttl.is_zero() && bytes > 0).then(|| {
                 moka::future::Cache::builder()
-                    .max_capacity(10_000)
+                    .max_capacity(bytes)
+                    .weigher(|key: &String, answer: &Arc<Answer>| {
+                        u32::try_from(key.len() + answer.body.len() + ENTRY_OVERHEAD)
+                            .unwrap_or(u32::MAX)
+                    })
                     .time_to_live(ttl * STALE_FOR)
                     .build()
             }),
             ttl,
+            max_body: usize::try_from(bytes / MAX_SHARE).unwrap_or(usize::MAX),
             refreshing: Arc::default(),
             generation: Arc::default(),
+        }
+    }
+
+    /// The bytes of keys and answers held now (after pending evictions).
+    pub async fn weight(&self) -> u64 {
+        match &self.answers {
+            Some(answers) => {
+                answers.run_pending_tasks().await;
+                answers.weighted_size()
+            }
+            None => 0,
         }
     }
 
@@ -82,25 +112,29 @@ impl Cache {
     }
 }
 
-/// Runs the request and keeps its whole answer.
+/// Runs the request and keeps its whole answer (the handlers build it in memory).
 async fn compute(next: Next, request: Request) -> Arc<Answer> {
     let response = next.run(request).await;
     let status = response.status();
-    let body = match to_bytes(response.into_body(), MAX_BODY).await {
+    let body = match to_bytes(response.into_body(), usize::MAX).await {
         Ok(body) => body,
-        Err(_) => {
-            return Arc::new(Answer {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                body: Bytes::from_static(b"{\"detail\":\"Internal server error\"}"),
-                computed: Instant::now(),
-            })
-        }
+        Err(_) => Bytes::from_static(b"{\"detail\":\"Internal server error\"}"),
     };
     Arc::new(Answer {
         status,
         body,
         computed: Instant::now(),
     })
+}
+
+impl Cache {
+    /// Whether `answer`, computed at `generation`, may stay: a success, not too large,
+    /// and no write since.
+    fn keeps(&self, answer: &Answer, generation: u64) -> bool {
+        answer.status.is_success()
+            && answer.body.len() <= self.max_body
+            && self.generation() == generation
+    }
 }
 
 fn respond(answer: &Answer) -> Response {
@@ -121,10 +155,15 @@ pub async fn reads(State(state): State<AppState>, request: Request, next: Next) 
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let key = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_string(), |pq| pq.to_string());
+    // The route's parameters, checked and normalised; a query it refuses goes to the
+    // handler (a 422) and is not kept.
+    let Some(key) = request
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|matched| crate::routes::cache_key(matched.as_str(), request.uri()))
+    else {
+        return next.run(request).await;
+    };
     if let Some(answer) = answers.get(&key).await {
         if answer.computed.elapsed() >= cache.ttl {
             // Stale: served as it is, while one request recomputes it.
@@ -138,7 +177,7 @@ pub async fn reads(State(state): State<AppState>, request: Request, next: Next) 
                 tokio::spawn(async move {
                     let generation = cache.generation();
                     let fresh = compute(next, request).await;
-                    if fresh.status.is_success() && cache.generation() == generation {
+                    if cache.keeps(&fresh, generation) {
                         answers.insert(key.clone(), fresh).await;
                     } else {
                         answers.invalidate(&key).await;
@@ -155,7 +194,7 @@ pub async fn reads(State(state): State<AppState>, request: Request, next: Next) 
     }
     let generation = cache.generation();
     let answer = answers.get_with(key.clone(), compute(next, request)).await;
-    if !answer.status.is_success() || cache.generation() != generation {
+    if !cache.keeps(&answer, generation) {
         // Shown to the requests that waited for it, never kept.
         answers.invalidate(&key).await;
     }

@@ -1,7 +1,7 @@
 //! Supabase logins: a JWT issued by Supabase Auth, sent as `Authorization: Bearer <jwt>`
 //! on the admin routes. Verified with `jsonwebtoken` (pure-Rust crypto): the signature
 //! (HS256 with the project's JWT secret, RS256/ES256 with a key of the project's JWKS),
-//! `exp` (with [`LEEWAY`]), the audience `authenticated`, and the role in
+//! `exp` and `nbf` (with [`LEEWAY`]), the audience `authenticated`, and the role in
 //! `app_metadata.role`, which must be one of [`ROLES`].
 //!
 //! A JWKS is a file or a URL (`https://`, or `http://` on loopback). A URL is fetched
@@ -16,7 +16,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-/// Seconds of clock skew allowed on `exp`.
+/// Seconds of clock skew allowed on `exp` and `nbf`.
 pub const LEEWAY: u64 = 30;
 /// The audience Supabase gives a signed-in user's token.
 pub const AUDIENCE: &str = "authenticated";
@@ -164,9 +164,12 @@ impl Verifier {
         validation.leeway = LEEWAY;
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud"]);
+        // `nbf` when present (not required: Supabase's tokens carry none).
+        validation.validate_nbf = true;
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => Refusal::Invalid("Token expired"),
+                ErrorKind::ImmatureSignature => Refusal::Invalid("Token not yet valid"),
                 ErrorKind::InvalidAudience => Refusal::Invalid("Token not for this audience"),
                 _ => BAD,
             })?

@@ -13,7 +13,9 @@
 //! taking longer than [`Limits::request`] — a slow body included — is answered 408, and a
 //! connection that does not send a request's headers within [`Limits::headers`] (an idle
 //! keep-alive connection too) is closed; `/api/*` sends CORS headers only to the origins
-//! configured ([`AppState::cors`]).
+//! configured ([`AppState::cors`]) and `Cache-Control: no-store`. Every error is
+//! `{"detail": …}` JSON, whoever raised it. The answer cache is bounded in bytes
+//! ([`cache::DEFAULT_BYTES`]) and keyed on the checked parameters only.
 
 pub mod auth;
 pub mod cache;
@@ -82,12 +84,13 @@ impl Default for Limits {
 
 impl AppState {
     /// The state for `store`, guarded by `tokens`, with the default cache
-    /// ([`cache::DEFAULT_TTL`]) and [`Limits`], no CORS and no Supabase project.
+    /// ([`cache::DEFAULT_TTL`], [`cache::DEFAULT_BYTES`]) and [`Limits`], no CORS and no
+    /// Supabase project.
     pub fn new(store: ava_api::Store, tokens: Tokens) -> AppState {
         AppState {
             store,
             tokens: Arc::new(tokens),
-            cache: cache::Cache::new(cache::DEFAULT_TTL),
+            cache: cache::Cache::new(cache::DEFAULT_TTL, cache::DEFAULT_BYTES),
             limits: Limits::default(),
             cors: Vec::new(),
             supabase: Supabase::default(),
@@ -95,10 +98,13 @@ impl AppState {
     }
 }
 
-/// A 413 (from the body limit) as JSON with a detail.
-async fn too_large(request: Request, next: Next) -> Response {
+/// Every error in one shape: a 4xx or 5xx that is not JSON already (axum's own
+/// rejections — 404 for an unknown path, 405, 413 from the body limit) becomes
+/// `{"detail": …}` with its status, as FastAPI answers them.
+async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    if response.status() != StatusCode::PAYLOAD_TOO_LARGE
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
         || response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -106,11 +112,20 @@ async fn too_large(request: Request, next: Next) -> Response {
     {
         return response;
     }
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        Json(serde_json::json!({"detail": "Request body too large"})),
-    )
-        .into_response()
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+        status => status.canonical_reason().unwrap_or("Error"),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut json = Json(serde_json::json!({ "detail": detail })).into_response();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *json.headers_mut() = parts.headers;
+    *json.status_mut() = status;
+    json
 }
 
 /// Answers 408 when the request takes longer than `limit`.
@@ -130,7 +145,7 @@ pub fn app(state: AppState) -> Router {
     let limits = state.limits;
     routes::router(state.clone())
         .layer(DefaultBodyLimit::max(limits.body))
-        .layer(middleware::from_fn(too_large))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(move |request, next| {
             timeout(limits.request, request, next)
         }))
@@ -156,12 +171,14 @@ pub fn app(state: AppState) -> Router {
 /// Why the server would not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("{0}")]
+    Guard(#[from] auth::GuardError),
     #[error(
-        "refusing to serve on {0} without tokens: anyone who can reach it could read and \
-         write every call. Set ADMIN_API_TOKEN and INGEST_API_TOKEN (or --admin-token and \
-         --ingest-token), or serve on a loopback address such as 127.0.0.1:8000"
+        "refusing to serve every route open (--insecure-open) on {0}: anyone who can reach \
+         it could read and write every call. Serve on a loopback address such as \
+         127.0.0.1:8000, or set ADMIN_API_TOKEN and INGEST_API_TOKEN instead"
     )]
-    OpenWithoutTokens(SocketAddr),
+    OpenBeyondLoopback(SocketAddr),
     #[error(
         "cannot listen on {addr}: {source}; is another server using it? Pick another with --addr"
     )]
@@ -176,7 +193,8 @@ pub enum ServeError {
 }
 
 /// Serves `state` on `addr` until SIGINT or SIGTERM, then finishes the requests in
-/// flight. Without tokens, only a loopback address is allowed.
+/// flight. Refuses tokens that leave a route group open ([`Tokens::check`]), and an
+/// open server beyond loopback.
 pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), ServeError> {
     check_addr(addr, &state.tokens)?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -184,10 +202,8 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), ServeError> 
         .map_err(|source| ServeError::Bind { addr, source })?;
     let (kind, at) = state.store.describe();
     tracing::info!("serving {kind} {at} on http://{}", listener.local_addr()?);
-    if !state.tokens.any() {
-        tracing::warn!(
-            "no ADMIN_API_TOKEN or INGEST_API_TOKEN: every route is open, so only loopback is served"
-        );
+    if state.tokens.open {
+        tracing::warn!("--insecure-open: every route is open, so only loopback is served");
     }
     run(listener, state, shutdown()).await;
     tracing::info!("stopped");
@@ -260,13 +276,14 @@ pub fn cors_origins(list: &[String]) -> Result<Vec<HeaderValue>, ServeError> {
         .collect()
 }
 
-/// Refuses to serve `addr` beyond loopback when no token guards the routes.
+/// Whether `tokens` may guard a server on `addr`: every route group guarded, or none
+/// on purpose and on loopback.
 pub fn check_addr(addr: SocketAddr, tokens: &Tokens) -> Result<(), ServeError> {
-    if tokens.any() || addr.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(ServeError::OpenWithoutTokens(addr))
+    tokens.check()?;
+    if tokens.open && !addr.ip().is_loopback() {
+        return Err(ServeError::OpenBeyondLoopback(addr));
     }
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

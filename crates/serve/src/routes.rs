@@ -1,20 +1,23 @@
-//! The routes: paths, parameters and guards. Each handler parses what it is given
-//! (every parameter arrives as text, so a bad one is a 422 naming it, never a bare
-//! rejection) and hands the work to `ava_api`.
+//! The routes: paths, parameters and guards. Each handler reads what it is given
+//! through the parameters' descriptions in `ava_api` (`request::Params` for a query,
+//! `request::Body` for a body, a `Field` for a path parameter), so a bad one is a 422
+//! naming it, never a bare rejection, and the same descriptions make the OpenAPI
+//! document and the cache's keys.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
 use serde_json::Value as Json_;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use ava_api::read::{self, AppointmentsQuery, CallsQuery, Period};
-use ava_api::write::{self, CallEnd, NewCall, NewCustomer, NewEvent};
+use ava_api::read::{self, AppointmentsQuery, CallsPage, Days, Period, CALL_ID, CUSTOMER_ID};
+use ava_api::request::{path_id, Body, Field, Location, Params, Query};
+use ava_api::write::{self, session_field, CallEnd, NewCall, NewCustomer, NewEvent};
 use ava_api::Invalid;
 
 use crate::{auth, cache, AppError, AppState};
@@ -23,28 +26,86 @@ type Reply = Result<Json<Json_>, AppError>;
 /// A write's answer: 201 and what was created.
 type Created = Result<(StatusCode, Json<Json_>), AppError>;
 
+// The paths, as the original named them (and its path parameters).
+pub(crate) const OVERVIEW: &str = "/api/admin/metrics/overview";
+pub(crate) const CALLS: &str = "/api/admin/calls";
+pub(crate) const CALL: &str = "/api/admin/calls/{call_id}";
+pub(crate) const TRANSCRIPT: &str = "/api/admin/calls/{call_id}/transcript";
+pub(crate) const DAILY: &str = "/api/admin/analytics/daily";
+pub(crate) const APPOINTMENTS: &str = "/api/appointments";
+pub(crate) const CUSTOMER: &str = "/api/customers/{customer_id}";
+pub(crate) const HISTORY: &str = "/api/customers/{customer_id}/history";
+pub(crate) const ADMIN_HEALTH: &str = "/api/admin/health";
+pub(crate) const START_CALL: &str = "/api/calls";
+pub(crate) const CALL_EVENT: &str = "/api/calls/{session_id}/events";
+pub(crate) const END_CALL: &str = "/api/calls/{session_id}/end";
+pub(crate) const NEW_CUSTOMER: &str = "/api/customers";
+
+/// The query parameters of an admin route (`None`: not an admin route).
+pub(crate) fn query_fields(route: &str) -> Option<Vec<Field>> {
+    match route {
+        OVERVIEW => Some(Period::fields()),
+        CALLS => Some(CallsPage::fields()),
+        DAILY => Some(Days::fields()),
+        APPOINTMENTS => Some(AppointmentsQuery::fields()),
+        CALL | TRANSCRIPT | CUSTOMER | HISTORY | ADMIN_HEALTH => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+/// What the answer of `uri` on `route` depends on: its path with each id normalised,
+/// and its checked query normalised; `None` when the route refuses either.
+pub(crate) fn cache_key(route: &str, uri: &Uri) -> Option<String> {
+    let query = Query::parse(&query_fields(route)?, uri.query()).ok()?;
+    let mut path = Vec::new();
+    let (templates, segments) = (route.split('/'), uri.path().split('/'));
+    if route.split('/').count() != uri.path().split('/').count() {
+        return None;
+    }
+    for (template, segment) in templates.zip(segments) {
+        if template.starts_with('{') {
+            path.push(segment.parse::<i64>().ok()?.to_string());
+        } else {
+            path.push(segment.to_string());
+        }
+    }
+    Some(format!("{}?{}", path.join("/"), query.key()))
+}
+
 pub(crate) fn router(state: AppState) -> Router {
     let admin = Router::new()
-        .route("/api/admin/metrics/overview", get(overview))
-        .route("/api/admin/calls", get(calls))
-        .route("/api/admin/calls/{id}", get(call))
-        .route("/api/admin/calls/{id}/transcript", get(transcript))
-        .route("/api/admin/analytics/daily", get(daily))
-        .route("/api/appointments", get(appointments))
-        .route("/api/customers/{id}", get(customer))
-        .route("/api/customers/{id}/history", get(history))
+        .route(OVERVIEW, get(overview))
+        .route(CALLS, get(calls))
+        .route(CALL, get(call))
+        .route(TRANSCRIPT, get(transcript))
+        .route(DAILY, get(daily))
+        .route(APPOINTMENTS, get(appointments))
+        .route(CUSTOMER, get(customer))
+        .route(HISTORY, get(history))
+        .route(ADMIN_HEALTH, get(admin_health))
         .route_layer(middleware::from_fn_with_state(state.clone(), cache::reads))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::admin));
     // The voice service's writes: bodies taken as bytes and parsed by `ava_api::write`,
     // so a bad one is a 422 naming the field; a successful write empties the cache.
     let ingest = Router::new()
-        .route("/api/calls", post(start_call))
-        .route("/api/calls/{session_id}/events", post(call_event))
-        .route("/api/calls/{session_id}/end", post(end_call))
-        .route("/api/customers", post(create_customer))
+        .route(START_CALL, post(start_call))
+        .route(CALL_EVENT, post(call_event))
+        .route(END_CALL, post(end_call))
+        .route(NEW_CUSTOMER, post(create_customer))
         .route_layer(middleware::from_fn_with_state(state.clone(), cache::writes))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::ingest));
-    let mut api = Router::new().merge(admin).merge(ingest);
+    // Answers about one clinic's customers are never stored by a browser or a proxy.
+    let mut api = Router::new()
+        .merge(admin)
+        .merge(ingest)
+        .layer(middleware::map_response(
+            |mut response: Response| async move {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            },
+        ));
     if !state.cors.is_empty() {
         api = api.layer(
             CorsLayer::new()
@@ -101,17 +162,31 @@ async fn config(State(state): State<AppState>) -> Json<crate::Supabase> {
     Json(state.supabase.clone())
 }
 
-/// An id from the path: a 422 naming it when it is not an integer.
-pub(crate) fn id(text: &str) -> Result<i64, Invalid> {
-    text.parse().map_err(|_| Invalid {
-        location: "path",
-        name: "id".into(),
-        message: format!("must be an integer (not {text:?})"),
-    })
+/// A path parameter as text: a 422 naming `field` when it is not UTF-8 once decoded.
+fn path_text(field: &Field, path: Result<Path<String>, PathRejection>) -> Result<String, Invalid> {
+    path.map(|Path(text)| text)
+        .map_err(|_| Invalid::at(Location::Path, field.name, "must be UTF-8 once decoded"))
 }
 
+/// An id from the path, named by `field`.
+fn id(field: &Field, path: Result<Path<String>, PathRejection>) -> Result<i64, Invalid> {
+    path_id(field, &path_text(field, path)?)
+}
+
+/// `GET /health`, open: whether the store answers, and which kind it is — nothing
+/// about where it is.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let (ok, body) = read::health(&state.store).await;
+    health_answer(&state, false).await
+}
+
+/// `GET /api/admin/health`: `/health` with where the store is (host, database, user,
+/// or the file).
+async fn admin_health(State(state): State<AppState>) -> impl IntoResponse {
+    health_answer(&state, true).await
+}
+
+async fn health_answer(state: &AppState, detailed: bool) -> impl IntoResponse {
+    let (ok, body) = read::health(&state.store, detailed).await;
     let status = if ok {
         StatusCode::OK
     } else {
@@ -120,53 +195,62 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct PeriodQuery {
-    period: Option<String>,
-}
-
-async fn overview(State(state): State<AppState>, Query(q): Query<PeriodQuery>) -> Reply {
-    let period = Period::parse(q.period.as_deref())?;
+async fn overview(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let period = Period::parse(q.as_deref())?;
     Ok(Json(
         read::overview(&state.store, period, Utc::now()).await?,
     ))
 }
 
-async fn calls(State(state): State<AppState>, Query(q): Query<CallsQuery>) -> Reply {
-    let page = q.check()?;
+async fn calls(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let page = CallsPage::parse(q.as_deref())?;
     Ok(Json(read::calls(&state.store, &page).await?))
 }
 
-async fn call(State(state): State<AppState>, Path(call): Path<String>) -> Reply {
-    Ok(Json(read::call(&state.store, id(&call)?).await?))
+async fn call(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Reply {
+    Ok(Json(read::call(&state.store, id(&CALL_ID, path)?).await?))
 }
 
-async fn transcript(State(state): State<AppState>, Path(call): Path<String>) -> Reply {
-    Ok(Json(read::call_transcript(&state.store, id(&call)?).await?))
+async fn transcript(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Reply {
+    Ok(Json(
+        read::call_transcript(&state.store, id(&CALL_ID, path)?).await?,
+    ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct DaysQuery {
-    days: Option<String>,
-}
-
-async fn daily(State(state): State<AppState>, Query(q): Query<DaysQuery>) -> Reply {
-    let days = read::daily_days(q.days.as_deref())?;
+async fn daily(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let days = Days::parse(q.as_deref())?;
     Ok(Json(read::daily(&state.store, days, Utc::now()).await?))
 }
 
-async fn appointments(State(state): State<AppState>, Query(q): Query<AppointmentsQuery>) -> Reply {
-    Ok(Json(read::appointments(&state.store, &q).await?))
+async fn appointments(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let query = AppointmentsQuery::parse(q.as_deref())?;
+    Ok(Json(read::appointments(&state.store, &query).await?))
 }
 
-async fn customer(State(state): State<AppState>, Path(customer): Path<String>) -> Reply {
-    Ok(Json(read::customer(&state.store, id(&customer)?).await?))
-}
-
-async fn history(State(state): State<AppState>, Path(customer): Path<String>) -> Reply {
+async fn customer(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Reply {
     Ok(Json(
-        read::customer_history(&state.store, id(&customer)?).await?,
+        read::customer(&state.store, id(&CUSTOMER_ID, path)?).await?,
     ))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Reply {
+    Ok(Json(
+        read::customer_history(&state.store, id(&CUSTOMER_ID, path)?).await?,
+    ))
+}
+
+/// The session id of a write route's path (checked by `ava_api::write`).
+fn session(path: Result<Path<String>, PathRejection>) -> Result<String, Invalid> {
+    path_text(&session_field(), path)
 }
 
 async fn start_call(State(state): State<AppState>, body: Bytes) -> Created {
@@ -177,9 +261,10 @@ async fn start_call(State(state): State<AppState>, body: Bytes) -> Created {
 
 async fn call_event(
     State(state): State<AppState>,
-    Path(session): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Created {
+    let session = session(path)?;
     let event = NewEvent::parse(&body)?;
     let logged = write::call_event(&state.store, &session, event, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(logged)))
@@ -187,9 +272,10 @@ async fn call_event(
 
 async fn end_call(
     State(state): State<AppState>,
-    Path(session): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Reply {
+    let session = session(path)?;
     let end = CallEnd::parse(&body)?;
     Ok(Json(
         write::end_call_session(&state.store, &session, end, Utc::now()).await?,

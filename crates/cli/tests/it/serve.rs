@@ -1,5 +1,6 @@
 //! `ava serve` as a process: it answers, and SIGTERM stops it cleanly after the
-//! requests in flight; an open address without tokens is refused before it listens.
+//! requests in flight; guards that leave a route group open, an open server beyond
+//! loopback and flags out of range are refused before anything is opened.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -33,9 +34,11 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     let port = free_port();
     let ava = assert_cmd::cargo::cargo_bin("ava");
     let mut child = Std::new(ava)
-        .args(["serve", "--sqlite", db.to_str().unwrap()])
+        .args(["serve", "--insecure-open", "--sqlite", db.to_str().unwrap()])
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .env_remove("DATABASE_URL")
+        .env_remove("ADMIN_API_TOKEN")
+        .env_remove("INGEST_API_TOKEN")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -98,23 +101,78 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     );
 }
 
-#[test]
-fn serve_refuses_an_open_address_without_tokens() {
+/// `ava serve` with `args` (in a fresh folder, no tokens in the environment): it is
+/// refused with `code`, saying each of `says`, and the SQLite file is never created.
+fn refused(args: &[&str], code: i32, says: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let out = Out::of(
         ava_in(dir.path())
-            .args(["serve", "--sqlite", "x.db", "--addr", "0.0.0.0:0"])
+            .args(["serve", "--sqlite", "x.db"])
+            .args(args)
+            .env_remove("DATABASE_URL")
             .env_remove("ADMIN_API_TOKEN")
-            .env_remove("INGEST_API_TOKEN"),
+            .env_remove("INGEST_API_TOKEN")
+            .env_remove("SUPABASE_JWT_SECRET")
+            .env_remove("SUPABASE_JWKS"),
     );
     assert!(
         !dir.path().join("x.db").exists(),
-        "the refused run created the file"
+        "the refused run created the file: {args:?}"
     );
-    out.code(1).stderr_has(&[
-        "refusing to serve on 0.0.0.0:0 without tokens",
-        "ADMIN_API_TOKEN",
-    ]);
+    out.code(code).stderr_has(says);
+}
+
+#[test]
+fn serve_refuses_guards_that_leave_a_door_open() {
+    refused(
+        &["--addr", "127.0.0.1:0"],
+        1,
+        &["no tokens", "ADMIN_API_TOKEN", "--insecure-open"],
+    );
+    refused(
+        &["--addr", "0.0.0.0:0", "--insecure-open"],
+        1,
+        &["refusing to serve every route open", "0.0.0.0:0"],
+    );
+    refused(
+        &["--admin-token", "a-secret"],
+        1,
+        &["the write routes would be open", "INGEST_API_TOKEN"],
+    );
+    refused(
+        &["--ingest-token", "i-secret"],
+        1,
+        &["the admin routes would be open", "ADMIN_API_TOKEN"],
+    );
+    refused(
+        &["--jwt-secret", "a-secret-of-at-least-32-bytes-000000"],
+        1,
+        &["the write routes would be open", "INGEST_API_TOKEN"],
+    );
+    refused(
+        &[
+            "--admin-token",
+            "a",
+            "--ingest-token",
+            "i",
+            "--insecure-open",
+        ],
+        1,
+        &["--insecure-open with tokens set"],
+    );
+}
+
+/// Flags out of their range are usage errors (exit 2) naming the range, never a panic
+/// or a server that hangs.
+#[test]
+fn serve_refuses_flags_out_of_range() {
+    refused(&["--insecure-open", "--connections", "0"], 2, &["1..=1000"]);
+    refused(
+        &["--insecure-open", "--cache-ttl-ms", "3200000000000"],
+        2,
+        &["0..=3600000"],
+    );
+    refused(&["--insecure-open", "--cache-mb", "0"], 2, &["1..=4096"]);
 }
 
 #[test]

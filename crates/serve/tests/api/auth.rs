@@ -7,6 +7,7 @@ use ava_api::read::LIST_COLUMNS;
 use ava_api::store::SqliteStore;
 use ava_api::Store;
 use ava_catalog::Kind;
+use ava_serve::auth::GuardError;
 use ava_serve::{AppState, ServeError, Tokens};
 use serde_json::{json, Value};
 
@@ -16,7 +17,8 @@ const ADMIN: &str = "a-secret";
 const INGEST: &str = "i-secret";
 
 /// The admin routes, with an id where they take one.
-const ADMIN_ROUTES: [&str; 8] = [
+const ADMIN_ROUTES: [&str; 9] = [
+    "/api/admin/health",
     "/api/admin/metrics/overview",
     "/api/admin/calls",
     "/api/admin/calls/1",
@@ -28,17 +30,18 @@ const ADMIN_ROUTES: [&str; 8] = [
 ];
 
 /// Every route as the description spells it, with its method.
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 15] = [
     ("get", "/health"),
     ("get", "/config.json"),
+    ("get", "/api/admin/health"),
     ("get", "/api/admin/metrics/overview"),
     ("get", "/api/admin/calls"),
-    ("get", "/api/admin/calls/{id}"),
-    ("get", "/api/admin/calls/{id}/transcript"),
+    ("get", "/api/admin/calls/{call_id}"),
+    ("get", "/api/admin/calls/{call_id}/transcript"),
     ("get", "/api/admin/analytics/daily"),
     ("get", "/api/appointments"),
-    ("get", "/api/customers/{id}"),
-    ("get", "/api/customers/{id}/history"),
+    ("get", "/api/customers/{customer_id}"),
+    ("get", "/api/customers/{customer_id}/history"),
     ("post", "/api/calls"),
     ("post", "/api/calls/{session_id}/events"),
     ("post", "/api/calls/{session_id}/end"),
@@ -145,22 +148,98 @@ async fn health_and_the_docs_are_open() {
 }
 
 #[tokio::test]
-async fn without_tokens_loopback_is_open() {
+async fn insecure_open_on_loopback_is_open() {
     let (_dir, store) = empty_store();
-    let server = Server::start(store, Tokens::default()).await;
+    let server = Server::start(store, Tokens::open()).await;
     assert_eq!(server.get("/api/admin/calls").await.status, 200);
 }
 
 #[tokio::test]
-async fn serve_refuses_an_open_address_without_tokens() {
+async fn serve_refuses_an_open_server_beyond_loopback_and_no_tokens_anywhere() {
     let (_dir, store) = empty_store();
-    let state = AppState::new(store, Tokens::default());
+    let state = AppState::new(store, Tokens::open());
     let addr = "0.0.0.0:0".parse().unwrap();
     let refused = ava_serve::serve(addr, state).await;
     assert!(
-        matches!(refused, Err(ServeError::OpenWithoutTokens(a)) if a == addr),
+        matches!(refused, Err(ServeError::OpenBeyondLoopback(a)) if a == addr),
         "{refused:?}"
     );
+    // Without `open`, no tokens is refused even on loopback.
+    let (_dir, store) = empty_store();
+    let state = AppState::new(store, Tokens::default());
+    let refused = ava_serve::serve("127.0.0.1:0".parse().unwrap(), state).await;
+    assert!(
+        matches!(refused, Err(ServeError::Guard(GuardError::NoTokens))),
+        "{refused:?}"
+    );
+}
+
+/// Each half-configuration of the guards: the server refuses to start, naming what is
+/// missing, and the router — should anyone build it so anyway — refuses every request
+/// to the unguarded group instead of letting it through.
+#[tokio::test]
+async fn half_configured_guards_leave_no_door_open() {
+    let jwt = ava_serve::jwt::Verifier::new(Some("a-secret-of-at-least-32-bytes-000000"), None)
+        .await
+        .unwrap()
+        .map(std::sync::Arc::new);
+    let cases = [
+        (
+            Tokens {
+                admin: Some(ADMIN.into()),
+                ..Tokens::default()
+            },
+            GuardError::NoIngestToken,
+            "INGEST_API_TOKEN",
+        ),
+        (
+            Tokens {
+                ingest: Some(INGEST.into()),
+                ..Tokens::default()
+            },
+            GuardError::NoAdminGuard,
+            "ADMIN_API_TOKEN",
+        ),
+        (
+            Tokens {
+                jwt,
+                ..Tokens::default()
+            },
+            GuardError::NoIngestToken,
+            "INGEST_API_TOKEN",
+        ),
+        (
+            Tokens {
+                admin: Some(ADMIN.into()),
+                ingest: Some(INGEST.into()),
+                open: true,
+                ..Tokens::default()
+            },
+            GuardError::OpenWithTokens,
+            "--insecure-open",
+        ),
+    ];
+    for (tokens, refusal, named) in cases {
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let refused = ava_serve::check_addr(loopback, &tokens);
+        match &refused {
+            Err(ServeError::Guard(e)) => {
+                assert_eq!(e, &refusal);
+                assert!(e.to_string().contains(named), "{e}");
+            }
+            other => panic!("{tokens:?}: {other:?}"),
+        }
+        if tokens.open {
+            continue;
+        }
+        let (_dir, store) = empty_store();
+        let server = Server::start(store, tokens.clone()).await;
+        let read = server.get("/api/customers/1").await;
+        let write = server
+            .post("/api/calls", &json!({"session_id": "anonymous"}), None)
+            .await;
+        assert_eq!((read.status, write.status), (401, 401), "{tokens:?}");
+    }
 }
 
 /// The write routes take the ingest token only. (Needs the write handlers: a route

@@ -448,7 +448,7 @@ async fn pg_id(stores: &Stores, sql: &str) -> i64 {
 async fn overview_shows_the_apis_numbers_for_each_period() {
     // 2,500 calls spread over 10 days: today, the week and the month all differ.
     let stores = Stores::seeded(2_500, 41).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     let periods = ["today", "week", "month"];
     let mut expected = Vec::new();
@@ -547,7 +547,7 @@ async fn wait_log(browser: &Browser, what: &str, body: &Value) {
 #[tokio::test]
 async fn call_log_searches_pages_and_sorts_like_the_api() {
     let stores = Stores::seeded(300, 42).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     let size = PAGE_SIZE.to_string();
     let all = api(&server, "/api/admin/calls", &[("page_size", &size)]).await;
@@ -742,7 +742,7 @@ async fn assert_disabled(browser: &Browser, css: &str, disabled: bool) {
 #[tokio::test]
 async fn call_detail_shows_its_transcript_and_events() {
     let stores = Stores::seeded(300, 43).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     // A call with a customer, events and a JSON transcript of several turns.
     let id = pg_id(
@@ -949,11 +949,11 @@ impl Drop for Stoppable {
 #[tokio::test]
 async fn unreachable_api_shows_an_error_and_retries() {
     let stores = Stores::seeded(300, 45).await;
-    let state = AppState::new(stores.pg_store(), Tokens::default());
+    let state = AppState::new(stores.pg_store(), Tokens::open());
     let server = Stoppable::start(state.clone(), "127.0.0.1:0".parse().unwrap()).await;
     let addr = server.addr;
     let base = format!("http://{addr}");
-    let reference = Server::start(stores.pg_store(), Tokens::default()).await;
+    let reference = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     browser.goto(&format!("{base}/")).await;
     wait_cards(&browser, "today", &overview(&reference, "today").await).await;
@@ -992,7 +992,7 @@ async fn unreachable_api_shows_an_error_and_retries() {
 #[tokio::test]
 async fn live_refresh_shows_a_new_call_without_a_reload() {
     let stores = Stores::seeded(300, 46).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     // The log searched for the new call's phone, so that it is on the first page
     // whatever the time of day (the seed has calls later today than now).
@@ -1072,7 +1072,7 @@ async fn start_and_end(server: &Server, session: &str, phone: &str) -> i64 {
 #[tokio::test]
 async fn customer_page_and_appointment_filters_render_rows() {
     let stores = Stores::seeded(300, 47).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
 
     let customer = pg_id(
@@ -1242,7 +1242,7 @@ async fn completed_between(server: &Server, from: &str, to: &str) -> Value {
 #[tokio::test]
 async fn phone_width_overview_fits() {
     let stores = Stores::seeded(300, 48).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.goto(&format!("{}/", server.base)).await;
@@ -1269,7 +1269,7 @@ async fn phone_width_overview_fits() {
 #[tokio::test]
 async fn sqlite_store_serves_the_same_dashboard() {
     let stores = Stores::seeded(300, 49).await;
-    let server = Server::start(stores.sqlite_store(), Tokens::default()).await;
+    let server = Server::start(stores.sqlite_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     browser.goto(&format!("{}/", server.base)).await;
     wait_cards(&browser, "today", &overview(&server, "today").await).await;
@@ -1285,7 +1285,7 @@ async fn sqlite_store_serves_the_same_dashboard() {
 async fn every_page_renders_and_screenshots() {
     // 7,500 calls: 30 days, so the trends fill their default range.
     let stores = Stores::seeded(7_500, 50).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     let call = pg_id(
         &stores,
@@ -1372,7 +1372,7 @@ async fn every_page_renders_and_screenshots() {
 #[ignore = "seeds 100,000 calls (about a minute)"]
 async fn first_paint_at_100k_calls() {
     let stores = Stores::seeded(100_000, 51).await;
-    let server = Server::start(stores.pg_store(), Tokens::default()).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
     let browser = Browser::start().await;
     browser.goto(&format!("{}/", server.base)).await;
     let paint = browser
@@ -1405,7 +1405,7 @@ async fn browser_reaches_the_server() {
         let store = ava_api::store::SqliteStore::open(&dir.path().join("ava.db"), 2).unwrap();
         (dir, ava_api::Store::Sqlite(store))
     };
-    let server = Server::start(store, Tokens::default()).await;
+    let server = Server::start(store, Tokens::open()).await;
     let browser = Browser::start().await;
     browser.goto(&format!("{}/health", server.base)).await;
     browser

@@ -29,8 +29,8 @@ async fn until(
 #[tokio::test]
 async fn a_changed_row_shows_after_the_ttl_and_a_write_through_the_server_at_once() {
     let stores = Stores::seeded(60, 21).await;
-    let mut state = AppState::new(stores.pg_store(), Tokens::default());
-    state.cache = Cache::new(Duration::from_millis(300));
+    let mut state = AppState::new(stores.pg_store(), Tokens::open());
+    state.cache = Cache::new(Duration::from_millis(300), ava_serve::cache::DEFAULT_BYTES);
     let server = Server::start_with(state).await;
     let path = "/api/admin/calls/3";
     let outcome = |r: &Reply| r.body["call"]["outcome"].clone();
@@ -73,7 +73,7 @@ async fn a_changed_row_shows_after_the_ttl_and_a_write_through_the_server_at_onc
 #[tokio::test]
 async fn answers_are_kept_only_when_they_succeed() {
     let stores = Stores::empty().await;
-    let server = Server::start(stores.sqlite_store(), Tokens::default()).await;
+    let server = Server::start(stores.sqlite_store(), Tokens::open()).await;
     assert_eq!(server.get("/api/admin/calls/1").await.status, 404);
     let started = server
         .post("/api/calls", &json!({"session_id": "s-1"}), None)

@@ -62,7 +62,7 @@ async fn injection_strings_match_as_text_or_are_refused() {
     let stores = Stores::seeded(60, 7).await;
     for store in stores.both() {
         let mut state = AppState::new(store, tokens());
-        state.cache = ava_serve::cache::Cache::new(Duration::ZERO);
+        state.cache = ava_serve::cache::Cache::new(Duration::ZERO, ava_serve::cache::DEFAULT_BYTES);
         let server = Server::start_with(state).await;
         let before = counts(&server).await;
         let all = server
@@ -120,13 +120,19 @@ async fn injection_strings_match_as_text_or_are_refused() {
                     format!("/api/appointments?end_date={e}"),
                     json!(["query", "end_date"]),
                 ),
-                (format!("/api/admin/calls/{e}"), json!(["path", "id"])),
+                (format!("/api/admin/calls/{e}"), json!(["path", "call_id"])),
                 (
                     format!("/api/admin/calls/{e}/transcript"),
-                    json!(["path", "id"]),
+                    json!(["path", "call_id"]),
                 ),
-                (format!("/api/customers/{e}"), json!(["path", "id"])),
-                (format!("/api/customers/{e}/history"), json!(["path", "id"])),
+                (
+                    format!("/api/customers/{e}"),
+                    json!(["path", "customer_id"]),
+                ),
+                (
+                    format!("/api/customers/{e}/history"),
+                    json!(["path", "customer_id"]),
+                ),
             ] {
                 let reply = server.get_with(&path, ADMIN).await;
                 assert_eq!(reply.status, 422, "{path}: {}", reply.text);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ava_api::store::SqliteStore;
 use ava_api::Store;
+use ava_serve::auth::GuardError;
 use ava_serve::jwt::Verifier;
 use ava_serve::{AppState, ServeError, Tokens};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -80,6 +81,7 @@ async fn server(
         admin: admin.map(str::to_string),
         ingest: Some(INGEST.into()),
         jwt,
+        ..Tokens::default()
     };
     (dir, Server::start(store, tokens).await)
 }
@@ -335,10 +337,12 @@ async fn a_jwks_url_is_fetched_at_start_and_not_hammered() {
         .is_err());
 }
 
-/// A JWT secret or JWKS guards the admin routes, so the server may listen beyond loopback.
+/// A JWT secret or JWKS guards the admin routes (with the ingest token for the write
+/// routes, the server may listen beyond loopback); alone it leaves the writes open, so
+/// the server refuses to start.
 #[tokio::test]
-async fn a_jwt_configuration_counts_as_tokens() {
-    let tokens = Tokens {
+async fn a_jwt_configuration_guards_the_admin_routes() {
+    let jwt_only = Tokens {
         jwt: Verifier::new(Some(SECRET), None)
             .await
             .unwrap()
@@ -346,10 +350,18 @@ async fn a_jwt_configuration_counts_as_tokens() {
         ..Tokens::default()
     };
     let addr = "0.0.0.0:0".parse().unwrap();
+    assert!(matches!(
+        ava_serve::check_addr(addr, &jwt_only),
+        Err(ServeError::Guard(GuardError::NoIngestToken))
+    ));
+    let tokens = Tokens {
+        ingest: Some(INGEST.into()),
+        ..jwt_only
+    };
     assert!(ava_serve::check_addr(addr, &tokens).is_ok());
     assert!(matches!(
         ava_serve::check_addr(addr, &Tokens::default()),
-        Err(ServeError::OpenWithoutTokens(_))
+        Err(ServeError::Guard(GuardError::NoTokens))
     ));
     assert!(Verifier::new(Some(""), None).await.unwrap().is_none());
 }

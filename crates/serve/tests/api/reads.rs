@@ -1,5 +1,6 @@
 //! The read routes on both stores.
 
+use ava_serve::Tokens;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -9,8 +10,8 @@ async fn both_stores_serve_the_same_json() {
     let stores = Stores::seeded(300, 11).await;
     let [pg, lite] = stores.both();
     let (pg, lite) = (
-        Server::start(pg, Default::default()).await,
-        Server::start(lite, Default::default()).await,
+        Server::start(pg, Tokens::open()).await,
+        Server::start(lite, Tokens::open()).await,
     );
     for path in [
         "/api/admin/metrics/overview?period=month",
@@ -33,8 +34,8 @@ async fn both_stores_serve_the_same_json() {
 async fn servers(stores: &Stores) -> [Server; 2] {
     let [pg, lite] = stores.both();
     [
-        Server::start(pg, Default::default()).await,
-        Server::start(lite, Default::default()).await,
+        Server::start(pg, Tokens::open()).await,
+        Server::start(lite, Tokens::open()).await,
     ]
 }
 
@@ -245,10 +246,10 @@ async fn bad_parameters_are_a_422_naming_them_and_unknown_ids_a_404() {
                 "start_date",
             ),
             ("/api/appointments?end_date=2025-13-45", "query", "end_date"),
-            ("/api/admin/calls/abc", "path", "id"),
-            ("/api/admin/calls/1.5/transcript", "path", "id"),
-            ("/api/customers/abc", "path", "id"),
-            ("/api/customers/x/history", "path", "id"),
+            ("/api/admin/calls/abc", "path", "call_id"),
+            ("/api/admin/calls/1.5/transcript", "path", "call_id"),
+            ("/api/customers/abc", "path", "customer_id"),
+            ("/api/customers/x/history", "path", "customer_id"),
         ] {
             let reply = server.get(path).await;
             assert_eq!(reply.status, 422, "{path}: {}", reply.text);

@@ -188,6 +188,7 @@ pub async fn served_state(store: Store, flags: ServeFlags) -> AppState {
         admin: flags.admin_token.filter(|t| !t.is_empty()),
         ingest: flags.ingest_token.filter(|t| !t.is_empty()),
         jwt,
+        ..Tokens::default()
     };
     let mut state = AppState::new(store, tokens);
     state.supabase = ava_serve::Supabase {

@@ -1,0 +1,360 @@
+//! The components: rows from the catalog, the answers built of them, the request
+//! bodies from their fields, and the errors.
+
+use ava_api::read::{Period, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS};
+use ava_api::request::Body;
+use ava_api::write::{CallEnd, NewCall, NewCustomer, NewEvent};
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::ComponentsBuilder;
+
+use super::{
+    all_columns, array, described, fields, object, of, or_null, reference, row, ADMIN, INGEST,
+    SUPABASE,
+};
+
+pub(super) fn components() -> utoipa::openapi::Components {
+    let bearer = |description: &str| {
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(description))
+                .build(),
+        )
+    };
+    let turn = of(Type::Object)
+        .description(Some(
+            "One turn of a transcript, as the app stored it (other keys may be present). \
+             A legacy plain-text transcript is served as one turn with speaker `unknown`.",
+        ))
+        .property("speaker", of(Type::String))
+        .property("text", of(Type::String))
+        .property(
+            "timestamp",
+            of(SchemaType::from_iter([Type::String, Type::Null])),
+        );
+    ComponentsBuilder::new()
+        .security_scheme(
+            ADMIN,
+            bearer("`ADMIN_API_TOKEN`: the admin routes (or a Supabase JWT)."),
+        )
+        .security_scheme(
+            SUPABASE,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A Supabase Auth access token (`POST <supabase_url>/auth/v1/token`), \
+                         checked for its signature (the project's JWT secret or JWKS), `exp`, \
+                         the audience `authenticated` and `app_metadata.role` `staff` or \
+                         `owner`: the admin routes, instead of the admin token.",
+                    ))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            INGEST,
+            bearer("`INGEST_API_TOKEN`: the voice service's write routes."),
+        )
+        // Rows, from the catalog.
+        .schema(
+            "Customer",
+            row(
+                "customers",
+                &all_columns("customers"),
+                "A customer: every column of `customers`.",
+            ),
+        )
+        .schema(
+            "Appointment",
+            row(
+                "appointments",
+                &all_columns("appointments"),
+                "An appointment: every column of `appointments`.",
+            ),
+        )
+        .schema(
+            "CallEvent",
+            row(
+                "call_events",
+                &all_columns("call_events"),
+                "An event of a call: every column of `call_events`.",
+            ),
+        )
+        .schema(
+            "CallSummary",
+            row(
+                "call_sessions",
+                &LIST_COLUMNS,
+                "A call in a list. In `GET /api/admin/calls` a call without a duration \
+                 has `duration_seconds` 0 (as the original sent).",
+            ),
+        )
+        .schema(
+            "Call",
+            row("call_sessions", &DETAIL_COLUMNS, "A call in its detail."),
+        )
+        .schema(
+            "DailyMetric",
+            row("daily_metrics", &DAILY_COLUMNS, "One day's metrics.")
+                .property(
+                    "avg_call_duration_minutes",
+                    of(Type::Number).description(Some(
+                        "`avg_call_duration_seconds` / 60, rounded to 2 decimals (0 when none).",
+                    )),
+                )
+                .required("avg_call_duration_minutes"),
+        )
+        .schema(
+            "CallRecord",
+            row(
+                "call_sessions",
+                &[DETAIL_COLUMNS.as_slice(), &["customer_id"]].concat(),
+                "A call as the write routes answer: its detail and its customer's id.",
+            ),
+        )
+        .schema(
+            "CallRow",
+            row(
+                "call_sessions",
+                &all_columns("call_sessions"),
+                "A call: every column of `call_sessions` (`transcript` as the text stored).",
+            ),
+        )
+        .schema("TranscriptTurn", turn)
+        // Responses.
+        .schema("Overview", overview())
+        .schema(
+            "CallsPage",
+            object(
+                "A page of calls.",
+                vec![
+                    (
+                        "total",
+                        described(Type::Integer, "Calls matching the search."),
+                    ),
+                    ("page", of(Type::Integer).into()),
+                    ("page_size", of(Type::Integer).into()),
+                    ("total_pages", of(Type::Integer).into()),
+                    ("calls", array(reference("CallSummary"))),
+                ],
+            ),
+        )
+        .schema(
+            "CallDetail",
+            object(
+                "A call with its customer, transcript and events.",
+                vec![
+                    ("call", reference("Call")),
+                    ("customer", or_null(reference("Customer"))),
+                    ("transcript", array(reference("TranscriptTurn"))),
+                    (
+                        "events",
+                        ArrayBuilder::new()
+                            .items(reference("CallEvent"))
+                            .description(Some("Oldest first."))
+                            .into(),
+                    ),
+                ],
+            ),
+        )
+        .schema(
+            "CallTranscript",
+            object(
+                "A call's transcript.",
+                vec![
+                    ("call_id", of(Type::Integer).format(int64()).into()),
+                    ("transcript", array(reference("TranscriptTurn"))),
+                ],
+            ),
+        )
+        .schema(
+            "DailyMetrics",
+            object(
+                "The days since today − `days`, oldest first.",
+                vec![("metrics", array(reference("DailyMetric")))],
+            ),
+        )
+        .schema(
+            "Appointments",
+            object(
+                "Appointments, the latest `appointment_datetime` first.",
+                vec![("appointments", array(reference("Appointment")))],
+            ),
+        )
+        .schema(
+            "CustomerHistory",
+            object(
+                "A customer with their appointments and calls, newest first.",
+                vec![
+                    ("customer", reference("Customer")),
+                    ("appointments", array(reference("Appointment"))),
+                    ("calls", array(reference("CallRow"))),
+                ],
+            ),
+        )
+        .schema(
+            "DashboardConfig",
+            object(
+                "The Supabase project the dashboard signs in with (both public by design); \
+                 nulls when none is configured (the page then asks for the admin token).",
+                vec![
+                    (
+                        "supabase_url",
+                        of(SchemaType::from_iter([Type::String, Type::Null]))
+                            .description(Some("The project's URL (`--supabase-url`)."))
+                            .into(),
+                    ),
+                    (
+                        "supabase_anon_key",
+                        of(SchemaType::from_iter([Type::String, Type::Null]))
+                            .description(Some("The project's anon key (`--supabase-anon-key`)."))
+                            .into(),
+                    ),
+                ],
+            ),
+        )
+        .schema(
+            "Health",
+            object(
+                "The server and its store.",
+                vec![
+                    (
+                        "status",
+                        of(Type::String)
+                            .enum_values(Some(["healthy", "unhealthy"]))
+                            .into(),
+                    ),
+                    ("store", described(Type::String, "`postgres` or `sqlite`.")),
+                ],
+            ),
+        )
+        .schema(
+            "HealthDetail",
+            object(
+                "The server and its store, and where the store is.",
+                vec![
+                    (
+                        "status",
+                        of(Type::String)
+                            .enum_values(Some(["healthy", "unhealthy"]))
+                            .into(),
+                    ),
+                    ("store", described(Type::String, "`postgres` or `sqlite`.")),
+                    (
+                        "database",
+                        described(
+                            Type::String,
+                            "Where: the database URL without its password, or the file.",
+                        ),
+                    ),
+                ],
+            ),
+        )
+        // Write bodies: the fields the server checks them by.
+        .schema(
+            "CallStart",
+            fields::body("A call that starts now.", &NewCall::fields()),
+        )
+        .schema(
+            "CallEventIn",
+            fields::body("An event of a call, at now.", &NewEvent::fields()),
+        )
+        .schema(
+            "CallEnd",
+            fields::body(
+                "The end of a call: its transcript, the functions called, and what is known \
+                 of the caller. The outcome is `booked` if `book_appointment` was called, \
+                 else `browsing` if `check_availability` was, else `info_only`; without a \
+                 sentiment the call is `neutral`, without a score 5.0, without `escalated` \
+                 false.",
+                &CallEnd::fields(),
+            ),
+        )
+        .schema(
+            "CustomerIn",
+            fields::body(
+                "A new customer, stored trimmed of blanks (spaces, tabs, line breaks).",
+                &NewCustomer::fields(),
+            ),
+        )
+        .schema(fields::JSON_VALUE, fields::json_value())
+        // Errors, in FastAPI's shapes.
+        .schema(
+            "HTTPError",
+            object(
+                "A refusal, with the reason.",
+                vec![("detail", of(Type::String).into())],
+            ),
+        )
+        .schema(
+            "ValidationError",
+            object(
+                "One invalid parameter.",
+                vec![
+                    (
+                        "loc",
+                        ArrayBuilder::new()
+                            .items(of(SchemaType::from_iter([Type::String, Type::Integer])))
+                            .description(Some(
+                                "Where: `query`, `path` or `body`, then the parameter's name.",
+                            ))
+                            .into(),
+                    ),
+                    ("msg", of(Type::String).into()),
+                    ("type", of(Type::String).into()),
+                ],
+            ),
+        )
+        .schema(
+            "HTTPValidationError",
+            object(
+                "Invalid parameters (422).",
+                vec![("detail", array(reference("ValidationError")))],
+            ),
+        )
+        .build()
+}
+
+fn int64() -> Option<SchemaFormat> {
+    Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
+}
+
+fn overview() -> ObjectBuilder {
+    let number = |d: &str| described(Type::Number, d);
+    let integer = |d: &str| described(Type::Integer, d);
+    object(
+        "Totals over the period's days of `daily_metrics`.",
+        vec![
+            (
+                "period",
+                of(Type::String)
+                    .enum_values(Some(Period::ALL.map(Period::name)))
+                    .into(),
+            ),
+            ("total_calls", integer("Calls.")),
+            ("total_talk_time_hours", number("Rounded to 2 decimals.")),
+            (
+                "avg_call_duration_minutes",
+                number("Rounded to 2 decimals; 0 with no calls."),
+            ),
+            ("appointments_booked", integer("Calls that booked.")),
+            (
+                "conversion_rate",
+                number("Booked / calls × 100, rounded to 2 decimals."),
+            ),
+            (
+                "avg_satisfaction_score",
+                number("Each day's average weighted by its calls, rounded to 2 decimals."),
+            ),
+            ("calls_escalated", integer("Calls escalated to a person.")),
+            (
+                "escalation_rate",
+                number("Escalated / calls × 100, rounded to 2 decimals."),
+            ),
+        ],
+    )
+}
