@@ -221,7 +221,7 @@ async fn checks(
         return;
     }
     rls(screen, target, &present).await;
-    privileges(screen, target, &present).await;
+    privileges(screen, target).await;
     if schema_ok {
         sequences(screen, target).await;
         if let Some(path) = sqlite {
@@ -339,7 +339,29 @@ async fn migrations(screen: &mut Screen, target: &mut ava_sink::Target, push: &s
     }
 }
 
-/// Row-level security on every table, and no policy that lets `anon` (or everyone) in.
+/// The schemas Supabase's Data API serves, as the CTE `exposed(nspname)`: `public`, which
+/// it serves by default, and the schemas the database itself lists in PostgREST's
+/// `pgrst.db_schemas` setting of the `authenticator` role (set for this database or for
+/// all of them: both are taken, so that a listed schema is never missed). A schema exposed
+/// only in PostgREST's own configuration, outside the database, is not seen.
+const EXPOSED: &str = "exposed(nspname) as ( \
+         select 'public'::text \
+         union \
+         select btrim(s) \
+         from pg_db_role_setting d \
+         join pg_roles r on r.oid = d.setrole and r.rolname = 'authenticator' \
+         cross join unnest(d.setconfig) c \
+         cross join unnest(string_to_array(substr(c, length('pgrst.db_schemas=') + 1), ',')) s \
+         where d.setdatabase in (0, (select oid from pg_database where datname = current_database())) \
+           and c like 'pgrst.db\\_schemas=%')";
+
+/// Row-level security on the five tables; no permissive policy, on any table the API
+/// serves, for `anon` or `public` (everyone, `anon` included); and which permissive
+/// policies for `authenticated` let every signed-in user in (`using (true)` or
+/// `with check (true)`). Restrictive policies only narrow what permissive ones allow, so
+/// they are left out. A policy without a USING expression lets no row through (and an
+/// UPDATE or ALL policy without WITH CHECK checks with its USING), so only a literal `true`
+/// opens everything.
 async fn rls(screen: &mut Screen, target: &ava_sink::Target, present: &[String]) {
     let off = target
         .client_ref()
@@ -383,41 +405,320 @@ async fn rls(screen: &mut Screen, target: &ava_sink::Target, present: &[String])
     let policies = target
         .client_ref()
         .query(
-            "select tablename::text, policyname::text from pg_policies \
-             where schemaname = 'public' and tablename = any($1::text[]) \
-             and roles && array['anon', 'public']::name[] order by tablename, policyname",
-            &[&present],
+            &format!(
+                "with {EXPOSED} \
+                 select quote_ident(p.schemaname), quote_ident(p.tablename), p.policyname::text, \
+                        format('%I.%I', p.schemaname, p.tablename), \
+                        p.roles && array['anon', 'public']::name[], lower(p.cmd), \
+                        p.qual = 'true', p.with_check = 'true' \
+                 from pg_policies p \
+                 where p.schemaname::text in (select nspname from exposed) \
+                   and p.permissive = 'PERMISSIVE' \
+                   and (p.roles && array['anon', 'public']::name[] \
+                        or ('authenticated' = any(p.roles) and 'true' in (p.qual, p.with_check))) \
+                 order by p.schemaname, p.tablename, p.policyname"
+            ),
+            &[],
         )
         .await;
-    match policies {
-        Ok(rows) if rows.is_empty() => screen.ok("policies: none grants anon or public"),
-        Ok(rows) => {
-            let found: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-            let names: Vec<String> = found
-                .iter()
-                .map(|(t, p)| format!("\"{p}\" on {t}"))
-                .collect();
-            let sql: Vec<String> = found
-                .iter()
-                .map(|(t, p)| format!("drop policy \"{p}\" on public.{t};"))
-                .collect();
+    let rows = match policies {
+        Ok(rows) => rows,
+        Err(e) => {
             screen.fail(
-                format!("policies: {} grant(s) anon or public", names.join(", ")),
-                format!("in SQL: {}", sql.join(" ")),
+                format!("policies: {}", target.error("reading pg_policies", e)),
+                "check that the role may read the catalog",
             );
+            return;
         }
-        Err(e) => screen.fail(
-            format!("policies: {}", target.error("reading pg_policies", e)),
-            "check that the role may read the catalog",
-        ),
+    };
+    let (mut open, mut everyone) = (Vec::new(), Vec::new());
+    for row in &rows {
+        let schema: String = row.get(0);
+        let table: String = row.get(1);
+        let name = format!("\"{}\"", row.get::<_, String>(2).replace('"', "\"\""));
+        let drop = format!("drop policy {name} on {};", row.get::<_, String>(3));
+        let named = format!("{name} on {table} in {schema}");
+        if row.get::<_, bool>(4) {
+            open.push((named, drop));
+        } else {
+            let cmd: String = row.get(5);
+            // `=` on a NULL expression is NULL: the policy has no such clause.
+            let using = row.get::<_, Option<bool>>(6) == Some(true);
+            let check = row.get::<_, Option<bool>>(7) == Some(true);
+            let clauses: Vec<&str> = [(using, "using (true)"), (check, "with check (true)")]
+                .into_iter()
+                .filter_map(|(on, clause)| on.then_some(clause))
+                .collect();
+            everyone.push((format!("{named} (for {cmd}, {})", clauses.join(", ")), drop));
+        }
+    }
+    if open.is_empty() {
+        screen.ok("policies: none grants anon or public");
+    } else {
+        let (names, sql): (Vec<String>, Vec<String>) = open.into_iter().unzip();
+        screen.fail(
+            format!("policies: {} grant(s) anon or public", names.join(", ")),
+            format!("in SQL: {}", sql.join(" ")),
+        );
+    }
+    if !everyone.is_empty() {
+        let (names, sql): (Vec<String>, Vec<String>) = everyone.into_iter().unzip();
+        screen.warn(
+            format!(
+                "policies for authenticated that let every signed-in user in: {}",
+                names.join("; ")
+            ),
+            format!(
+                "anyone who can sign in (on Supabase, by default, anyone who signs up) gets \
+                 every row: narrow each to the rows its user may see (a condition on auth.uid() \
+                 or auth.jwt()), or in SQL: {}",
+                sql.join(" ")
+            ),
+        );
     }
 }
 
-/// What Supabase's API roles may do with the tables. On a table without row-level
-/// security a privilege is all it takes to read or write through the Data API (✗); with
-/// it, the policies decide which rows: fine for `authenticated`, worth a look for `anon`
-/// (its key is public).
-async fn privileges(screen: &mut Screen, target: &ava_sink::Target, present: &[String]) {
+/// How an API role gets at an object, which decides its mark.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Way {
+    /// A table or partitioned table without row-level security: the privilege is all it
+    /// takes.
+    Unprotected,
+    /// A materialized view or a foreign table: neither can have row-level security.
+    Unprotectable,
+    /// A view without `security_invoker`: it reads its tables as its owner, whom their
+    /// row-level security does not restrict (it is enabled, not forced).
+    OwnerView,
+    /// A `SECURITY DEFINER` function: it runs as its owner, past row-level security.
+    Definer,
+    /// A table with row-level security on, or a `security_invoker` view (the caller's own
+    /// privileges and policies on its tables apply): the policies decide which rows.
+    Protected,
+    /// For `anon`: a table with row-level security on and a permissive policy for `anon`
+    /// or `public`, which lets it in.
+    Opened,
+    /// A `SECURITY INVOKER` function: it runs with the caller's own privileges.
+    Invoker,
+}
+
+/// What one API role may do with one object (or with some of its columns).
+struct Reach {
+    role: String,
+    schema: String,
+    /// As shown: `customers`, `customers (name, phone)`, `leak()`.
+    name: String,
+    /// As shown: `SELECT, INSERT`, `EXECUTE`.
+    privileges: String,
+    way: Way,
+    /// The statement that takes the privileges away.
+    revoke: String,
+    /// The statement that puts row-level security in the way, where one exists.
+    close: Option<String>,
+}
+
+impl Reach {
+    fn of(row: &tokio_postgres::Row) -> Reach {
+        let role: String = row.get(0);
+        let kind: String = row.get(2);
+        let name: String = row.get(3);
+        let privileges: String = row.get(4);
+        let columns: Option<String> = row.get(5);
+        let (rls, invoker, public): (bool, bool, bool) = (row.get(6), row.get(7), row.get(8));
+        let target: String = row.get(9);
+        let opened: bool = row.get(10);
+        let way = match kind.as_str() {
+            "function" if invoker => Way::Invoker,
+            "function" => Way::Definer,
+            "r" | "p" if rls && opened && role == "anon" => Way::Opened,
+            "r" | "p" if rls => Way::Protected,
+            "r" | "p" => Way::Unprotected,
+            "v" if invoker => Way::Protected,
+            "v" => Way::OwnerView,
+            // "m" and "f", the only other kinds the query returns.
+            _ => Way::Unprotectable,
+        };
+        let close = match way {
+            Way::Unprotected => Some(format!("alter table {target} enable row level security;")),
+            Way::OwnerView => Some(format!("alter view {target} set (security_invoker = on);")),
+            _ => None,
+        };
+        // A privilege PUBLIC holds (every new function's EXECUTE, by default) stays with
+        // the role until it is revoked from PUBLIC too.
+        let from = if public {
+            format!("{role}, public")
+        } else {
+            role.clone()
+        };
+        let revoke = match &columns {
+            Some(columns) => format!(
+                "revoke {} ({columns}) on {target} from {from};",
+                privileges.to_lowercase()
+            ),
+            None => format!(
+                "revoke {} on {target} from {from};",
+                privileges.to_lowercase()
+            ),
+        };
+        Reach {
+            name: match columns {
+                Some(columns) => format!("{name} ({columns})"),
+                None => name,
+            },
+            schema: row.get(1),
+            role,
+            privileges,
+            way,
+            revoke,
+            close,
+        }
+    }
+
+    fn anon(&self) -> bool {
+        self.role == "anon"
+    }
+
+    /// ✗ for whatever gets past row-level security or is let in by a policy for `anon`,
+    /// and for `anon` through a `SECURITY DEFINER` function; `!` for `anon` where row-level
+    /// security hides the rows, and for `authenticated` through a `SECURITY DEFINER`
+    /// function (every signed-in user runs it as its owner: fine only if it checks who
+    /// calls).
+    fn mark(&self) -> Mark {
+        match self.way {
+            Way::Unprotected | Way::Unprotectable | Way::OwnerView | Way::Opened => Mark::Fail,
+            Way::Definer if self.anon() => Mark::Fail,
+            Way::Definer => Mark::Warn,
+            Way::Protected if self.anon() => Mark::Warn,
+            Way::Protected | Way::Invoker => Mark::Ok,
+        }
+    }
+}
+
+/// `anon may SELECT customers, appointments in public; authenticated may …`: the reach
+/// grouped by role, privileges and schema, in the order given.
+fn describe(reach: &[&Reach]) -> String {
+    // Each group: its first entry (which gives the role, privileges and schema) and names.
+    let mut groups: Vec<(&Reach, Vec<&str>)> = Vec::new();
+    for r in reach {
+        let same = |g: &&mut (&Reach, Vec<&str>)| {
+            (&g.0.role, &g.0.privileges, &g.0.schema) == (&r.role, &r.privileges, &r.schema)
+        };
+        match groups.iter_mut().find(same) {
+            Some((_, names)) => names.push(&r.name),
+            None => groups.push((r, vec![&r.name])),
+        }
+    }
+    let groups: Vec<String> = groups
+        .iter()
+        .map(|(r, names)| {
+            format!(
+                "{} may {} {} in {}",
+                r.role,
+                r.privileges,
+                names.join(", "),
+                r.schema
+            )
+        })
+        .collect();
+    groups.join("; ")
+}
+
+/// The revoke statements of `reach`.
+fn revokes(reach: &[&Reach]) -> String {
+    let sql: Vec<&str> = reach.iter().map(|r| r.revoke.as_str()).collect();
+    sql.join(" ")
+}
+
+/// The statements that put row-level security in the way, each once.
+fn closes(reach: &[&Reach]) -> String {
+    let mut sql: Vec<&str> = Vec::new();
+    for close in reach.iter().filter_map(|r| r.close.as_deref()) {
+        if !sql.contains(&close) {
+            sql.push(close);
+        }
+    }
+    sql.join(" ")
+}
+
+/// Every relation (table, partitioned table, view, materialized view, foreign table), column
+/// and function in a schema the Data API serves (see [`EXPOSED`]) that `anon` or
+/// `authenticated` can reach: the role needs USAGE on the schema, then a privilege on the
+/// relation, on some of its columns (a column grant), or EXECUTE on the function. Functions
+/// are those the Data API can call (`/rpc`): not procedures, trigger or event trigger
+/// functions, nor an extension's own. Sequences are left out: the API does not serve them,
+/// and they hold no rows. One row per role and relation (its whole-relation privileges), per
+/// role, relation and column privilege (the columns granted, where the role lacks it on the
+/// whole relation), and per role and function: role, schema, kind (`relkind`, or
+/// `function`), name, privileges, columns, row-level security on, `security_invoker` (for a
+/// function: not `SECURITY DEFINER`), whether PUBLIC holds the privilege, the qualified
+/// name for SQL, and whether a permissive policy on the relation is for `anon` or `public`.
+const REACH: &str = "api as ( \
+         select r.oid as role, r.rolname::text as rolname, n.oid as nsp, n.nspname::text as nspname \
+         from pg_roles r cross join pg_namespace n \
+         where r.rolname in ('anon', 'authenticated') \
+           and n.nspname::text in (select nspname from exposed) \
+           and n.nspname not in ('pg_catalog', 'information_schema') \
+           and n.nspname not like 'pg\\_%' \
+           and has_schema_privilege(r.oid, n.oid, 'USAGE')), \
+     rel as ( \
+         select a.role, a.rolname, a.nspname, c.oid, c.relname::text as relname, c.relkind, \
+                c.relrowsecurity, \
+                coalesce((select o.option_value::boolean from pg_options_to_table(c.reloptions) o \
+                          where o.option_name = 'security_invoker'), false) as invoker, \
+                coalesce(c.relacl, acldefault('r', c.relowner)) as acl, \
+                exists (select from pg_policy pol \
+                        where pol.polrelid = c.oid and pol.polpermissive \
+                          and pol.polroles && array[0::oid, to_regrole('anon')::oid]) as opened \
+         from api a \
+         join pg_class c on c.relnamespace = a.nsp and c.relkind in ('r', 'p', 'v', 'm', 'f')), \
+     privilege(privilege, pos) as ( \
+         values ('SELECT', 1), ('INSERT', 2), ('UPDATE', 3), ('DELETE', 4), ('TRUNCATE', 5), \
+                ('REFERENCES', 6), ('TRIGGER', 7)) \
+     select rel.rolname, quote_ident(rel.nspname), rel.relkind::text, quote_ident(rel.relname), \
+            string_agg(p.privilege, ', ' order by p.pos), null::text, rel.relrowsecurity, \
+            rel.invoker, \
+            bool_or(exists (select from aclexplode(rel.acl) x \
+                            where x.grantee = 0 and x.privilege_type = p.privilege)), \
+            format('%I.%I', rel.nspname, rel.relname), rel.opened, 0 as pos \
+     from rel cross join privilege p \
+     where has_table_privilege(rel.role, rel.oid, p.privilege) \
+     group by rel.rolname, rel.nspname, rel.relkind, rel.relname, rel.relrowsecurity, rel.invoker, \
+              rel.opened \
+     union all \
+     select rel.rolname, quote_ident(rel.nspname), rel.relkind::text, quote_ident(rel.relname), \
+            p.privilege, string_agg(quote_ident(t.attname), ', ' order by t.attnum), \
+            rel.relrowsecurity, rel.invoker, \
+            bool_or(exists (select from aclexplode(t.attacl) x \
+                            where x.grantee = 0 and x.privilege_type = p.privilege)), \
+            format('%I.%I', rel.nspname, rel.relname), rel.opened, p.pos \
+     from rel \
+     join pg_attribute t on t.attrelid = rel.oid and t.attnum > 0 and not t.attisdropped \
+          and t.attacl is not null \
+     join privilege p on p.privilege in ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES') \
+     where has_column_privilege(rel.role, rel.oid, t.attnum, p.privilege) \
+       and not has_table_privilege(rel.role, rel.oid, p.privilege) \
+     group by rel.rolname, rel.nspname, rel.relkind, rel.relname, rel.relrowsecurity, \
+              rel.invoker, rel.opened, p.privilege, p.pos \
+     union all \
+     select a.rolname, quote_ident(a.nspname), 'function', \
+            format('%I(%s)', f.proname, pg_get_function_identity_arguments(f.oid)), 'EXECUTE', \
+            null, false, not f.prosecdef, \
+            exists (select from aclexplode(coalesce(f.proacl, acldefault('f', f.proowner))) x \
+                    where x.grantee = 0), \
+            format('function %I.%I(%s)', a.nspname, f.proname, \
+                   pg_get_function_identity_arguments(f.oid)), false, 0 \
+     from api a \
+     join pg_proc f on f.pronamespace = a.nsp \
+     where f.prokind = 'f' \
+       and f.prorettype not in ('trigger'::regtype, 'event_trigger'::regtype) \
+       and has_function_privilege(a.role, f.oid, 'EXECUTE') \
+       and not exists (select from pg_depend d \
+                       where d.classid = 'pg_proc'::regclass and d.objid = f.oid \
+                         and d.deptype = 'e') \
+     order by 1, 2, 4, 12";
+
+/// What Supabase's API roles can reach (see [`REACH`]), marked by [`Reach::mark`], each
+/// line with the SQL that closes the way in.
+async fn privileges(screen: &mut Screen, target: &ava_sink::Target) {
     let roles = target
         .client_ref()
         .query(
@@ -426,34 +727,15 @@ async fn privileges(screen: &mut Screen, target: &ava_sink::Target, present: &[S
             &[],
         )
         .await;
-    // Per role, privileges and row-level security: the tables.
-    let grants = target
+    let reach = target
         .client_ref()
-        .query(
-            "with g as ( \
-                 select r.rolname::text as role, t, string_agg(p, ', ' order by p) as privs, \
-                        c.relrowsecurity as rls \
-                 from pg_roles r \
-                 cross join unnest($1::text[]) t \
-                 cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', \
-                                          'REFERENCES', 'TRIGGER']) p \
-                 join pg_class c on c.oid = to_regclass('public.' || quote_ident(t)) \
-                 where r.rolname in ('anon', 'authenticated') \
-                   and has_table_privilege(r.rolname, c.oid, p) \
-                 group by r.rolname, t, c.relrowsecurity) \
-             select role, privs, string_agg(t, ', ' order by t), rls from g \
-             group by role, privs, rls order by role, privs",
-            &[&present],
-        )
+        .query(&format!("with {EXPOSED}, {REACH}"), &[])
         .await;
-    let (roles, grants) = match (roles, grants) {
-        (Ok(roles), Ok(grants)) => (roles, grants),
+    let (roles, reach) = match (roles, reach) {
+        (Ok(roles), Ok(reach)) => (roles, reach),
         (Err(e), _) | (_, Err(e)) => {
             screen.fail(
-                format!(
-                    "privileges: {}",
-                    target.error("reading table privileges", e)
-                ),
+                format!("privileges: {}", target.error("reading privileges", e)),
                 "check that the role may read the catalog",
             );
             return;
@@ -464,54 +746,128 @@ async fn privileges(screen: &mut Screen, target: &ava_sink::Target, present: &[S
         screen.ok("privileges: no anon or authenticated role here (not a Supabase database)");
         return;
     }
-    let (mut exposed, mut anon, mut fine) = (Vec::new(), Vec::new(), Vec::new());
-    for row in &grants {
-        let role: String = row.get(0);
-        let text = format!(
-            "{role} may {} {}",
-            row.get::<_, String>(1),
-            row.get::<_, String>(2)
-        );
-        match (row.get::<_, bool>(3), role.as_str()) {
-            (false, _) => exposed.push(text),
-            (true, "anon") => anon.push(text),
-            (true, _) => fine.push(text),
-        }
-    }
-    if !exposed.is_empty() {
+    let reach: Vec<Reach> = reach.iter().map(Reach::of).collect();
+    let pick = |way: Way, mark: Mark| -> Vec<&Reach> {
+        reach
+            .iter()
+            .filter(|r| r.way == way && r.mark() == mark)
+            .collect()
+    };
+    let unprotected = pick(Way::Unprotected, Mark::Fail);
+    if !unprotected.is_empty() {
         screen.fail(
             format!(
                 "privileges on tables without row-level security: {}",
-                exposed.join("; ")
+                describe(&unprotected)
             ),
-            "switch row-level security on (above), or in SQL: revoke all on the table from \
-             anon, authenticated;",
+            format!(
+                "in SQL: {} (with no policy for them, the API roles then get no rows), or take \
+                 the privileges away: {}",
+                closes(&unprotected),
+                revokes(&unprotected)
+            ),
         );
     }
+    let views = pick(Way::OwnerView, Mark::Fail);
+    if !views.is_empty() {
+        screen.fail(
+            format!(
+                "views that read their tables as their owner, past row-level security: {}",
+                describe(&views)
+            ),
+            format!(
+                "in SQL: {} (the caller's own privileges and policies on the tables then \
+                 apply), or take the privileges away: {}",
+                closes(&views),
+                revokes(&views)
+            ),
+        );
+    }
+    let opened = pick(Way::Opened, Mark::Fail);
+    if !opened.is_empty() {
+        screen.fail(
+            format!(
+                "privileges on tables whose policies let anon in: {}",
+                describe(&opened)
+            ),
+            format!(
+                "the anon key is public: in SQL, {} (or drop the policies, above)",
+                revokes(&opened)
+            ),
+        );
+    }
+    let unprotectable = pick(Way::Unprotectable, Mark::Fail);
+    if !unprotectable.is_empty() {
+        screen.fail(
+            format!(
+                "privileges on materialized views and foreign tables (they cannot have \
+                 row-level security): {}",
+                describe(&unprotectable)
+            ),
+            format!("in SQL: {}", revokes(&unprotectable)),
+        );
+    }
+    let definer = "security definer functions (they run as their owner, past row-level security)";
+    let anon_definer = pick(Way::Definer, Mark::Fail);
+    if !anon_definer.is_empty() {
+        screen.fail(
+            format!("{definer}: {}", describe(&anon_definer)),
+            format!("in SQL: {}", revokes(&anon_definer)),
+        );
+    }
+    let signed_in_definer = pick(Way::Definer, Mark::Warn);
+    if !signed_in_definer.is_empty() {
+        screen.warn(
+            format!("{definer}: {}", describe(&signed_in_definer)),
+            format!(
+                "every signed-in user may call them: make sure each checks who calls \
+                 (auth.uid()), or in SQL: {}",
+                revokes(&signed_in_definer)
+            ),
+        );
+    }
+    let anon = pick(Way::Protected, Mark::Warn);
     if !anon.is_empty() {
         screen.warn(
             format!(
                 "privileges: {} (row-level security hides the rows unless a policy lets anon in)",
-                anon.join("; ")
+                describe(&anon)
             ),
-            "the anon key is public: in SQL, revoke all on the table from anon;",
+            format!("the anon key is public: in SQL, {}", revokes(&anon)),
         );
     }
-    if exposed.is_empty() && anon.is_empty() {
-        let what = if fine.is_empty() {
-            format!("{} hold none", roles.join(" and "))
+    let fine = pick(Way::Protected, Mark::Ok);
+    let relations_flagged = reach
+        .iter()
+        .any(|r| !matches!(r.way, Way::Definer | Way::Invoker) && r.mark() != Mark::Ok);
+    if fine.is_empty() {
+        if !relations_flagged {
+            let hold = if roles.len() == 1 { "holds" } else { "hold" };
+            screen.ok(format!(
+                "privileges: {} {hold} none on tables or views",
+                roles.join(" and ")
+            ));
+        }
+    } else {
+        let anon_relations = reach
+            .iter()
+            .any(|r| r.anon() && !matches!(r.way, Way::Definer | Way::Invoker));
+        let anon = if roles.iter().any(|r| r == "anon") && !anon_relations {
+            "anon holds none on tables or views; "
         } else {
-            let anon = if roles.iter().any(|r| r == "anon") {
-                "anon holds none; "
-            } else {
-                ""
-            };
-            format!(
-                "{anon}{} (row-level security's policies decide which rows)",
-                fine.join("; ")
-            )
+            ""
         };
-        screen.ok(format!("privileges: {what}"));
+        screen.ok(format!(
+            "privileges: {anon}{} (row-level security's policies decide which rows)",
+            describe(&fine)
+        ));
+    }
+    let invoker = pick(Way::Invoker, Mark::Ok);
+    if !invoker.is_empty() {
+        screen.ok(format!(
+            "functions: {} (security invoker: they run with the caller's own privileges)",
+            describe(&invoker)
+        ));
     }
 }
 

@@ -129,10 +129,14 @@ enum Command {
     /// other); that the server answers (the URL shown without its password); TLS as the server
     /// sees this connection, and its version (plain text to a host that is not loopback is ✗);
     /// the server version; the migrations (applied, pending, unknown to this build) and the
-    /// schema; row-level security on each of the five tables and no policy granting anon or
-    /// public; what the anon and authenticated roles may do with the tables; every id sequence
-    /// past max(id); with --sqlite, the row counts of the file against the target. Exit 0 when
-    /// nothing is ✗, else 7.
+    /// schema; row-level security on each of the five tables; every way the anon and
+    /// authenticated roles reach into the schemas the Data API serves (public, and those in
+    /// the authenticator role's pgrst.db_schemas): privileges on tables and columns, views
+    /// that are not security_invoker, materialized views, foreign tables, SECURITY DEFINER
+    /// functions, policies for anon or public and permissive ones for authenticated that
+    /// are true, each with the SQL that closes it; every id sequence past max(id); with
+    /// --sqlite, the row counts of the file against the target. Exit 0 when nothing is ✗,
+    /// else 7.
     Doctor(doctor::DoctorArgs),
 }
 
