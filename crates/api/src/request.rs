@@ -482,6 +482,20 @@ pub trait Params: Sized {
     }
 }
 
+/// The query of a route that takes no parameters: any is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoParams;
+
+impl Params for NoParams {
+    fn fields() -> Vec<Field> {
+        Vec::new()
+    }
+
+    fn from_query(_: &Query) -> NoParams {
+        NoParams
+    }
+}
+
 /// A JSON body, described by its fields and deserialised into `Self`.
 pub trait Body: DeserializeOwned {
     /// The fields, in the order the schema lists them.

@@ -38,7 +38,7 @@ impl IntoResponse for AppError {
                 json!({"detail": [{
                     "loc": [e.location, e.name],
                     "msg": e.message,
-                    "type": "value_error",
+                    "type": e.kind,
                 }]}),
             ),
             AppError::Api(ApiError::NotFound(what)) => {

@@ -16,7 +16,7 @@ use serde_json::Value as Json_;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use ava_api::read::{self, AppointmentsQuery, CallsPage, Days, Period, CALL_ID, CUSTOMER_ID};
-use ava_api::request::{path_id, Body, Field, Location, Params, Query};
+use ava_api::request::{path_id, Body, Field, Location, NoParams, Params, Query};
 use ava_api::write::{self, session_field, CallEnd, NewCall, NewCustomer, NewEvent};
 use ava_api::Invalid;
 
@@ -48,7 +48,7 @@ pub(crate) fn query_fields(route: &str) -> Option<Vec<Field>> {
         CALLS => Some(CallsPage::fields()),
         DAILY => Some(Days::fields()),
         APPOINTMENTS => Some(AppointmentsQuery::fields()),
-        CALL | TRANSCRIPT | CUSTOMER | HISTORY | ADMIN_HEALTH => Some(Vec::new()),
+        CALL | TRANSCRIPT | CUSTOMER | HISTORY | ADMIN_HEALTH => Some(NoParams::fields()),
         _ => None,
     }
 }
@@ -181,8 +181,11 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 
 /// `GET /api/admin/health`: `/health` with where the store is (host, database, user,
 /// or the file).
-async fn admin_health(State(state): State<AppState>) -> impl IntoResponse {
-    health_answer(&state, true).await
+async fn admin_health(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    if let Err(invalid) = NoParams::parse(q.as_deref()) {
+        return AppError::from(invalid).into_response();
+    }
+    health_answer(&state, true).await.into_response()
 }
 
 async fn health_answer(state: &AppState, detailed: bool) -> impl IntoResponse {
@@ -207,14 +210,21 @@ async fn calls(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     Ok(Json(read::calls(&state.store, &page).await?))
 }
 
-async fn call(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Reply {
+async fn call(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    NoParams::parse(q.as_deref())?;
     Ok(Json(read::call(&state.store, id(&CALL_ID, path)?).await?))
 }
 
 async fn transcript(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
 ) -> Reply {
+    NoParams::parse(q.as_deref())?;
     Ok(Json(
         read::call_transcript(&state.store, id(&CALL_ID, path)?).await?,
     ))
@@ -233,7 +243,9 @@ async fn appointments(State(state): State<AppState>, RawQuery(q): RawQuery) -> R
 async fn customer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
 ) -> Reply {
+    NoParams::parse(q.as_deref())?;
     Ok(Json(
         read::customer(&state.store, id(&CUSTOMER_ID, path)?).await?,
     ))
@@ -242,7 +254,9 @@ async fn customer(
 async fn history(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
 ) -> Reply {
+    NoParams::parse(q.as_deref())?;
     Ok(Json(
         read::customer_history(&state.store, id(&CUSTOMER_ID, path)?).await?,
     ))
@@ -253,7 +267,8 @@ fn session(path: Result<Path<String>, PathRejection>) -> Result<String, Invalid>
     path_text(&session_field(), path)
 }
 
-async fn start_call(State(state): State<AppState>, body: Bytes) -> Created {
+async fn start_call(State(state): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Created {
+    NoParams::parse(q.as_deref())?;
     let call = NewCall::parse(&body)?;
     let started = write::start_call(&state.store, call, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(started)))
@@ -262,8 +277,10 @@ async fn start_call(State(state): State<AppState>, body: Bytes) -> Created {
 async fn call_event(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Created {
+    NoParams::parse(q.as_deref())?;
     let session = session(path)?;
     let event = NewEvent::parse(&body)?;
     let logged = write::call_event(&state.store, &session, event, Utc::now()).await?;
@@ -273,8 +290,10 @@ async fn call_event(
 async fn end_call(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Reply {
+    NoParams::parse(q.as_deref())?;
     let session = session(path)?;
     let end = CallEnd::parse(&body)?;
     Ok(Json(
@@ -282,7 +301,12 @@ async fn end_call(
     ))
 }
 
-async fn create_customer(State(state): State<AppState>, body: Bytes) -> Created {
+async fn create_customer(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Created {
+    NoParams::parse(q.as_deref())?;
     let customer = NewCustomer::parse(&body)?;
     let created = write::new_customer(&state.store, customer, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(created)))

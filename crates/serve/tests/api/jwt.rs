@@ -411,3 +411,20 @@ async fn config_json_names_the_supabase_project() {
         .contains("connect-src 'self' https://abc.supabase.co;"));
     assert!(csp(&plain).await.contains("connect-src 'self';"));
 }
+
+/// A token not yet valid (`nbf` in the future beyond the leeway) is refused; one whose
+/// `nbf` has passed is taken.
+#[tokio::test]
+async fn a_token_not_yet_valid_is_refused() {
+    let (_dir, server) = server(Some(SECRET), None, Some(ADMIN)).await;
+    let hour = now() + 3600;
+    let mut early = claims(Some("staff"), hour);
+    early["nbf"] = json!(now() + 600);
+    let reply = server.get_with(PATH, &hs256(SECRET, &early)).await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(reply.body["detail"], "Token not yet valid");
+    let mut due = claims(Some("staff"), hour);
+    due["nbf"] = json!(now() - 5);
+    let reply = server.get_with(PATH, &hs256(SECRET, &due)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}

@@ -4,6 +4,8 @@
 mod auth;
 mod browser;
 mod cache;
+mod conformance;
+mod exposure;
 mod hardening;
 mod jwt;
 mod reads;
