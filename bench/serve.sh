@@ -117,7 +117,7 @@ ORDER=(overview calls_page calls_search call_detail)
 start() {
     local store=$1 cache=$2 port=$3 args=()
     if [[ $store == postgres ]]; then args=(--database-url "$URL"); else args=(--sqlite "$WORK/serve.db"); fi
-    RUST_LOG=warn "$AVA" serve "${args[@]}" --addr "127.0.0.1:$port" --cache-ttl-ms "$cache" \
+    RUST_LOG=warn "$AVA" serve "${args[@]}" --insecure-open --addr "127.0.0.1:$port" --cache-ttl-ms "$cache" \
         --connections 16 >"$WORK/serve-$store-$cache.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do

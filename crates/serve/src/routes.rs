@@ -41,14 +41,15 @@ pub(crate) const CALL_EVENT: &str = "/api/calls/{session_id}/events";
 pub(crate) const END_CALL: &str = "/api/calls/{session_id}/end";
 pub(crate) const NEW_CUSTOMER: &str = "/api/customers";
 
-/// The query parameters of an admin route (`None`: not an admin route).
-pub(crate) fn query_fields(route: &str) -> Option<Vec<Field>> {
+/// The query parameters of an admin route whose answers may be cached (`None`: not
+/// one; the admin health check always asks the store).
+fn cached_query_fields(route: &str) -> Option<Vec<Field>> {
     match route {
         OVERVIEW => Some(Period::fields()),
         CALLS => Some(CallsPage::fields()),
         DAILY => Some(Days::fields()),
         APPOINTMENTS => Some(AppointmentsQuery::fields()),
-        CALL | TRANSCRIPT | CUSTOMER | HISTORY | ADMIN_HEALTH => Some(NoParams::fields()),
+        CALL | TRANSCRIPT | CUSTOMER | HISTORY => Some(NoParams::fields()),
         _ => None,
     }
 }
@@ -56,7 +57,7 @@ pub(crate) fn query_fields(route: &str) -> Option<Vec<Field>> {
 /// What the answer of `uri` on `route` depends on: its path with each id normalised,
 /// and its checked query normalised; `None` when the route refuses either.
 pub(crate) fn cache_key(route: &str, uri: &Uri) -> Option<String> {
-    let query = Query::parse(&query_fields(route)?, uri.query()).ok()?;
+    let query = Query::parse(&cached_query_fields(route)?, uri.query()).ok()?;
     let mut path = Vec::new();
     let (templates, segments) = (route.split('/'), uri.path().split('/'));
     if route.split('/').count() != uri.path().split('/').count() {
@@ -168,8 +169,13 @@ fn path_text(field: &Field, path: Result<Path<String>, PathRejection>) -> Result
         .map_err(|_| Invalid::at(Location::Path, field.name, "must be UTF-8 once decoded"))
 }
 
-/// An id from the path, named by `field`.
-fn id(field: &Field, path: Result<Path<String>, PathRejection>) -> Result<i64, Invalid> {
+/// An id from the path, named by `field`, on a route that takes no query parameters.
+fn id(
+    field: &Field,
+    path: Result<Path<String>, PathRejection>,
+    query: Option<String>,
+) -> Result<i64, Invalid> {
+    NoParams::parse(query.as_deref())?;
     path_id(field, &path_text(field, path)?)
 }
 
@@ -215,8 +221,9 @@ async fn call(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    NoParams::parse(q.as_deref())?;
-    Ok(Json(read::call(&state.store, id(&CALL_ID, path)?).await?))
+    Ok(Json(
+        read::call(&state.store, id(&CALL_ID, path, q)?).await?,
+    ))
 }
 
 async fn transcript(
@@ -224,9 +231,8 @@ async fn transcript(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    NoParams::parse(q.as_deref())?;
     Ok(Json(
-        read::call_transcript(&state.store, id(&CALL_ID, path)?).await?,
+        read::call_transcript(&state.store, id(&CALL_ID, path, q)?).await?,
     ))
 }
 
@@ -245,9 +251,8 @@ async fn customer(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    NoParams::parse(q.as_deref())?;
     Ok(Json(
-        read::customer(&state.store, id(&CUSTOMER_ID, path)?).await?,
+        read::customer(&state.store, id(&CUSTOMER_ID, path, q)?).await?,
     ))
 }
 
@@ -256,9 +261,8 @@ async fn history(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    NoParams::parse(q.as_deref())?;
     Ok(Json(
-        read::customer_history(&state.store, id(&CUSTOMER_ID, path)?).await?,
+        read::customer_history(&state.store, id(&CUSTOMER_ID, path, q)?).await?,
     ))
 }
 

@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::ComponentsBuilder;
+use utoipa::openapi::{ComponentsBuilder, RefOr};
 
 use super::{
     all_columns, array, described, fields, object, of, or_null, reference, row, ADMIN, INGEST,
@@ -217,41 +217,22 @@ pub(super) fn components() -> utoipa::openapi::Components {
                 ],
             ),
         )
-        .schema(
-            "Health",
-            object(
-                "The server and its store.",
-                vec![
-                    (
-                        "status",
-                        of(Type::String)
-                            .enum_values(Some(["healthy", "unhealthy"]))
-                            .into(),
-                    ),
-                    ("store", described(Type::String, "`postgres` or `sqlite`.")),
-                ],
-            ),
-        )
+        .schema("Health", object("The server and its store.", health()))
         .schema(
             "HealthDetail",
             object(
                 "The server and its store, and where the store is.",
-                vec![
-                    (
-                        "status",
-                        of(Type::String)
-                            .enum_values(Some(["healthy", "unhealthy"]))
-                            .into(),
-                    ),
-                    ("store", described(Type::String, "`postgres` or `sqlite`.")),
-                    (
+                [
+                    health(),
+                    vec![(
                         "database",
                         described(
                             Type::String,
                             "Where: the database URL without its password, or the file.",
                         ),
-                    ),
-                ],
+                    )],
+                ]
+                .concat(),
             ),
         )
         // Write bodies: the fields the server checks them by.
@@ -317,6 +298,19 @@ pub(super) fn components() -> utoipa::openapi::Components {
             ),
         )
         .build()
+}
+
+/// What `/health` says: whether the store answers, and its kind.
+fn health() -> Vec<(&'static str, RefOr<Schema>)> {
+    vec![
+        (
+            "status",
+            of(Type::String)
+                .enum_values(Some(["healthy", "unhealthy"]))
+                .into(),
+        ),
+        ("store", described(Type::String, "`postgres` or `sqlite`.")),
+    ]
 }
 
 fn int64() -> Option<SchemaFormat> {
