@@ -5,7 +5,7 @@ use ava_api::read::{Period, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS};
 use ava_api::request::Body;
 use ava_api::write::{CallEnd, NewCall, NewCustomer, NewEvent};
 use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, RefOr};
