@@ -63,6 +63,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         force: false,
         resume: false,
         rejects: None,
+        settle: Default::default(),
     };
     let code = crate::migrate(&mut target, &opts).await?;
     if code != exit::OK {

@@ -194,6 +194,8 @@ struct MigrateArgs {
     resume: bool,
     #[command(flatten)]
     on_error: OnErrorArgs,
+    #[command(flatten)]
+    settle: SettleArgs,
     /// Rows per COPY batch; a plain run commits after each batch.
     #[arg(long, value_name = "N", default_value_t = ava_migrate::DEFAULT_BATCH_SIZE,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -211,6 +213,32 @@ struct SyncArgs {
     dry_run: bool,
     #[command(flatten)]
     on_error: OnErrorArgs,
+    #[command(flatten)]
+    settle: SettleArgs,
+}
+
+/// What to do about the server sessions another run left (shared by migrate and sync).
+#[derive(Args)]
+struct SettleArgs {
+    /// How long to wait for the server sessions of another run — one that was killed or
+    /// lost its network, whose sessions the server has not ended yet — before giving up
+    /// and naming them (the server notices a vanished client within about a minute)
+    #[arg(long, value_name = "SECONDS", default_value_t = ava_migrate::sessions::DEFAULT_WAIT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    wait_secs: u64,
+    /// When another run's sessions outlast --wait-secs, end them (pg_terminate_backend;
+    /// the role must own them or have pg_signal_backend) instead of stopping
+    #[arg(long)]
+    takeover: bool,
+}
+
+impl SettleArgs {
+    fn settle(&self) -> ava_migrate::sessions::Settle {
+        ava_migrate::sessions::Settle {
+            wait: std::time::Duration::from_secs(self.wait_secs),
+            takeover: self.takeover,
+        }
+    }
 }
 
 /// `--on-error` and `--rejects`, shared by migrate and sync.
@@ -314,7 +342,13 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         return exit::SCHEMA;
     }
     match e.downcast_ref::<M>() {
-        Some(M::TargetNotEmpty { .. } | M::Busy { .. } | M::NeedsRepair { .. }) => exit::REFUSED,
+        Some(
+            M::TargetNotEmpty { .. }
+            | M::Busy { .. }
+            | M::NeedsRepair { .. }
+            | M::Running { .. }
+            | M::SessionsLeft { .. },
+        ) => exit::REFUSED,
         Some(M::BadCells { .. }) => exit::BAD_INPUT,
         _ => exit::ERROR,
     }
@@ -375,7 +409,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Migrate(args) => {
             let sqlite = config::sqlite_path(&args.source)?;
-            let mut target = connect_session(&args.target).await?;
+            let mut target = connect_session(&args.target, "migrate").await?;
             let opts = ava_migrate::Options {
                 sqlite,
                 batch_size: args.batch_size,
@@ -383,6 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 force: args.force,
                 resume: args.resume,
                 rejects: args.on_error.rejects(),
+                settle: args.settle.settle(),
             };
             migrate(&mut target, &opts)
                 .await
@@ -390,11 +425,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Sync(args) => {
             let sqlite = config::sqlite_path(&args.source)?;
-            let mut target = connect_session(&args.target).await?;
+            let mut target = connect_session(&args.target, "sync").await?;
             let opts = ava_migrate::SyncOptions {
                 sqlite,
                 dry_run: args.dry_run,
                 rejects: args.on_error.rejects(),
+                settle: args.settle.settle(),
             };
             let progress = progress::Bars::new();
             let report = ava_migrate::sync(&mut target, &opts, &progress)
@@ -430,12 +466,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Connects for `ava migrate` and `ava sync`, which need a session of their own (advisory
-/// lock, COPY, settings): a URL to Supabase's transaction-mode pooler is refused before
-/// connecting, naming the session-mode URL.
-async fn connect_session(target: &TargetArgs) -> anyhow::Result<ava_sink::Target> {
-    ava_sink::refuse_transaction_pooler(&config::database_url(target)?)?;
-    config::connect(target).await
+/// Connects for `ava migrate` and `ava sync` (`command`), which need a session of their own
+/// (advisory lock, COPY, settings): a URL to Supabase's transaction-mode pooler is refused
+/// before connecting, naming the session-mode URL. Every connection is named after this
+/// run (`ava_migrate::sessions::tag`), so a later run can tell its sessions apart.
+async fn connect_session(target: &TargetArgs, command: &str) -> anyhow::Result<ava_sink::Target> {
+    let url = config::database_url(target)?;
+    ava_sink::refuse_transaction_pooler(&url)?;
+    Ok(ava_sink::connect_as(&url, &ava_migrate::sessions::tag(command)).await?)
 }
 
 /// `ava migrate`, shared with `ava demo`.

@@ -123,14 +123,15 @@ pub(crate) async fn rebuild<C: GenericClient + Sync>(
             let (phase, next) = (&phase, &next);
             async move {
                 while let Some((name, sql)) = phase.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if !exists(*client, name)
-                        .await
-                        .map_err(|e| ((*name).clone(), e))?
-                    {
-                        client
-                            .batch_execute(sql)
-                            .await
-                            .map_err(|e| ((*name).clone(), e))?;
+                    let fail = |e| ((*name).clone(), e);
+                    if !exists(*client, name).await.map_err(fail)? {
+                        if let Err(e) = client.batch_execute(sql).await {
+                            // Another session built it meanwhile — a dead run's,
+                            // finishing after all: what is there is what we wanted.
+                            if !(already_there(&e) && exists(*client, name).await.map_err(fail)?) {
+                                return Err(fail(e));
+                            }
+                        }
                     }
                 }
                 Ok::<_, (String, tokio_postgres::Error)>(())
@@ -139,6 +140,19 @@ pub(crate) async fn rebuild<C: GenericClient + Sync>(
         futures_util::future::try_join_all(workers).await?;
     }
     Ok(())
+}
+
+/// Whether `e` says the name is taken: a relation or constraint of that name exists, or
+/// another transaction created it first (the catalog's unique index).
+fn already_there(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    [
+        SqlState::DUPLICATE_TABLE,
+        SqlState::DUPLICATE_OBJECT,
+        SqlState::UNIQUE_VIOLATION,
+    ]
+    .iter()
+    .any(|state| e.code() == Some(state))
 }
 
 /// Whether an index or constraint of that name is on the target.

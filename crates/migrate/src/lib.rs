@@ -19,6 +19,7 @@
 
 mod deferred;
 mod reader;
+pub mod sessions;
 mod state;
 mod sync;
 mod writer;
@@ -52,6 +53,8 @@ pub struct Options {
     /// `--on-error skip`: copy everything else, writing each rejected row (and the rows
     /// that refer to it) to this file as one JSON line.
     pub rejects: Option<PathBuf>,
+    /// What to do about the server sessions another run left behind.
+    pub settle: sessions::Settle,
 }
 
 /// Receives progress; the CLI draws bars or log lines from it.
@@ -195,6 +198,22 @@ pub enum MigrateError {
         "{url}: another `ava migrate` is running against this database; wait for it to finish"
     )]
     Busy { url: String },
+    #[error(
+        "{url}: another `ava migrate` or `ava sync` is running against this database: \
+         {session}; wait for it to finish"
+    )]
+    Running { url: String, session: String },
+    #[error(
+        "{url}: the server sessions of another run are still there after {waited} s: {}. \
+         If that run is dead (killed, or its network lost), end them — in SQL: {sql} — or \
+         run again with --takeover", sessions.join("; ")
+    )]
+    SessionsLeft {
+        url: String,
+        sessions: Vec<String>,
+        sql: String,
+        waited: u64,
+    },
     #[error("{url}: run {run} was interrupted after dropping {objects} indexes and constraints for its load; a dry run cannot check the schema until they are built again, which the next `ava migrate` (without --dry-run) does first")]
     NeedsRepair {
         url: String,

@@ -53,6 +53,8 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// `--on-error skip`: rejected rows are left out (and written here), as in migrate.
     pub rejects: Option<PathBuf>,
+    /// What to do about the server sessions another run left behind.
+    pub settle: crate::sessions::Settle,
 }
 
 /// Per table, what sync changed (or with `--dry-run` would change).
@@ -170,6 +172,7 @@ async fn attempt(
     progress.phase("checking the target schema");
     ava_migrations::ensure_ready(target).await?;
     if !opts.dry_run {
+        crate::sessions::settle(target, opts.settle, progress).await?;
         lock(target).await?;
     }
     let fail = |context: &'static str| {

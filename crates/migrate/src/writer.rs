@@ -26,6 +26,7 @@ pub async fn migrate(
     progress.phase("checking the target schema");
     ava_migrations::ensure_current(target).await?;
     if !opts.dry_run {
+        crate::sessions::settle(target, opts.settle, progress).await?;
         lock(target).await?;
         // An interrupted run may have left indexes and constraints dropped.
         let restored = deferred::restore_interrupted(target.client_ref())

@@ -15,7 +15,7 @@ pub use copy::{
     copy_in, copy_into, encode_row, read_rows, CopyBuffer, CopyTarget, PgValue, ReadError,
 };
 pub use schema::SchemaProblem;
-pub use tls::{refuse_transaction_pooler, ConnectParams, SslMode};
+pub use tls::{refuse_transaction_pooler, ConnectParams, SslMode, KEEPALIVE_IDLE};
 
 /// What went wrong on the Postgres side; every message names the target (redacted).
 #[derive(Debug, thiserror::Error)]
@@ -142,17 +142,43 @@ pub struct Target {
     params: ConnectParams,
 }
 
-/// Connects to `url` (refusing a `sqlite:` URL) and prepares the session for long
-/// copies: `statement_timeout = 0`, because Supabase's default of two minutes would
-/// cancel a long `COPY` part-way. TLS as the URL's `sslmode` says (see [`ConnectParams`]).
+/// Connects to `url` as `ava` (see [`connect_as`]).
 pub async fn connect(url: &str) -> Result<Target, SinkError> {
+    connect_as(url, "ava").await
+}
+
+/// Connects to `url` (refusing a `sqlite:` URL), named `application` in
+/// `pg_stat_activity` (every connection the [`Target`] opens after it too, so a run's
+/// sessions can be told apart from anyone else's), and prepares the session for long
+/// work far from the client ([`SESSION`]). TLS as the URL's `sslmode` says (see
+/// [`ConnectParams`]); TCP keepalive on (see [`KEEPALIVE_IDLE`]).
+pub async fn connect_as(url: &str, application: &str) -> Result<Target, SinkError> {
     if url.trim_start().to_ascii_lowercase().starts_with("sqlite:") {
         return Err(SinkError::SqliteUrl);
     }
     let mut params = ConnectParams::from_url(url)?;
-    params.config.application_name("ava");
+    params.config.application_name(application);
     open(params, redact(url)).await
 }
+
+/// What every session of the copy sets, in one round trip:
+/// - `statement_timeout = 0`: Supabase's default of two minutes would cancel a long
+///   `COPY` part-way;
+/// - `client_connection_check_interval`: the server checks every 2 s, while a statement
+///   runs, that the client is still there — so a killed `ava migrate`'s index build ends
+///   within seconds instead of running on (and holding its locks and its name) until it
+///   finishes;
+/// - the server's own TCP keepalive, so that it notices a client whose network vanished
+///   in about a minute, as the client notices the server ([`KEEPALIVE_IDLE`]).
+pub const SESSION: &str = "SET statement_timeout = 0; \
+    SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 10; \
+    SET tcp_keepalives_count = 4; SET client_connection_check_interval = 2000";
+
+/// [`SESSION`] for servers before PostgreSQL 14, which have no
+/// `client_connection_check_interval`.
+const SESSION_BEFORE_14: &str = "SET statement_timeout = 0; \
+    SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 10; \
+    SET tcp_keepalives_count = 4";
 
 async fn open(params: ConnectParams, url: String) -> Result<Target, SinkError> {
     let (client, connection) = params
@@ -169,12 +195,13 @@ async fn open(params: ConnectParams, url: String) -> Result<Target, SinkError> {
         url,
         params,
     };
-    target
-        .execute(
-            "SET statement_timeout = 0",
-            "disabling statement_timeout for the copy",
-        )
-        .await?;
+    let setup = "setting up the session (statement_timeout, keepalive)";
+    if let Err(e) = target.client.batch_execute(SESSION).await {
+        if e.code() != Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT) {
+            return Err(target.error(setup, e));
+        }
+        target.execute(SESSION_BEFORE_14, setup).await?;
+    }
     Ok(target)
 }
 
@@ -205,6 +232,14 @@ impl Target {
     /// The target's URL, redacted.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The name every connection of this target has in `pg_stat_activity`.
+    pub fn application(&self) -> &str {
+        self.params
+            .config
+            .get_application_name()
+            .unwrap_or_default()
     }
 
     /// The connection, for callers that run their own statements.

@@ -128,6 +128,7 @@ impl ConnectParams {
             None => SslMode::default_for(config.get_hosts()),
         };
         config.ssl_mode(sslmode.wire());
+        keep_alive(&mut config);
         let tls = MakeRustlsConnect::new(client_config(sslmode, split.sslrootcert.as_deref())?);
         Ok(ConnectParams {
             config,
@@ -538,6 +539,31 @@ pub fn refuse_transaction_pooler(url: &str) -> Result<(), SinkError> {
 fn is_supabase(host: &str) -> bool {
     let host = host.to_ascii_lowercase();
     host.ends_with(".supabase.com") || host.ends_with(".supabase.co")
+}
+
+/// How soon a vanished peer is noticed: TCP keepalive probes after [`KEEPALIVE_IDLE`]
+/// of silence, every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times — about a
+/// minute — and unacknowledged data given up after [`USER_TIMEOUT`]. Without them a
+/// Supabase connection whose network dropped would hang for the kernel's two hours.
+pub const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
+pub const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+pub const KEEPALIVE_RETRIES: u32 = 4;
+pub const USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sets ava's keepalive on `config`, unless the URL chose its own (`keepalives_idle`
+/// differing from the driver's two-hour default, or `keepalives=0`).
+fn keep_alive(config: &mut tokio_postgres::Config) {
+    let untouched = config.get_keepalives()
+        && config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60);
+    if untouched {
+        config
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES);
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(USER_TIMEOUT);
+        }
+    }
 }
 
 #[cfg(test)]

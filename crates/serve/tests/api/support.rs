@@ -74,6 +74,7 @@ impl Stores {
             force: false,
             resume: false,
             rejects: None,
+            settle: Default::default(),
         };
         ava_migrate::migrate(&mut target, &opts, &Quiet)
             .await
