@@ -12,6 +12,7 @@ use ava_catalog::{Column, Kind, Shape, SQLITE_DDL, TABLES};
 use ava_convert::datetime::format_sqlalchemy;
 use ava_convert::{convert, Cell, Value};
 use ava_sink::PgValue;
+use ava_source::Source;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
@@ -39,6 +40,10 @@ pub enum StoreError {
     Task(String),
     #[error("{0} is open for reading only")]
     ReadOnly(PathBuf),
+    /// An existing file refused before anything wrote to it, in the words `ava migrate`
+    /// uses for it.
+    #[error(transparent)]
+    Refused(ava_source::SourceError),
 }
 
 /// A query parameter, bound as each store needs it.
@@ -277,13 +282,20 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl SqliteStore {
     /// Opens `path` (created with the app's schema if it does not exist) in WAL mode,
-    /// with `readers` read-only connections, and adds ava's own indexes to it.
+    /// with `readers` read-only connections, and adds ava's own indexes to it. An
+    /// existing file is checked first, read-only, as `ava migrate` checks it and every
+    /// page: one ava cannot serve is refused ([`StoreError::Refused`]) as it was.
     pub fn open(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
         let err = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
-        let fresh = !path.exists();
+        // Only a path known not to exist is new: one whose folder cannot be read is
+        // checked, and refused as unreadable.
+        let fresh = matches!(path.try_exists(), Ok(false));
+        if !fresh {
+            check(path)?;
+        }
         let writer = Connection::open(path).map_err(err)?;
         writer.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         writer
@@ -421,6 +433,55 @@ impl SqliteStore {
     }
 }
 
+/// Refuses an existing file before anything writes to it (the writer would switch it to
+/// WAL mode and add indexes, then fail on it): the checks of `ava migrate`
+/// ([`Source::open`]: a readable SQLite file, not locked, no unfinished write, the app's
+/// tables and columns), and every page ([`Source::quick_check`]: the writer's index
+/// builds and the routes read pages `Source::open` never reaches). Both read-only.
+///
+/// A refused file is left as it was, including its folder: reading a WAL-mode file
+/// read-only creates its `-wal` and `-shm`, and a read-only connection cannot remove
+/// them when it closes (that takes a checkpoint, a write). If the check created the
+/// `-wal`, [`remove_wal_files`] removes both. A `-wal` that was there is left alone, and
+/// so is the `-shm` reading it needed: it may hold commits, which removing it would take
+/// a checkpoint into the refused file to keep.
+fn check(path: &Path) -> Result<(), StoreError> {
+    let wal = ava_source::sibling(path, "-wal");
+    let had_wal = wal.exists();
+    // The source is dropped (its connection closed) before any clean-up.
+    let checked = Source::open(path).and_then(|source| source.quick_check());
+    if checked.is_err() && !had_wal && wal.exists() {
+        remove_wal_files(path);
+    }
+    checked.map_err(StoreError::Refused)
+}
+
+/// Removes the `-wal` and `-shm` beside `path` the way SQLite does when the last
+/// connection to a WAL-mode file closes: a read-write connection (never creating the
+/// file) reads the header, which opens the WAL, and checkpoints and deletes both as it
+/// closes. With the `-wal` empty (only the check opened it) the checkpoint copies
+/// nothing into the file. SQLite deletes them only under the file's exclusive lock, so
+/// never while another program has the file open (its `-shm` is then its own). Nothing
+/// rolls back a hot journal here: a read-only reader stops at one before it opens the
+/// WAL, so the check never creates these files beside a hot journal.
+fn remove_wal_files(path: &Path) {
+    let closed = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|conn| {
+        // Fails on a file whose schema is damaged, after the WAL is open.
+        let _ = conn.query_row("PRAGMA schema_version", [], |_| Ok(()));
+        conn.close().map_err(|(_, e)| e)
+    });
+    if let Err(e) = closed {
+        tracing::warn!(
+            "{}: could not remove the -wal and -shm the check created: {e}",
+            path.display()
+        );
+    }
+}
+
 /// `ava_fold(text)`: [`fold`], for SQL.
 fn register_fold(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
@@ -501,7 +562,91 @@ fn sqlite_value(cell: ValueRef<'_>, kind: Kind) -> Value<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ava_source::SourceError;
     use std::time::Duration;
+
+    /// The bytes of `path` and the names of the files beside it.
+    fn as_found(path: &Path) -> (Vec<u8>, Vec<std::ffi::OsString>) {
+        let dir = path.parent().unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        (std::fs::read(path).unwrap(), names)
+    }
+
+    /// A file seeded with `calls` calls at `dir/name`.
+    fn seeded(dir: &Path, name: &str, calls: u64) -> PathBuf {
+        let path = dir.join(name);
+        let end = chrono::NaiveDate::from_ymd_opt(2025, 8, 25).unwrap();
+        let options = ava_seed::SeedOptions {
+            calls,
+            seed: 1,
+            end,
+        };
+        ava_seed::seed(&path, &options).unwrap();
+        path
+    }
+
+    /// A seeded file at `dir/name` (rollback journal, or WAL mode with no `-wal` or
+    /// `-shm` beside it, as a server leaves it when it stops), with its middle page
+    /// overwritten: header and schema intact.
+    fn damaged(dir: &Path, name: &str, wal: bool) -> PathBuf {
+        let path = seeded(dir, name, 200);
+        if wal {
+            let conn = Connection::open(&path).unwrap();
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .unwrap();
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+        let middle = bytes.len() / page / 2;
+        bytes[middle * page..(middle + 1) * page].fill(0xa5);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn an_existing_file_is_checked_before_anything_writes_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        let before = as_found(&empty);
+        let e = SqliteStore::open(&empty, 1).err().unwrap();
+        assert!(
+            matches!(e, StoreError::Refused(SourceError::Empty(_))),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            Source::open(&empty).err().unwrap().to_string(),
+            "not the source's message"
+        );
+        assert!(as_found(&empty) == before, "the empty file was changed");
+
+        for (name, wal) in [("damaged.db", false), ("damaged-wal.db", true)] {
+            let path = damaged(dir.path(), name, wal);
+            if !wal {
+                // What `Source::open` reads (header, schema) is intact: it takes the
+                // quick_check to see the damaged page.
+                drop(Source::open(&path).unwrap());
+            }
+            let before = as_found(&path);
+            let e = SqliteStore::open(&path, 1).err().unwrap();
+            assert!(
+                matches!(&e, StoreError::Refused(SourceError::Corrupt { what, .. }) if what == "every page"),
+                "{name}: {e}"
+            );
+            assert!(!e.to_string().contains('\n'), "{name}: not one line: {e}");
+            // Byte for byte, and no -wal or -shm left beside it.
+            assert!(as_found(&path) == before, "{name}: the file was changed");
+        }
+
+        // A sound file passes the check and is served.
+        let sound = seeded(dir.path(), "sound.db", 20);
+        assert!(SqliteStore::open(&sound, 1).unwrap().writer.is_some());
+    }
 
     #[tokio::test]
     async fn requests_given_up_half_way_keep_the_pool_whole() {

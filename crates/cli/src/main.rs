@@ -112,9 +112,10 @@ enum Command {
     /// voice service calls.
     ///
     /// On Postgres when a database URL is set (--database-url, DATABASE_URL or ./.env), else on
-    /// the SQLite file (./ava_database.db by default; created with the app's schema if absent).
-    /// Admin routes need `Authorization: Bearer $ADMIN_API_TOKEN` (or a Supabase login's JWT with
-    /// --jwt-secret/--jwks), write routes `Bearer $INGEST_API_TOKEN`; /health is open (healthy
+    /// the SQLite file (./ava_database.db by default; created with the app's schema if absent; an
+    /// existing file that `ava migrate` would refuse, or with a damaged page, is refused before
+    /// anything writes to it, exit 1). Admin routes need `Authorization: Bearer
+    /// $ADMIN_API_TOKEN` (or a Supabase login's JWT with --jwt-secret/--jwks), write routes `Bearer $INGEST_API_TOKEN`; /health is open (healthy
     /// or not, and the store's kind; where the store is: /api/admin/health). Both route groups
     /// must be guarded, or it refuses to start naming the missing token; --insecure-open runs
     /// every route open, on a loopback --addr only. A bad parameter, an unknown one included,

@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::config;
@@ -15,8 +14,9 @@ pub struct ServeArgs {
     /// with none, the SQLite file is served]
     #[arg(long, value_name = "URL", conflicts_with = "sqlite")]
     database_url: Option<String>,
-    /// Serve this SQLite file (created with the app's schema if it does not exist)
-    /// [default: ./ava_database.db when no database URL is set]
+    /// Serve this SQLite file (created with the app's schema if it does not exist; an
+    /// existing one is checked as `ava migrate` checks it, and every page, before
+    /// anything writes to it) [default: ./ava_database.db when no database URL is set]
     #[arg(long, value_name = "PATH")]
     sqlite: Option<PathBuf>,
     /// Address to listen on
@@ -145,10 +145,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             let path = args
                 .sqlite
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SQLITE[0]));
-            ava_api::Store::Sqlite(
-                ava_api::store::SqliteStore::open(&path, usize::from(args.connections))
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
+            // Every error names the file; a refused one is the line `ava migrate` prints.
+            ava_api::Store::Sqlite(ava_api::store::SqliteStore::open(
+                &path,
+                usize::from(args.connections),
+            )?)
         }
     };
     let mut state = ava_serve::AppState::new(store, tokens);

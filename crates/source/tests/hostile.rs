@@ -185,6 +185,33 @@ fn a_damaged_table_is_reported_at_its_first_read_with_its_name() {
     read_err(&path);
 }
 
+/// What `ava serve` checks before it writes: a damaged page no read has reached yet
+/// (the open passes: header and schema are intact), found without reading a row.
+#[test]
+fn quick_check_finds_a_damaged_page_before_any_table_is_read() {
+    let (dir, valid) = valid_in_tempdir();
+    Source::open(&valid).unwrap().quick_check().unwrap();
+    let root = root_page(&valid, "call_events");
+    let mut bytes = std::fs::read(&valid).unwrap();
+    bytes[(root - 1) * 4096..root * 4096].fill(0xa5);
+    let path = write(dir.path(), "damaged.db", &bytes);
+    let e = Source::open(&path).unwrap().quick_check().unwrap_err();
+    assert!(
+        matches!(&e, SourceError::Corrupt { what, .. } if what == "every page"),
+        "{e}"
+    );
+    // One line, without the `*** in database main ***` SQLite heads it with.
+    assert!(
+        !e.to_string().contains('\n') && !e.to_string().contains("***"),
+        "{e}"
+    );
+    says(
+        &e,
+        &["damaged.db is corrupt", "reading every page", "'.recover'"],
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the file was changed");
+}
+
 #[test]
 fn a_locked_file_waits_the_busy_timeout_then_says_who_to_stop() {
     let (_dir, path) = valid_in_tempdir();

@@ -1,9 +1,11 @@
 //! `ava serve` as a process: it answers, and SIGTERM stops it cleanly after the
 //! requests in flight; guards that leave a route group open, an open server beyond
-//! loopback and flags out of range are refused before anything is opened.
+//! loopback and flags out of range are refused before anything is opened; an existing
+//! SQLite file it cannot serve is refused as `ava migrate` refuses it, unchanged.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command as Std, Stdio};
 use std::time::{Duration, Instant};
 
@@ -173,6 +175,118 @@ fn serve_refuses_flags_out_of_range() {
         &["0..=3600000"],
     );
     refused(&["--insecure-open", "--cache-mb", "0"], 2, &["1..=4096"]);
+}
+
+/// `ava serve --sqlite file` (open, on loopback): exit 1 and one `error:` line, the
+/// last, which it returns; the file byte for byte as it was, and the files beside it
+/// too (no `-wal` or `-shm` left).
+#[track_caller]
+fn serve_refuses_file(file: &Path) -> String {
+    let before = snapshot_file(file);
+    let out = Out::of(
+        ava_in(file.parent().unwrap())
+            .args([
+                "serve",
+                "--insecure-open",
+                "--addr",
+                "127.0.0.1:0",
+                "--sqlite",
+            ])
+            .arg(file)
+            .env_remove("ADMIN_API_TOKEN")
+            .env_remove("INGEST_API_TOKEN")
+            .env_remove("SUPABASE_JWT_SECRET")
+            .env_remove("SUPABASE_JWKS"),
+    )
+    .code(1);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "not one error line\n{out}");
+    assert_eq!(
+        out.stderr.trim_end().lines().last(),
+        Some(errors[0]),
+        "{out}"
+    );
+    let (bytes, beside) = snapshot_file(file);
+    assert!(bytes == before.0, "the refused file was written\n{out}");
+    assert_eq!(beside, before.1, "files appeared or went beside it\n{out}");
+    errors[0].to_string()
+}
+
+/// A seeded file at `dir/name` (in WAL mode if `wal`, as a stopped server leaves it: no
+/// `-wal` or `-shm` beside it) with its middle page overwritten: the header and schema
+/// `ava migrate` checks at open are intact.
+fn with_damaged_page(dir: &Path, name: &str, wal: bool) -> PathBuf {
+    let path = dir.join(name);
+    seed_file(&path, CALLS, 7);
+    if wal {
+        sqlite::exec(&path, "PRAGMA journal_mode = WAL");
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    let middle = bytes.len() / page / 2;
+    bytes[middle * page..(middle + 1) * page].fill(0xa5);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Files `ava serve` would have switched to WAL mode, indexed, then failed on (a
+/// damaged page), or turned into a database (0 bytes): refused before anything writes
+/// to them, with the line `ava migrate` prints for the same file.
+#[test]
+fn serve_refuses_an_existing_file_it_cannot_serve_and_leaves_it_as_it_was() {
+    let case = Case::empty();
+    case.push();
+    let dir = case.dir.path();
+    let empty = dir.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.join("notes.db");
+    std::fs::write(&text, "name,phone\nAna,+15550000001\n".repeat(30)).unwrap();
+    // Another program's database, in WAL mode: reading it creates its -wal and -shm.
+    let other = dir.join("other-app.db");
+    sqlite::exec(
+        &other,
+        "PRAGMA journal_mode = WAL; CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)",
+    );
+    for (file, says) in [
+        (
+            &empty,
+            &["empty.db is empty (0 bytes)", "not a database"][..],
+        ),
+        (&text, &["notes.db", "text file, not a SQLite database"]),
+        (
+            &other,
+            &[
+                "other-app.db is a SQLite database but not the Ava app's",
+                "\"users\"",
+            ],
+        ),
+    ] {
+        let line = serve_refuses_file(file);
+        for w in says {
+            assert!(line.contains(w), "lacks {w:?}: {line}");
+        }
+        let migrate = case.with_both_file(&["migrate", "--dry-run"], file).code(1);
+        assert!(
+            migrate.stderr.lines().any(|l| l == line),
+            "not migrate's line {line:?}\n{migrate}"
+        );
+    }
+
+    for (name, wal) in [("damaged.db", false), ("damaged-wal.db", true)] {
+        let damaged = with_damaged_page(dir, name, wal);
+        let line = serve_refuses_file(&damaged);
+        for w in [
+            &format!("{name} is corrupt"),
+            "reading every page",
+            "'.recover'",
+        ] {
+            assert!(line.contains(w), "{name}: lacks {w:?}: {line}");
+        }
+    }
 }
 
 #[test]
