@@ -293,8 +293,9 @@ async fn push_set(
     set: &'static [Migration],
     dry_run: bool,
 ) -> Result<PushReport, MigrateError> {
+    // One round trip: a far server (Supabase is 10–100 ms away) makes each count.
     client
-        .execute("select pg_advisory_lock($1)", &[&LOCK_KEY])
+        .batch_execute(&format!("select pg_advisory_lock({LOCK_KEY})"))
         .await
         .map_err(database("take the migration lock (pg_advisory_lock)"))?;
     let pushed = push_locked(client, set, dry_run).await;
@@ -336,10 +337,8 @@ async fn push_locked(
             versions: status.changed,
         });
     }
-    if !dry_run {
-        for migration in &status.pending {
-            apply(client, migration).await?;
-        }
+    if !dry_run && !status.pending.is_empty() {
+        apply_all(client, set, &status.pending).await?;
     }
     Ok(PushReport {
         dry_run,
@@ -348,6 +347,67 @@ async fn push_locked(
 }
 
 /// Runs one migration statement by statement and records it, in one transaction.
+/// A dollar-quote tag found in none of `texts`.
+fn quote_tag(texts: &[String]) -> String {
+    (0..)
+        .map(|n| format!("$ava{n}$"))
+        .find(|tag| !texts.iter().any(|t| t.contains(tag.as_str())))
+        .unwrap_or_else(|| "$ava$".into())
+}
+
+/// `pending` as one simple-query string: each migration in its own transaction with its
+/// history row, as [`apply`] runs it — `reset all`, its statements, the history row
+/// (its values dollar-quoted), commit.
+fn batch(pending: &[&'static Migration]) -> String {
+    let mut sql = String::new();
+    for migration in pending {
+        let statements = migration.statements();
+        let mut quoted = statements.clone();
+        quoted.push(migration.name.to_string());
+        let tag = quote_tag(&quoted);
+        let q = |text: &str| format!("{tag}{text}{tag}");
+        sql.push_str("reset all;\nbegin;\n");
+        for statement in &statements {
+            sql.push_str(statement);
+            sql.push_str(";\n");
+        }
+        sql.push_str(&format!(
+            "insert into {HISTORY_TABLE}(version, name, statements) values({}, {}, array[{}]::text[]);\ncommit;\n",
+            q(migration.version),
+            q(migration.name),
+            statements.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    sql
+}
+
+/// Applies `pending` in one round trip ([`batch`]). Postgres stops a simple query at its
+/// first error, rolling back that migration's transaction: the ones before it stay
+/// applied and recorded, none after it runs. The one that failed is then applied again
+/// statement by statement, which names the statement (and its cause) exactly; should it
+/// pass this time, the rest follow the same way.
+async fn apply_all(
+    client: &mut Client,
+    set: &'static [Migration],
+    pending: &[&'static Migration],
+) -> Result<(), MigrateError> {
+    if client.batch_execute(&batch(pending)).await.is_ok() {
+        return Ok(());
+    }
+    // The failed migration's transaction block is left aborted: end it.
+    client
+        .batch_execute("rollback")
+        .await
+        .map_err(database("roll back the failed migration"))?;
+    // What is still pending after the partial run (the transaction of the failed
+    // migration was rolled back, so it is).
+    let status = status_of(client, set).await?;
+    for migration in &status.pending {
+        apply(client, migration).await?;
+    }
+    Ok(())
+}
+
 async fn apply(client: &mut Client, migration: &'static Migration) -> Result<(), MigrateError> {
     let label = format!("{}_{}", migration.version, migration.name);
     client
