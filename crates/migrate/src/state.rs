@@ -297,11 +297,18 @@ pub(crate) async fn insert(
     (first, last): (i64, i64),
     packed: &[u8],
 ) -> Result<(), Error> {
+    use tokio_postgres::types::Type;
+    // Typed: sent without a preparing round trip.
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO ava.source_hashes (table_name, first_id, last_id, hashes) \
              VALUES ($1, $2, $3, $4)",
-            &[&table.name, &first, &last, &packed],
+            &[
+                (&table.name, Type::TEXT),
+                (&first, Type::INT8),
+                (&last, Type::INT8),
+                (&packed, Type::BYTEA),
+            ],
         )
         .await
         .map(drop)

@@ -639,22 +639,32 @@ impl Conn<'_, '_> {
     }
 }
 
-/// One batch in its own transaction with its ledger row.
+/// One batch in its own transaction with its ledger row, in three round trips — over a
+/// network each costs the distance to the server: `BEGIN` with the COPY's preparation;
+/// the COPY's start; its data with its end; then the ledger row, the rows' hashes and
+/// `COMMIT`, pipelined. Should the ledger row or the hashes fail, the transaction is
+/// aborted and the `COMMIT` sent with them ends it without committing (Postgres answers
+/// a `COMMIT` of a failed transaction with a rollback), and the error is returned.
 async fn commit_batch(
     client: &Client,
     table: &Table,
     batch: &Batch,
     run: i64,
 ) -> Result<u64, tokio_postgres::Error> {
-    client.batch_execute("BEGIN").await?;
-    let written = write_batch(client, table, batch, run).await;
-    let end = if written.is_ok() {
-        "COMMIT"
-    } else {
-        "ROLLBACK"
+    let copied = match ava_sink::copy_in_after(client, "BEGIN", table, batch.data.clone()).await {
+        Ok(copied) => copied,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e);
+        }
     };
-    let ended = client.batch_execute(end).await;
-    let copied = written?;
+    let (recorded, hashed, ended) = futures_util::join!(
+        record_batch(client, run, table, batch.ids, copied),
+        state::insert(client, table, batch.ids, &batch.hashes),
+        client.batch_execute("COMMIT"),
+    );
+    recorded?;
+    hashed?;
     ended.map(|()| copied)
 }
 
@@ -746,13 +756,21 @@ async fn record_batch(
     (first, last): (i64, i64),
     copied: u64,
 ) -> Result<(), tokio_postgres::Error> {
+    use tokio_postgres::types::Type;
     let copied = copied as i64;
+    // Typed: sent without a preparing round trip.
     client
-        .execute(
+        .execute_typed(
             "WITH batch AS (INSERT INTO ava.migrate_batches (run_id, table_name, first_id, last_id, rows) \
              VALUES ($1, $2, $3, $4, $5)) \
              UPDATE ava.migrate_runs SET rows_copied = rows_copied + $5 WHERE id = $1",
-            &[&run, &table.name, &first, &last, &copied],
+            &[
+                (&run, Type::INT8),
+                (&table.name, Type::TEXT),
+                (&first, Type::INT8),
+                (&last, Type::INT8),
+                (&copied, Type::INT8),
+            ],
         )
         .await
         .map(drop)

@@ -125,6 +125,32 @@ pub async fn copy_in(
     copy_into(client, &format!("public.\"{}\"", table.name), table, batch).await
 }
 
+/// [`copy_in`] on a plain connection, with `before` (such as `BEGIN`) sent in the same
+/// round trip as the COPY's preparation: over a network each round trip costs the
+/// distance to the server, so the two are pipelined (tokio-postgres sends requests
+/// issued together without waiting for the answers).
+pub async fn copy_in_after(
+    client: &Client,
+    before: &str,
+    table: &Table,
+    batch: Bytes,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = copy_sql(&format!("public.\"{}\"", table.name), table);
+    let (before, sink) = futures_util::join!(client.batch_execute(before), client.copy_in(&sql));
+    before?;
+    let sink = sink?;
+    pin_mut!(sink);
+    sink.send(batch).await?;
+    sink.finish().await
+}
+
+fn copy_sql(into: &str, table: &Table) -> String {
+    format!(
+        "COPY {into} ({}) FROM STDIN (FORMAT binary)",
+        table.column_list()
+    )
+}
+
 /// [`copy_in`] into another relation with the table's columns (e.g. a temporary
 /// staging table), named as SQL: `into` is quoted by the caller.
 pub async fn copy_into(
@@ -133,11 +159,7 @@ pub async fn copy_into(
     table: &Table,
     batch: Bytes,
 ) -> Result<u64, tokio_postgres::Error> {
-    let sql = format!(
-        "COPY {into} ({}) FROM STDIN (FORMAT binary)",
-        table.column_list()
-    );
-    let sink = client.copy_in_sink(&sql).await?;
+    let sink = client.copy_in_sink(&copy_sql(into, table)).await?;
     pin_mut!(sink);
     sink.send(batch).await?;
     sink.finish().await
