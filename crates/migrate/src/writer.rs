@@ -714,6 +714,7 @@ impl Writer<'_> {
                     clients.len()
                 ));
                 built(deferred::rebuild(&clients, &recipe.names, &recipe.ddl).await)?;
+                progress.phase("moving the id sequences past max(id)");
                 let Some(first) = pool.first_mut() else {
                     return Err(("sequences", "no connection left".into()));
                 };

@@ -12,6 +12,7 @@ mod doctor;
 mod export;
 mod hostile;
 mod migrate;
+mod network;
 mod rls;
 mod roundtrip;
 mod secrets;
