@@ -86,15 +86,16 @@ pub(crate) async fn capture(
     Ok(deferred)
 }
 
-/// Drops them (foreign keys first) inside the caller's transaction.
+/// Drops them (foreign keys first) inside the caller's transaction, in one round trip.
 pub(crate) async fn drop_all(
     client: &impl GenericClient,
     deferred: &[Deferred],
 ) -> Result<(), tokio_postgres::Error> {
-    for d in deferred.iter().rev() {
-        client.batch_execute(&d.drop_sql()).await?;
+    if deferred.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let drops: Vec<String> = deferred.iter().rev().map(Deferred::drop_sql).collect();
+    client.batch_execute(&drops.join(";\n")).await
 }
 
 /// The recipe as stored in `ava.migrate_runs`: names and statements.
@@ -124,13 +125,13 @@ pub(crate) async fn rebuild<C: GenericClient + Sync>(
             async move {
                 while let Some((name, sql)) = phase.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let fail = |e| ((*name).clone(), e);
-                    if !exists(*client, name).await.map_err(fail)? {
-                        if let Err(e) = client.batch_execute(sql).await {
-                            // Another session built it meanwhile — a dead run's,
-                            // finishing after all: what is there is what we wanted.
-                            if !(already_there(&e) && exists(*client, name).await.map_err(fail)?) {
-                                return Err(fail(e));
-                            }
+                    // One round trip an index: it is created at once, and only when the
+                    // name is taken is it looked for — there already (built before a
+                    // run was interrupted, or by a dead run's session finishing after
+                    // all), it is what we wanted.
+                    if let Err(e) = client.batch_execute(sql).await {
+                        if !(already_there(&e) && exists(*client, name).await.map_err(fail)?) {
+                            return Err(fail(e));
                         }
                     }
                 }
@@ -142,14 +143,16 @@ pub(crate) async fn rebuild<C: GenericClient + Sync>(
     Ok(())
 }
 
-/// Whether `e` says the name is taken: a relation or constraint of that name exists, or
-/// another transaction created it first (the catalog's unique index).
+/// Whether `e` may say the name is taken: a relation or constraint of that name exists,
+/// another transaction created it first (the catalog's unique index), or the table has
+/// its primary key already ("multiple primary keys"). The caller then looks the name up.
 fn already_there(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     [
         SqlState::DUPLICATE_TABLE,
         SqlState::DUPLICATE_OBJECT,
         SqlState::UNIQUE_VIOLATION,
+        SqlState::INVALID_TABLE_DEFINITION,
     ]
     .iter()
     .any(|state| e.code() == Some(state))
@@ -158,11 +161,11 @@ fn already_there(e: &tokio_postgres::Error) -> bool {
 /// Whether an index or constraint of that name is on the target.
 async fn exists(client: &impl GenericClient, name: &str) -> Result<bool, tokio_postgres::Error> {
     Ok(client
-        .query_one(
+        .query_typed_one(
             "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL \
                  OR EXISTS (SELECT 1 FROM pg_constraint \
                             WHERE conname = $1 AND connamespace = 'public'::regnamespace)",
-            &[&name],
+            &[(&name, tokio_postgres::types::Type::TEXT)],
         )
         .await?
         .get(0))

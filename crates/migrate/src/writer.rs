@@ -305,8 +305,14 @@ async fn copy_all(
     // `--force` does everything inside its one transaction on this connection).
     let mut pool = Vec::new();
     if !force {
-        for _ in 0..build_connections() {
-            pool.push(writer_connection(target).await?);
+        // Opened together: each costs a few round trips (TCP, TLS, authentication).
+        let shared: &Target = target;
+        let opened = futures_util::future::join_all(
+            (0..build_connections()).map(|_| writer_connection(shared)),
+        )
+        .await;
+        for connection in opened {
+            pool.push(connection?);
         }
     }
     let client = target.client();
