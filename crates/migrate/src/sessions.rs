@@ -134,14 +134,14 @@ impl std::fmt::Display for Session {
 async fn others(target: &Target, ours: &str) -> Result<Vec<Session>, MigrateError> {
     let rows = target
         .client_ref()
-        .query(
+        .query_typed(
             "SELECT pid, application_name, coalesce(state, ''), left(query, 80) \
              FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
                AND application_name <> $1 \
                AND (application_name LIKE 'ava migrate %' OR application_name LIKE 'ava sync %') \
              ORDER BY pid",
-            &[&ours],
+            &[(&ours, tokio_postgres::types::Type::TEXT)],
         )
         .await
         .map_err(|e| target.error("reading pg_stat_activity", e))?;

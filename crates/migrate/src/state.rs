@@ -66,7 +66,8 @@ impl Fingerprint {
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         let mut parts = vec![(0, 0); TABLES.len()];
-        for row in client.query(&sql, &[]).await? {
+        // Typed (no preparing round trip), as every query of a sync's cheap path.
+        for row in client.query_typed(&sql, &[]).await? {
             let i: i32 = row.get(0);
             let (n, sum) = (row.get(1), parse_sum(row.get(2)));
             parts[i as usize] = (n, sum);
@@ -118,7 +119,7 @@ pub(crate) struct State {
 /// The recorded state, if any (one this build cannot read counts as none).
 pub(crate) async fn read(client: &impl GenericClient) -> Result<Option<State>, Error> {
     let Some(row) = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT source_digest, target_fingerprint, rejected_rows, source_stat \
              FROM ava.sync_state",
             &[],

@@ -182,8 +182,10 @@ async fn attempt(
 
     progress.phase("reading what the last run recorded");
     // The recorded hashes come over a second connection while the first reads the
-    // fingerprint: only ava writes them, and this run holds the lock.
-    let hashes_conn = target.connect_another().await.map_err(MigrateError::from)?;
+    // fingerprint (only ava writes them, and this run holds the lock) — opened, and
+    // the hashes read, only once the pass needs them: an unchanged file needs neither,
+    // and far from the server they cost megabytes and round trips.
+    let another = target.connect_another();
     let tx = begin(target)
         .await
         .map_err(fail("starting the sync transaction"))?;
@@ -216,8 +218,13 @@ async fn attempt(
     };
     // The recorded hashes, table by table as the pass reaches them.
     let (send_known, known) = std::sync::mpsc::channel();
+    let (need, needed) = tokio::sync::oneshot::channel::<bool>();
     let load = async {
         let mut patches = Patches::new();
+        if !needed.await.unwrap_or(false) {
+            return Ok::<_, MigrateError>((patches, None));
+        }
+        let hashes_conn = another.await.map_err(MigrateError::from)?;
         for t in 0..TABLES.len() {
             let pairs = state::load_table(hashes_conn.client_ref(), t, &mut patches)
                 .await
@@ -225,7 +232,7 @@ async fn attempt(
             // The pass stops listening when it ends early; the error comes from there.
             let _ = send_known.send(pairs);
         }
-        Ok::<_, MigrateError>(patches)
+        Ok::<_, MigrateError>((patches, Some(hashes_conn)))
     };
     let stat = file_stat(&opts.sqlite);
     let pass = async {
@@ -233,8 +240,10 @@ async fn attempt(
             // Perhaps unchanged: the digest decides, before any snapshot is taken.
             let digest = digest_of(&opts.sqlite).await?;
             if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
+                let _ = need.send(false);
                 return Ok((Some(digest), None));
             }
+            let _ = need.send(true);
             progress.phase("reading the SQLite file");
             let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
             return Ok((Some(digest), Some(found)));
@@ -242,6 +251,7 @@ async fn attempt(
         // Changed: the pass starts at once and the digest is read beside it. It stands
         // for the pass's snapshot only if no commit landed from before the one to after
         // the other; otherwise none is recorded (the next run reads the file).
+        let _ = need.send(true);
         progress.phase("reading the SQLite file");
         let path = opts.sqlite.clone();
         let watch = tokio::task::spawn_blocking(move || CommitWatch::start(&path))
@@ -258,7 +268,7 @@ async fn attempt(
         Ok::<_, MigrateError>((quiet.then_some(digest), Some(found)))
     };
     let (fingerprint, patches, pass) = tokio::join!(fingerprint, load, pass);
-    let (fingerprint, patches, (digest, found)) = (fingerprint?, patches?, pass?);
+    let (fingerprint, (patches, hashes_conn), (digest, found)) = (fingerprint?, patches?, pass?);
     drop(hashes_conn);
     if fingerprint != recorded.fingerprint {
         drop(tx);

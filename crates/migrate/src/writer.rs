@@ -216,7 +216,10 @@ async fn finish_already_migrated(
 pub(crate) async fn lock(target: &mut Target) -> Result<(), MigrateError> {
     let locked: bool = target
         .client()
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+        .query_typed_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[(&LOCK_KEY, tokio_postgres::types::Type::INT8)],
+        )
         .await
         .map_err(|e| target.error("taking the migrate lock", e))?
         .get(0);

@@ -478,11 +478,12 @@ async fn status_of(client: &Client, set: &'static [Migration]) -> Result<Status,
 
 /// The history table's rows by version; none if there is no table.
 async fn read_history(client: &Client) -> Result<Vec<AppliedRow>, MigrateError> {
+    // Typed queries: no preparing round trip (the server may be far).
     let columns: Option<Vec<String>> = client
-        .query_one(
+        .query_typed_one(
             "select array_agg(attname::text) from pg_catalog.pg_attribute \
              where attrelid = to_regclass($1) and attnum > 0 and not attisdropped",
-            &[&HISTORY_TABLE],
+            &[(&HISTORY_TABLE, tokio_postgres::types::Type::TEXT)],
         )
         .await
         .map_err(database(format!("look for {HISTORY_TABLE}")))?
@@ -501,7 +502,7 @@ async fn read_history(client: &Client) -> Result<Vec<AppliedRow>, MigrateError> 
         },
     );
     let rows = client
-        .query(&query, &[])
+        .query_typed(&query, &[])
         .await
         .map_err(database(format!("read {HISTORY_TABLE}")))?;
     rows.iter()

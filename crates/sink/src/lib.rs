@@ -209,8 +209,12 @@ async fn open(params: ConnectParams, url: String) -> Result<Target, SinkError> {
 impl Target {
     /// Another connection to the same database, set up the same way (for work done in
     /// parallel, such as building indexes).
-    pub async fn connect_another(&self) -> Result<Target, SinkError> {
-        open(self.params.clone(), self.url.clone()).await
+    /// (The future owns what it needs: it may be awaited later, while the target is
+    /// busy.)
+    pub fn connect_another(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Target, SinkError>> + Send + 'static {
+        open(self.params.clone(), self.url.clone())
     }
 
     /// A read-only, repeatable-read transaction: one consistent view of every table for
