@@ -244,14 +244,25 @@ pub async fn status(client: &Client) -> Result<Status, MigrateError> {
 /// unknown or changed, and the five tables exactly as the catalog describes them (the
 /// sink's schema check). `ava migrate` and `ava verify` run it first.
 pub async fn ensure_ready(target: &mut ava_sink::Target) -> Result<(), MigrateError> {
-    ensure_current(target).await?;
-    Ok(target.check_schema().await?)
+    // Both at once (pipelined on the one connection): the server may be far away. The
+    // migrations' verdict comes first, as when they ran one after the other.
+    let (current, schema) = futures_util::join!(
+        current(target.client_ref(), target.url()),
+        target.check_schema()
+    );
+    current?;
+    Ok(schema?)
 }
 
 /// The first half of [`ensure_ready`]: every migration of this build applied, none
 /// unknown or changed.
 pub async fn ensure_current(target: &mut ava_sink::Target) -> Result<(), MigrateError> {
-    let status = status(target.client()).await?;
+    current(target.client_ref(), target.url()).await
+}
+
+/// [`ensure_current`] on a shared connection to `url` (redacted).
+async fn current(client: &Client, url: &str) -> Result<(), MigrateError> {
+    let status = status(client).await?;
     if !status.is_current() {
         let mut what = Vec::new();
         if !status.pending.is_empty() {
@@ -264,7 +275,7 @@ pub async fn ensure_current(target: &mut ava_sink::Target) -> Result<(), Migrate
             what.push(format!("changed versions {}", status.changed.join(", ")));
         }
         return Err(MigrateError::NotCurrent {
-            url: target.url().to_string(),
+            url: url.to_string(),
             what: what.join("; "),
         });
     }
