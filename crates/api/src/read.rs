@@ -322,11 +322,6 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
     // index); with one, the page's query counts the matches too (`count(*) OVER ()`),
     // so they are found once.
     let searching = page.search.is_some();
-    let mut total = if searching {
-        None
-    } else {
-        Some(count(params.clone()).await?)
-    };
     // NULLs sort as the largest values (Postgres' default), so one (column, id) index
     // serves both directions.
     let direction = if page.descending {
@@ -352,8 +347,16 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
     if searching {
         columns.push(Kind::Id);
     }
-    let rows = store.rows(&sql, &params, &columns).await?;
-    let total = match (total.take(), rows.first()) {
+    // Without a search, the count goes beside the page: one round trip for both.
+    let (rows, total) = tokio::join!(store.rows(&sql, &params, &columns), async {
+        if searching {
+            Ok(None)
+        } else {
+            count(search_params.clone()).await.map(Some)
+        }
+    });
+    let rows = rows?;
+    let total = match (total?, rows.first()) {
         (Some(total), _) => total,
         (None, Some(row)) => int(&row[LIST_COLUMNS.len()]),
         // A page past the last: no row carries the count.
@@ -446,27 +449,38 @@ pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
     let sessions = table("call_sessions");
     let mut columns = DETAIL_COLUMNS.to_vec();
     columns.extend(["customer_id", "transcript"]);
-    let row = one_row(store, sessions, &columns, id)
-        .await?
-        .ok_or(ApiError::NotFound("Call not found"))?;
-    let n = DETAIL_COLUMNS.len();
-    let customer = match &row[n] {
-        Value::Int(customer) => customer_object(store, *customer).await?.map(Json::Object),
-        _ => None,
-    };
     let events_table = table("call_events");
     let event_columns = all_columns(events_table);
-    let events = store
-        .rows(
-            &format!(
-                "SELECT {} FROM call_events e WHERE e.call_session_id = $1 \
-                 ORDER BY e.\"timestamp\" NULLS LAST, e.id",
-                select(events_table, &event_columns, "e")
-            ),
-            &[Param::Int(id)],
-            &kinds(events_table, &event_columns),
-        )
-        .await?;
+    let customers = table("customers");
+    let customer_columns = all_columns(customers);
+    // The call, its customer (found by the call's id) and its events at once: far from
+    // the database the answer costs one round trip, not three.
+    let customer_sql = format!(
+        "SELECT {} FROM customers t \
+         WHERE t.id = (SELECT s.customer_id FROM call_sessions s WHERE s.id = $1)",
+        select(customers, &customer_columns, "t")
+    );
+    let events_sql = format!(
+        "SELECT {} FROM call_events e WHERE e.call_session_id = $1 \
+         ORDER BY e.\"timestamp\" NULLS LAST, e.id",
+        select(events_table, &event_columns, "e")
+    );
+    let by_id = [Param::Int(id)];
+    let (customer_kinds, event_kinds) = (
+        kinds(customers, &customer_columns),
+        kinds(events_table, &event_columns),
+    );
+    let (row, customer, events) = tokio::join!(
+        one_row(store, sessions, &columns, id),
+        store.rows(&customer_sql, &by_id, &customer_kinds),
+        store.rows(&events_sql, &by_id, &event_kinds),
+    );
+    let row = row?.ok_or(ApiError::NotFound("Call not found"))?;
+    let (customer, events) = (customer?, events?);
+    let n = DETAIL_COLUMNS.len();
+    let customer = customer
+        .first()
+        .map(|c| Json::Object(object(&customer_columns, c)));
     Ok(json!({
         "call": object(&DETAIL_COLUMNS, &row[..n]),
         "customer": customer,
@@ -633,36 +647,34 @@ pub async fn customer(store: &Store, id: i64) -> Result<Json, ApiError> {
 /// `GET /api/customers/{id}/history`: the customer, their appointments and calls
 /// (every column), newest first.
 pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> {
-    let customer = customer_object(store, id)
-        .await?
-        .ok_or(ApiError::NotFound("Customer not found"))?;
     let appointments = table("appointments");
     let appointment_columns = all_columns(appointments);
-    let booked = store
-        .rows(
-            &format!(
-                "SELECT {} FROM appointments a WHERE a.customer_id = $1 \
-                 ORDER BY a.appointment_datetime DESC, a.id DESC",
-                select(appointments, &appointment_columns, "a")
-            ),
-            &[Param::Int(id)],
-            &kinds(appointments, &appointment_columns),
-        )
-        .await?;
     // Every column of each call, as the original sent its rows.
     let sessions = table("call_sessions");
     let call_columns = all_columns(sessions);
-    let calls = store
-        .rows(
-            &format!(
-                "SELECT {} FROM call_sessions s WHERE s.customer_id = $1 \
-                 ORDER BY s.started_at DESC NULLS LAST, s.id DESC",
-                select(sessions, &call_columns, "s")
-            ),
-            &[Param::Int(id)],
-            &kinds(sessions, &call_columns),
-        )
-        .await?;
+    let booked_sql = format!(
+        "SELECT {} FROM appointments a WHERE a.customer_id = $1 \
+         ORDER BY a.appointment_datetime DESC, a.id DESC",
+        select(appointments, &appointment_columns, "a")
+    );
+    let calls_sql = format!(
+        "SELECT {} FROM call_sessions s WHERE s.customer_id = $1 \
+         ORDER BY s.started_at DESC NULLS LAST, s.id DESC",
+        select(sessions, &call_columns, "s")
+    );
+    let by_id = [Param::Int(id)];
+    let (booked_kinds, call_kinds) = (
+        kinds(appointments, &appointment_columns),
+        kinds(sessions, &call_columns),
+    );
+    // The three at once: one round trip far from the database.
+    let (customer, booked, calls) = tokio::join!(
+        customer_object(store, id),
+        store.rows(&booked_sql, &by_id, &booked_kinds),
+        store.rows(&calls_sql, &by_id, &call_kinds),
+    );
+    let customer = customer?.ok_or(ApiError::NotFound("Customer not found"))?;
+    let (booked, calls) = (booked?, calls?);
     Ok(json!({
         "customer": customer,
         "appointments": rows_json(&appointment_columns, &booked),
