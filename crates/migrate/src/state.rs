@@ -142,9 +142,10 @@ pub(crate) async fn read(client: &impl GenericClient) -> Result<Option<State>, E
 
 /// Records `state`, replacing the previous one.
 pub(crate) async fn write(client: &impl GenericClient, state: &State) -> Result<(), Error> {
+    use tokio_postgres::types::Type;
     let digest = state.digest.map(|d| d.to_le_bytes().to_vec());
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO ava.sync_state \
              (source_digest, target_fingerprint, rejected_rows, source_stat) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (only_row) DO UPDATE SET \
@@ -153,10 +154,10 @@ pub(crate) async fn write(client: &impl GenericClient, state: &State) -> Result<
              rejected_rows = EXCLUDED.rejected_rows, \
              source_stat = EXCLUDED.source_stat, recorded_at = now()",
             &[
-                &digest,
-                &state.fingerprint.to_text(),
-                &state.rejected_rows,
-                &state.stat,
+                (&digest, Type::BYTEA),
+                (&state.fingerprint.to_text(), Type::TEXT_ARRAY),
+                (&state.rejected_rows, Type::INT8),
+                (&state.stat, Type::TEXT),
             ],
         )
         .await

@@ -346,13 +346,16 @@ pub async fn reset_sequence(
     client: &impl GenericClient,
     table: &Table,
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .batch_execute(&format!(
-            "SELECT setval(pg_get_serial_sequence('public.\"{0}\"', 'id'), \
-             greatest(coalesce(max(id), 0), 0) + 1, false) FROM public.\"{0}\"",
-            table.name
-        ))
-        .await
+    client.batch_execute(&reset_sequence_sql(table)).await
+}
+
+/// The statement of [`reset_sequence`] (several can go in one round trip).
+pub fn reset_sequence_sql(table: &Table) -> String {
+    format!(
+        "SELECT setval(pg_get_serial_sequence('public.\"{0}\"', 'id'), \
+         greatest(coalesce(max(id), 0), 0) + 1, false) FROM public.\"{0}\"",
+        table.name
+    )
 }
 
 #[cfg(test)]
