@@ -50,8 +50,9 @@ pub(crate) async fn capture(
     client: &impl GenericClient,
 ) -> Result<Vec<Deferred>, tokio_postgres::Error> {
     let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+    // Typed: no preparing round trip.
     let rows = client
-        .query(
+        .query_typed(
             "SELECT c.conname::text, t.relname::text, c.contype::text, \
                     format('ALTER TABLE public.%I ADD CONSTRAINT %I %s', t.relname, c.conname, \
                            pg_get_constraintdef(c.oid)) \
@@ -69,7 +70,7 @@ pub(crate) async fn capture(
              JOIN pg_class t ON t.oid = x.indrelid \
              WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
-            &[&names],
+            &[(&names, tokio_postgres::types::Type::TEXT_ARRAY)],
         )
         .await?;
     let mut deferred: Vec<Deferred> = rows

@@ -51,17 +51,29 @@ pub async fn migrate(
 
     progress.phase("scanning the SQLite file");
     let (mut rx, go) = reader::spawn(opts.sqlite.clone(), opts.batch_size, opts.rejects.clone());
-    let scan = match rx.recv().await {
+    // While the file is scanned (local work), the writer connections are opened (each
+    // a few round trips far from the server); they write nothing until the scan has
+    // passed, and are closed unused if it does not.
+    let (scanned, pool) = tokio::join!(rx.recv(), async {
+        if opts.dry_run || opts.force {
+            Ok(Vec::new())
+        } else {
+            open_pool(target).await
+        }
+    });
+    let pool = pool?;
+    let scan = match scanned {
         Some(Msg::Scanned(scan)) => scan,
         Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
         _ => return Err(MigrateError::Reader("no scan result".into())),
     };
-    let target_counts = counts(target.client())
-        .await
-        .map_err(|e| target.error("counting rows", e))?;
-    let interrupted = interrupted_run(target.client())
-        .await
-        .map_err(|e| target.error("reading ava.migrate_runs", e))?;
+    // Both at once: one round trip.
+    let (target_counts, interrupted) = futures_util::join!(
+        counts(target.client_ref()),
+        interrupted_run(target.client_ref())
+    );
+    let target_counts = target_counts.map_err(|e| target.error("counting rows", e))?;
+    let interrupted = interrupted.map_err(|e| target.error("reading ava.migrate_runs", e))?;
 
     let mut outcome = Outcome {
         action: Action::Copy,
@@ -163,7 +175,7 @@ pub async fn migrate(
             }),
         };
     }
-    copy_all(target, opts, progress, &scan, &mut rx, &mut outcome).await?;
+    copy_all(target, pool, opts, progress, &scan, &mut rx, &mut outcome).await?;
     outcome.wrote = true;
     Ok(outcome)
 }
@@ -271,7 +283,7 @@ async fn committed_ranges(
 /// we hold means no other run is live).
 async fn interrupted_run(client: &Client) -> Result<Option<Interrupted>, tokio_postgres::Error> {
     Ok(client
-        .query_opt(
+        .query_typed_opt(
             "SELECT id, started_at::text, rows_copied FROM ava.migrate_runs \
              WHERE status = 'running' ORDER BY id DESC LIMIT 1",
             &[],
@@ -288,6 +300,7 @@ async fn interrupted_run(client: &Client) -> Result<Option<Interrupted>, tokio_p
 /// progress; `--force` (Replace) does everything in one transaction.
 async fn copy_all(
     target: &mut Target,
+    pool: Vec<Target>,
     opts: &Options,
     progress: &dyn Progress,
     scan: &Scan,
@@ -302,62 +315,41 @@ async fn copy_all(
         .map(|i| i.run)
         .filter(|_| outcome.action == Action::Resume);
     let source = opts.sqlite.display().to_string();
-    // Connections to build indexes on in parallel afterwards (a plain run; `--force`
-    // builds inside its one transaction).
-    // The connections batches are written on and indexes built on (a plain run;
-    // `--force` does everything inside its one transaction on this connection).
-    let mut pool = Vec::new();
-    if !force {
-        // Opened together: each costs a few round trips (TCP, TLS, authentication).
-        let shared: &Target = target;
-        let distance = round_trip(shared.client_ref())
-            .await
-            .map_err(|e| query_error(&url, "timing a round trip", e))?;
-        let opened = futures_util::future::join_all(
-            (0..build_connections(distance)).map(|_| writer_connection(shared)),
-        )
-        .await;
-        for connection in opened {
-            pool.push(connection?);
-        }
-    }
     let client = target.client();
     let shown = &url;
     let fail = |context: &'static str| move |e| query_error(shown, context, e);
     // Each batch commit need not wait for its WAL flush: a server crash could lose the
     // last commits, but each batch commits with its progress row, so the run log stays
     // true to what is there.
-    client
-        .batch_execute("SET synchronous_commit = off")
-        .await
-        .map_err(fail("setting synchronous_commit"))?;
-    let run: i64 = client
-        .query_one(
-            "INSERT INTO ava.migrate_runs (mode, source) VALUES ($1, $2) RETURNING id",
-            &[&if force { "force" } else { "copy" }, &source],
+    // The run's row, and earlier interrupted runs superseded by it (a resumed run hands
+    // over its committed batches, so the ledger of this run covers everything in the
+    // target): one statement, one round trip, beside the session setting.
+    use tokio_postgres::types::Type;
+    let (mode, resumed_id) = (if force { "force" } else { "copy" }, resumed.unwrap_or(0));
+    let run_params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
+        (&mode, Type::TEXT),
+        (&source, Type::TEXT),
+        (&resumed_id, Type::INT8),
+    ];
+    let (set, run) = futures_util::join!(
+        client.batch_execute("SET synchronous_commit = off"),
+        client.query_typed_one(
+            "WITH run AS (INSERT INTO ava.migrate_runs (mode, source) VALUES ($1, $2) RETURNING id), \
+             batches AS (UPDATE ava.migrate_batches SET run_id = (SELECT id FROM run) \
+                         WHERE run_id = $3), \
+             runs AS (UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), \
+                      detail = CASE WHEN id = $3 \
+                               THEN 'interrupted; resumed by run ' || (SELECT id FROM run)::text \
+                               ELSE 'interrupted; superseded by a later run' END \
+                      WHERE status = 'running') \
+             SELECT id FROM run",
+            &run_params,
         )
-        .await
+    );
+    set.map_err(fail("setting synchronous_commit"))?;
+    let run: i64 = run
         .map_err(fail("recording the run in ava.migrate_runs"))?
         .get(0);
-    // Earlier interrupted runs are superseded by this one; a resumed run hands over
-    // its committed batches, so the ledger of this run covers everything in the target.
-    client
-        .execute(
-            "UPDATE ava.migrate_batches SET run_id = $1 WHERE run_id = $2",
-            &[&run, &resumed.unwrap_or(0)],
-        )
-        .await
-        .map_err(fail("taking over the interrupted run's batches"))?;
-    client
-        .execute(
-            "UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), \
-             detail = CASE WHEN id = $2 THEN 'interrupted; resumed by run ' || $1::text \
-                      ELSE 'interrupted; superseded by a later run' END \
-             WHERE status = 'running' AND id <> $1",
-            &[&run, &resumed.unwrap_or(0)],
-        )
-        .await
-        .map_err(fail("updating ava.migrate_runs"))?;
 
     // Take the indexes and constraints off, recording how to build them again.
     let tx = client
@@ -374,22 +366,26 @@ async fn copy_all(
     }
     // What sync compared against no longer holds; a resumed run keeps the hashes of
     // the batches it takes over.
-    state::clear(&tx, resumed.is_none())
-        .await
-        .map_err(fail("clearing ava.sync_state"))?;
-    let deferred = deferred::capture(&tx)
-        .await
-        .map_err(fail("reading the indexes and constraints"))?;
-    deferred::drop_all(&tx, &deferred)
-        .await
-        .map_err(fail("dropping the indexes and constraints for the load"))?;
+    // Pipelined: the clearing beside the reading, then the drops beside the recipe.
+    let (cleared, deferred) =
+        futures_util::join!(state::clear(&tx, resumed.is_none()), deferred::capture(&tx));
+    cleared.map_err(fail("clearing ava.sync_state"))?;
+    let deferred = deferred.map_err(fail("reading the indexes and constraints"))?;
     let (names, ddl) = deferred::columns(&deferred);
-    tx.execute(
-        "UPDATE ava.migrate_runs SET deferred_names = $2, deferred_ddl = $3 WHERE id = $1",
-        &[&run, &names, &ddl],
-    )
-    .await
-    .map_err(fail("recording the indexes and constraints to build"))?;
+    let recipe_params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
+        (&run, Type::INT8),
+        (&names, Type::TEXT_ARRAY),
+        (&ddl, Type::TEXT_ARRAY),
+    ];
+    let (dropped, recorded) = futures_util::join!(
+        deferred::drop_all(&tx, &deferred),
+        tx.execute_typed(
+            "UPDATE ava.migrate_runs SET deferred_names = $2, deferred_ddl = $3 WHERE id = $1",
+            &recipe_params,
+        )
+    );
+    dropped.map_err(fail("dropping the indexes and constraints for the load"))?;
+    recorded.map_err(fail("recording the indexes and constraints to build"))?;
     progress.phase(&format!(
         "loading without the {} indexes and constraints; they are built afterwards",
         deferred.len()
@@ -489,6 +485,24 @@ async fn copy_all(
         cause: error,
         cleanup,
     })
+}
+
+/// The connections batches are written on and indexes built on (a plain run; `--force`
+/// does everything inside its one transaction on the main connection): opened together,
+/// as many as [`build_connections`] says for the distance to the server.
+async fn open_pool(target: &Target) -> Result<Vec<Target>, MigrateError> {
+    let distance = round_trip(target.client_ref())
+        .await
+        .map_err(|e| query_error(target.url(), "timing a round trip", e))?;
+    let opened = futures_util::future::join_all(
+        (0..build_connections(distance)).map(|_| writer_connection(target)),
+    )
+    .await;
+    let mut pool = Vec::with_capacity(opened.len());
+    for connection in opened {
+        pool.push(connection?);
+    }
+    Ok(pool)
 }
 
 /// How many connections copy batches and build indexes at once: near the server, one per
@@ -933,28 +947,36 @@ async fn finish(
     recipe: &Recipe,
 ) -> Result<(), tokio_postgres::Error> {
     let run = recipe.run;
-    // Every sequence in one round trip.
-    tx.batch_execute(
-        &TABLES
-            .iter()
-            .map(ava_sink::reset_sequence_sql)
-            .collect::<Vec<_>>()
-            .join(";\n"),
-    )
-    .await?;
+    // Two round trips, the statements pipelined: every sequence beside the fingerprint
+    // (setval changes no row), then the state beside the run's row.
+    let sequences = TABLES
+        .iter()
+        .map(ava_sink::reset_sequence_sql)
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let (moved, fingerprint) =
+        futures_util::join!(tx.batch_execute(&sequences), state::Fingerprint::read(tx));
+    moved?;
     let state = state::State {
         digest: recipe.digest,
         stat: recipe.stat.clone(),
-        fingerprint: state::Fingerprint::read(tx).await?,
+        fingerprint: fingerprint?,
         rejected_rows: recipe.rejected_rows,
     };
-    state::write(tx, &state).await?;
-    tx.execute_typed(
-        "UPDATE ava.migrate_runs SET status = 'done', finished_at = now(), \
-         deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
-        &[(&run, tokio_postgres::types::Type::INT8)],
-    )
-    .await?;
+    let run_id = [(
+        &run as &(dyn tokio_postgres::types::ToSql + Sync),
+        tokio_postgres::types::Type::INT8,
+    )];
+    let (written, done) = futures_util::join!(
+        state::write(tx, &state),
+        tx.execute_typed(
+            "UPDATE ava.migrate_runs SET status = 'done', finished_at = now(), \
+             deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
+            &run_id,
+        )
+    );
+    written?;
+    done?;
     Ok(())
 }
 

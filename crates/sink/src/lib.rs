@@ -305,7 +305,10 @@ pub async fn counts(client: &impl GenericClient) -> Result<Vec<u64>, tokio_postg
         .map(|t| format!("(SELECT count(*) FROM public.\"{}\")", t.name))
         .collect::<Vec<_>>()
         .join(", ");
-    let row = client.query_one(&format!("SELECT {sql}"), &[]).await?;
+    // Typed: no preparing round trip.
+    let row = client
+        .query_typed_one(&format!("SELECT {sql}"), &[])
+        .await?;
     Ok((0..TABLES.len())
         .map(|i| row.get::<_, i64>(i) as u64)
         .collect())
