@@ -26,29 +26,6 @@ fn run(case: &Case, args: &[&str], file: &Path) -> Out {
     )
 }
 
-/// The one `error:` line of a run, asserting that there is exactly one and that
-/// nothing panicked. A file ava cannot read gives one line, the last; a bad-cell
-/// report lists the cells on the lines after it.
-#[track_caller]
-fn error_line(out: &Out) -> String {
-    assert!(!out.stderr.contains("panicked"), "a panic\n{out}");
-    assert!(!out.stdout.contains("panicked"), "a panic\n{out}");
-    let errors: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "not one error line\n{out}");
-    if out.code == 1 {
-        assert_eq!(
-            out.stderr.trim_end().lines().last(),
-            Some(errors[0]),
-            "the error is not one last line\n{out}"
-        );
-    }
-    errors[0].to_string()
-}
-
 /// The file's bytes (and its -journal's), to check that nothing wrote them.
 type Bytes = (Option<Vec<u8>>, Option<Vec<u8>>);
 

@@ -199,21 +199,11 @@ fn serve_refuses_file(file: &Path) -> String {
             .env_remove("SUPABASE_JWKS"),
     )
     .code(1);
-    let errors: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "not one error line\n{out}");
-    assert_eq!(
-        out.stderr.trim_end().lines().last(),
-        Some(errors[0]),
-        "{out}"
-    );
+    let error = error_line(&out);
     let (bytes, beside) = snapshot_file(file);
     assert!(bytes == before.0, "the refused file was written\n{out}");
     assert_eq!(beside, before.1, "files appeared or went beside it\n{out}");
-    errors[0].to_string()
+    error
 }
 
 /// A seeded file at `dir/name` (in WAL mode if `wal`, as a stopped server leaves it: no
