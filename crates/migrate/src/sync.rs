@@ -169,6 +169,14 @@ async fn attempt(
 ) -> Result<SyncReport, Attempt> {
     let started = Instant::now();
     let url = target.url().to_string();
+    // The file's digest is read while the target is asked its questions (far from the
+    // server those take longer than reading the file); it stands for the file only if
+    // the file's stat is the same before it and when it is used (see below).
+    let early_stat = file_stat(&opts.sqlite);
+    let early_digest = {
+        let path = opts.sqlite.clone();
+        tokio::task::spawn_blocking(move || file_digest(&path))
+    };
     progress.phase("checking the target schema");
     ava_migrations::ensure_ready(target).await?;
     if !opts.dry_run {
@@ -189,9 +197,9 @@ async fn attempt(
     let tx = begin(target)
         .await
         .map_err(fail("starting the sync transaction"))?;
-    let recorded = state::read(&tx)
-        .await
-        .map_err(fail("reading ava.sync_state"))?;
+    // Both at once (one round trip): what the last run recorded, and the target now.
+    let (recorded, fingerprint) = futures_util::join!(state::read(&tx), Fingerprint::read(&tx));
+    let recorded = recorded.map_err(fail("reading ava.sync_state"))?;
     let report = |tables, compared, wrote| SyncReport {
         tables,
         compared,
@@ -211,11 +219,7 @@ async fn attempt(
 
     // At once: the target's fingerprint; the file's digest, then (unless the file is
     // unchanged) the pass over the file, which needs the recorded hashes.
-    let fingerprint = async {
-        Fingerprint::read(&tx)
-            .await
-            .map_err(fail("reading the tables' fingerprints"))
-    };
+    let fingerprint = async { fingerprint.map_err(fail("reading the tables' fingerprints")) };
     // The recorded hashes, table by table as the pass reaches them.
     let (send_known, known) = std::sync::mpsc::channel();
     let (need, needed) = tokio::sync::oneshot::channel::<bool>();
@@ -237,8 +241,12 @@ async fn attempt(
     let stat = file_stat(&opts.sqlite);
     let pass = async {
         if recorded.stat.as_ref() == Some(&stat) {
-            // Perhaps unchanged: the digest decides, before any snapshot is taken.
-            let digest = digest_of(&opts.sqlite).await?;
+            // Perhaps unchanged: the digest decides, before any snapshot is taken — the
+            // one read at the start if the file's stat has not moved since.
+            let digest = match early_digest.await {
+                Ok(Ok(digest)) if early_stat == stat => digest,
+                _ => digest_of(&opts.sqlite).await?,
+            };
             if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
                 let _ = need.send(false);
                 return Ok((Some(digest), None));
