@@ -137,6 +137,13 @@ pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
             t.copied as f64 / t.seconds.max(1e-9)
         );
     }
+    // The tables overlap (the next starts while the last batches of the one before
+    // are in flight): the total is the copy's wall time when it is known.
+    let total_secs = if outcome.copy_seconds > 0.0 {
+        outcome.copy_seconds
+    } else {
+        secs
+    };
     println!(
         "  {:<15} {:>12} {:>12} {:>10} {:>9.2} {:>11.0}",
         "total",
@@ -147,8 +154,8 @@ pub fn migrate(outcome: &Outcome, opts: &Options, url: &str) {
             .iter()
             .map(|t| t.converted_total())
             .sum::<u64>(),
-        secs,
-        rows as f64 / secs.max(1e-9)
+        total_secs,
+        rows as f64 / total_secs.max(1e-9)
     );
     converted(outcome);
     let rejected: u64 = outcome.rejected.iter().sum();

@@ -173,6 +173,9 @@ pub struct Outcome {
     /// (a run killed before its last step, or rows copied by another tool): moved past
     /// it, or with `--dry-run` to be moved.
     pub sequences_behind: Vec<&'static str>,
+    /// The copy's wall time, first batch to last (the tables' own times overlap: the
+    /// next table starts while the last batches of the one before are in flight).
+    pub copy_seconds: f64,
 }
 
 /// An earlier `ava migrate` that never finished (killed, or its clean-up failed).

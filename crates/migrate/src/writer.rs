@@ -100,6 +100,7 @@ pub async fn migrate(
         bad_total: scan.bad_total,
         interrupted,
         sequences_behind: Vec::new(),
+        copy_seconds: 0.0,
         rejected: scan.rejected.iter().map(|ids| ids.len() as u64).collect(),
     };
     // With `--on-error skip` the rejected rows are left out, of the copy and of every
@@ -823,6 +824,33 @@ async fn record_batch(
         .map(drop)
 }
 
+/// Per table, during the copy: batches in flight, whether the reader is done with it,
+/// when it started.
+struct Tables {
+    pending: Vec<usize>,
+    read: Vec<bool>,
+    started: Vec<Instant>,
+    finished: Vec<bool>,
+}
+
+impl Tables {
+    /// A batch of `table` landed: the table is finished if it was its last.
+    fn landed(&mut self, table: usize, outcome: &mut Outcome, progress: &dyn Progress) {
+        self.pending[table] = self.pending[table].saturating_sub(1);
+        self.landed_none(table, outcome, progress);
+    }
+
+    /// Finishes `table` if the reader is done with it and none of its batches is in
+    /// flight.
+    fn landed_none(&mut self, table: usize, outcome: &mut Outcome, progress: &dyn Progress) {
+        if self.read[table] && self.pending[table] == 0 && !self.finished[table] {
+            self.finished[table] = true;
+            outcome.tables[table].seconds = self.started[table].elapsed().as_secs_f64();
+            progress.table_finished(TABLES[table].name);
+        }
+    }
+}
+
 /// A batch that has landed (or failed): its connection, table and rows.
 type Landed<'c, 't> = (Conn<'c, 't>, usize, u64, Result<u64, tokio_postgres::Error>);
 
@@ -872,8 +900,19 @@ async fn drain(
             Writer::Single { tx, .. } => vec![Conn::Inside(tx)],
         };
         let mut in_flight = FuturesUnordered::new();
-        let mut table_start = Instant::now();
+        // No barrier between tables: the next table's batches go out while the last
+        // ones of the previous table are still in flight (the constraints are off
+        // during the load, so order does not matter), and a table is finished when the
+        // reader is done with it and its last batch has landed. Far from the server a
+        // barrier would cost a round trip and an idle pool at every table.
+        let mut tables = Tables {
+            pending: vec![0; TABLES.len()],
+            read: vec![false; TABLES.len()],
+            started: vec![Instant::now(); TABLES.len()],
+            finished: vec![false; TABLES.len()],
+        };
         let mut current = 0;
+        let copy_started = Instant::now();
         progress.table_started(TABLES[0].name, scan.counts[0]);
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -887,12 +926,16 @@ async fn drain(
                     let batch = Batch { data, ids, hashes };
                     if idle.is_empty() {
                         if let Some(landed) = in_flight.next().await {
+                            let landed: Landed = landed;
+                            let table = landed.1;
                             book(landed, &mut idle, outcome, progress)?;
+                            tables.landed(table, outcome, progress);
                         }
                     }
                     let Some(conn) = idle.pop() else {
                         return Err((TABLES[table].name, "no connection to write on".into()));
                     };
+                    tables.pending[table] += 1;
                     in_flight.push(async move {
                         let (conn, result) =
                             conn.write(&TABLES[table], &batch, run, progress).await;
@@ -900,24 +943,24 @@ async fn drain(
                     });
                 }
                 Msg::TableDone(table) => {
-                    while let Some(landed) = in_flight.next().await {
-                        book(landed, &mut idle, outcome, progress)?;
-                    }
-                    outcome.tables[table].seconds = table_start.elapsed().as_secs_f64();
-                    progress.table_finished(TABLES[table].name);
+                    tables.read[table] = true;
+                    tables.landed_none(table, outcome, progress);
                     current = table + 1;
                     if let Some(next) = TABLES.get(current) {
+                        tables.started[current] = Instant::now();
                         progress.table_started(next.name, scan.counts[current]);
                     }
-                    table_start = Instant::now();
                 }
                 Msg::Failed(e) => return Err((table_name(current), Box::new(describe(e)))),
                 Msg::Scanned(_) => {}
             }
         }
         while let Some(landed) = in_flight.next().await {
+            let table = landed.1;
             book(landed, &mut idle, outcome, progress)?;
+            tables.landed(table, outcome, progress);
         }
+        outcome.copy_seconds = copy_started.elapsed().as_secs_f64();
         if current < TABLES.len() {
             return Err((
                 table_name(current),
