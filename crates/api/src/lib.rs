@@ -61,25 +61,20 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn at(location: request::Location, name: &str, message: impl Into<String>) -> Invalid {
-        let message = message.into();
         Invalid {
             location: location.name(),
             name: name.to_string(),
-            kind: if message == "field required" {
-                "missing"
-            } else {
-                "value_error"
-            },
-            message,
+            message: message.into(),
+            kind: "value_error",
         }
     }
 
-    pub fn query(name: &str, message: impl Into<String>) -> Invalid {
-        Invalid::at(request::Location::Query, name, message)
-    }
-
-    pub fn body(name: &str, message: impl Into<String>) -> Invalid {
-        Invalid::at(request::Location::Body, name, message)
+    /// A required parameter or field that is absent (FastAPI's `missing`).
+    pub fn missing(location: request::Location, name: &str) -> Invalid {
+        Invalid {
+            kind: "missing",
+            ..Invalid::at(location, name, "field required")
+        }
     }
 
     /// A parameter or field the route does not take (FastAPI's `extra="forbid"`).

@@ -404,7 +404,7 @@ impl Query {
                     .text(v)
                     .map_err(|m| field.invalid(Location::Query, m))?,
                 None if field.required => {
-                    return Err(field.invalid(Location::Query, "field required".into()))
+                    return Err(Invalid::missing(Location::Query, field.name))
                 }
                 None => {}
             }
@@ -521,7 +521,7 @@ pub trait Body: DeserializeOwned {
         for field in &fields {
             match object.get(field.name) {
                 None | Some(Json::Null) if field.required => {
-                    return Err(field.invalid(Location::Body, "field required".into()))
+                    return Err(Invalid::missing(Location::Body, field.name))
                 }
                 None | Some(Json::Null) => {}
                 Some(value) => field

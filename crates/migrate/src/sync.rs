@@ -170,12 +170,15 @@ async fn attempt(
     let started = Instant::now();
     let url = target.url().to_string();
     // The file's digest is read while the target is asked its questions (far from the
-    // server those take longer than reading the file); it stands for the file only if
-    // the file's stat is the same before it and when it is used (see below).
+    // server those take longer than reading the file), with a watch on SQLite's commits
+    // started before it; how each way of comparing may use it is said where it does.
     let early_stat = file_stat(&opts.sqlite);
-    let early_digest = {
+    let early = {
         let path = opts.sqlite.clone();
-        tokio::task::spawn_blocking(move || file_digest(&path))
+        tokio::task::spawn_blocking(move || {
+            let watch = CommitWatch::start(&path).ok();
+            (watch, file_digest(&path).ok())
+        })
     };
     progress.phase("checking the target schema");
     ava_migrations::ensure_ready(target).await?;
@@ -243,8 +246,8 @@ async fn attempt(
         if recorded.stat.as_ref() == Some(&stat) {
             // Perhaps unchanged: the digest decides, before any snapshot is taken — the
             // one read at the start if the file's stat has not moved since.
-            let digest = match early_digest.await {
-                Ok(Ok(digest)) if early_stat == stat => digest,
+            let digest = match early.await {
+                Ok((_, Some(digest))) if early_stat == stat => digest,
                 _ => digest_of(&opts.sqlite).await?,
             };
             if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
@@ -256,20 +259,31 @@ async fn attempt(
             let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
             return Ok((Some(digest), Some(found)));
         }
-        // Changed: the pass starts at once and the digest is read beside it. It stands
-        // for the pass's snapshot only if no commit landed from before the one to after
-        // the other; otherwise none is recorded (the next run reads the file).
+        // Changed: the pass starts at once, with the digest read at the start (or, if
+        // that failed, one read beside it). It stands for the pass's snapshot only if
+        // no commit landed from before the one to after the other; otherwise none is
+        // recorded (the next run reads the file).
         let _ = need.send(true);
         progress.phase("reading the SQLite file");
-        let path = opts.sqlite.clone();
-        let watch = tokio::task::spawn_blocking(move || CommitWatch::start(&path))
-            .await
-            .map_err(thread)??;
-        let (digest, found) = tokio::join!(
-            digest_of(&opts.sqlite),
-            run_pass(&opts.sqlite, opts, &url, known, true, keys_always)
-        );
-        let (digest, found) = (digest?, found?);
+        // The digest read at the start serves, its watch having started before it: no
+        // commit from then to the pass's end means it is the pass's snapshot's digest.
+        let (watch, digest, found) = match early.await {
+            Ok((Some(watch), Some(digest))) => {
+                let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
+                (watch, digest, found)
+            }
+            _ => {
+                let path = opts.sqlite.clone();
+                let watch = tokio::task::spawn_blocking(move || CommitWatch::start(&path))
+                    .await
+                    .map_err(thread)??;
+                let (digest, found) = tokio::join!(
+                    digest_of(&opts.sqlite),
+                    run_pass(&opts.sqlite, opts, &url, known, true, keys_always)
+                );
+                (watch, digest?, found?)
+            }
+        };
         let quiet = tokio::task::spawn_blocking(move || watch.quiet())
             .await
             .map_err(thread)??;

@@ -58,18 +58,23 @@ fn cached_query_fields(route: &str) -> Option<Vec<Field>> {
 /// and its checked query normalised; `None` when the route refuses either.
 pub(crate) fn cache_key(route: &str, uri: &Uri) -> Option<String> {
     let query = Query::parse(&cached_query_fields(route)?, uri.query()).ok()?;
-    let mut path = Vec::new();
-    let (templates, segments) = (route.split('/'), uri.path().split('/'));
-    if route.split('/').count() != uri.path().split('/').count() {
+    let (templates, segments): (Vec<&str>, Vec<&str>) =
+        (route.split('/').collect(), uri.path().split('/').collect());
+    if templates.len() != segments.len() {
         return None;
     }
-    for (template, segment) in templates.zip(segments) {
-        if template.starts_with('{') {
-            path.push(segment.parse::<i64>().ok()?.to_string());
-        } else {
-            path.push(segment.to_string());
-        }
-    }
+    let path = templates
+        .iter()
+        .zip(&segments)
+        .map(|(template, segment)| {
+            if template.starts_with('{') {
+                // An id, spelt one way (`007` and `7` are one question).
+                segment.parse::<i64>().ok().map(|id| id.to_string())
+            } else {
+                Some((*segment).to_string())
+            }
+        })
+        .collect::<Option<Vec<String>>>()?;
     Some(format!("{}?{}", path.join("/"), query.key()))
 }
 
