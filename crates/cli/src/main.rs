@@ -63,11 +63,14 @@ enum Command {
     Db(DbCommand),
     /// Copy the SQLite file's five tables into the target.
     ///
-    /// Scans every cell first (nothing is written if any cannot be stored faithfully), then
-    /// copies customers, appointments, call_sessions, call_events and daily_metrics with binary
-    /// COPY, committing every batch, and moves every id sequence past max(id). A target that
-    /// already holds exactly the source is left alone ("already migrated"); one holding other
-    /// rows is refused unless --force. The session's statement_timeout is set to 0 so long
+    /// Checks every cell and copies customers, appointments, call_sessions, call_events and
+    /// daily_metrics with binary COPY, committing every batch, then builds the indexes and
+    /// moves every id sequence past max(id). Into an empty target the copy runs while the file
+    /// is read: should any cell prove unstorable, the rows copied are removed again and the
+    /// target is left as it was. Into any other target the whole file is checked first and
+    /// nothing is written if a cell cannot be stored faithfully. A target that already holds
+    /// exactly the source is left alone ("already migrated"); one holding other rows is
+    /// refused unless --force. The session's statement_timeout is set to 0 so long
     /// copies are not cancelled (Supabase's default is 2 minutes).
     Migrate(MigrateArgs),
     /// Make a migrated target equal to the SQLite file again, writing only what differs.

@@ -45,9 +45,12 @@ impl Deferred {
 
 /// Every primary key, index and foreign key of the five tables, except a primary key
 /// that a table outside the five refers to (dropping it would mean dropping their
-/// foreign key too).
+/// foreign key too), in the order they are built again: `sizes` (rows per table, catalog
+/// order) puts the largest tables' first, so that the longest builds start first and
+/// the connections finish together.
 pub(crate) async fn capture(
     client: &impl GenericClient,
+    sizes: &[u64],
 ) -> Result<Vec<Deferred>, tokio_postgres::Error> {
     let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
     // Typed: no preparing round trip.
@@ -82,8 +85,20 @@ pub(crate) async fn capture(
             create: r.get(3),
         })
         .collect();
-    // Creation order: primary keys, then indexes, then foreign keys.
-    deferred.sort_by_key(|d| (d.phase(), d.kind != 'p', d.name.clone()));
+    // Creation order: primary keys and indexes, then foreign keys; the largest tables
+    // first.
+    let size = |d: &Deferred| {
+        let table = TABLES.iter().position(|t| t.name == d.table);
+        table.and_then(|t| sizes.get(t)).copied().unwrap_or(0)
+    };
+    deferred.sort_by_key(|d| {
+        (
+            d.phase(),
+            std::cmp::Reverse(size(d)),
+            d.kind != 'p',
+            d.name.clone(),
+        )
+    });
     Ok(deferred)
 }
 

@@ -223,8 +223,14 @@ pub enum MigrateError {
         run: i64,
         objects: usize,
     },
-    #[error("{} cell(s) cannot be stored faithfully; nothing was written. The first ones:\n{}", total, cells.iter().take(20).map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
-    BadCells { cells: Vec<BadCell>, total: u64 },
+    #[error("{} cell(s) cannot be stored faithfully; {}. The first ones:\n{}", total, .undone.as_deref().unwrap_or("nothing was written"), cells.iter().take(20).map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
+    BadCells {
+        cells: Vec<BadCell>,
+        total: u64,
+        /// For a run that copied while it read the file: how the rows it had copied
+        /// before the first bad one were undone (or why they could not be).
+        undone: Option<String>,
+    },
     #[error("{url} already holds rows that are not the source's ({}); nothing was written. {}", describe_counts(.tables), .interrupted.as_ref().map(|i| format!("They were left by run {} started {}, which was interrupted after {} rows: pass --resume to finish it, or --force to replace them.", i.run, i.started_at, i.rows_copied)).unwrap_or_else(|| "Use an empty database, or pass --force to replace them.".into()))]
     TargetNotEmpty {
         url: String,
@@ -238,6 +244,10 @@ pub enum MigrateError {
         cause: Box<dyn std::error::Error + Send + Sync>,
         cleanup: String,
     },
+    /// The file turned out unreadable part-way through a run that copied while reading
+    /// it; the run was undone.
+    #[error("{source}; {undone}")]
+    SourceMidway { source: SourceError, undone: String },
     #[error("the SQLite reader stopped unexpectedly: {0}")]
     Reader(String),
     #[error("cannot write the rejects file {}: {source}; choose a writable path", .path.display())]

@@ -31,8 +31,32 @@ pub(crate) struct Scan {
     pub rejected: Vec<Vec<i64>>,
 }
 
+impl Scan {
+    /// [`Mode::Stream`]'s stand-in until the verdict: only the row counts.
+    pub(crate) fn counted(counts: Vec<u64>) -> Scan {
+        Scan {
+            digest: None,
+            stat: None,
+            converted: vec![Vec::new(); counts.len()],
+            rejected: vec![Vec::new(); counts.len()],
+            counts,
+            bad: Vec::new(),
+            bad_total: 0,
+        }
+    }
+
+    /// Rows rejected in all tables.
+    pub(crate) fn rejected_rows(&self) -> i64 {
+        self.rejected.iter().map(|ids| ids.len() as i64).sum()
+    }
+}
+
 /// Messages from the reader to the writer.
 pub(crate) enum Msg {
+    /// [`Mode::Stream`]: the rows per table, sent before the first batch (for progress).
+    Counted(Vec<u64>),
+    /// What the scan found. [`Mode::ScanFirst`]: before any batch; [`Mode::Stream`]:
+    /// after the last one, as the verdict on everything sent.
     Scanned(Scan),
     Batch {
         table: usize,
@@ -65,12 +89,27 @@ impl From<SourceError> for ReaderError {
     }
 }
 
-/// Starts the reader. It sends [`Msg::Scanned`], then waits: `true` on `go` streams the
+/// How the reader goes through the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Scan every row, send [`Msg::Scanned`], then wait for the writer's [`Go`] and read
+    /// the file again, encoding: nothing is written before the whole file is known good.
+    ScanFirst,
+    /// One pass: each row is checked and, while no row has been rejected, encoded and
+    /// sent at once, so the copy overlaps the scan. [`Msg::Scanned`] comes last; if it
+    /// found anything wrong, the batches stopped at the first rejected row and the writer
+    /// undoes what it wrote (used only for a plain run into an empty target, which it can
+    /// empty again).
+    Stream,
+}
+
+/// Starts the reader: see [`Mode`]. In [`Mode::ScanFirst`], `true` on `go` streams the
 /// batches, `false` (or the writer going away) ends it.
 pub(crate) fn spawn(
     path: PathBuf,
     batch_size: u64,
     rejects: Option<PathBuf>,
+    mode: Mode,
 ) -> (mpsc::Receiver<Msg>, std_mpsc::Sender<Option<Go>>) {
     // Room for a batch per writer connection and one more being built.
     let (tx, rx) = mpsc::channel(4);
@@ -78,7 +117,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("ava-sqlite-reader".into())
         .spawn(move || {
-            if let Err(e) = run(&path, batch_size, rejects.as_deref(), &tx, &go_rx) {
+            if let Err(e) = run(&path, batch_size, rejects.as_deref(), mode, &tx, &go_rx) {
                 let _ = tx.blocking_send(Msg::Failed(e));
             }
         })
@@ -96,6 +135,7 @@ fn run(
     path: &Path,
     batch_size: u64,
     rejects: Option<&Path>,
+    mode: Mode,
     tx: &mpsc::Sender<Msg>,
     go: &std_mpsc::Receiver<Option<Go>>,
 ) -> Result<(), ReaderError> {
@@ -103,6 +143,23 @@ fn run(
     let digest = file_digest(path)?;
     let mut source = Source::open(path)?;
     let snap = source.snapshot()?;
+    if mode == Mode::Stream {
+        let counts = TABLES
+            .iter()
+            .map(|t| snap.count(t))
+            .collect::<Result<_, _>>()?;
+        send(tx, Msg::Counted(counts))?;
+        let mut encoder = Encoder {
+            tx,
+            batch: Batcher::new(batch_size),
+            scratch: Vec::new(),
+            hash: 0,
+            rejected: false,
+        };
+        let mut scan = scan(&snap, rejects, &mut encoder)?;
+        (scan.digest, scan.stat) = (Some(digest), Some(stat));
+        return send(tx, Msg::Scanned(scan));
+    }
     let mut scan = scan(&snap, rejects, &mut ())?;
     (scan.digest, scan.stat) = (Some(digest), Some(stat));
     send(tx, Msg::Scanned(scan))?;
@@ -111,9 +168,7 @@ fn run(
     };
     for (i, table) in TABLES.iter().enumerate() {
         let mut changed = vec![0u64; table.columns.len()];
-        let mut batch = CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4);
-        let mut ids = (0, 0);
-        let mut hashes = Vec::new();
+        let mut batch = Batcher::new(batch_size);
         let mut scratch = Vec::new();
         // Rows come in id order, so one pass over the sorted ranges finds the skipped.
         let mut skip = go.skip.get(i).map_or(&[][..], Vec::as_slice);
@@ -125,11 +180,6 @@ fn run(
                 if skip.first().is_some_and(|r| r.0 <= id) {
                     return Ok(());
                 }
-                ids = if batch.is_empty() {
-                    (id, id)
-                } else {
-                    (ids.0, id)
-                };
             }
             let values = convert_row(table, cells, &mut changed).map_err(|mut bad| {
                 let (column, error) = bad.swap_remove(0);
@@ -140,47 +190,119 @@ fn run(
                     problem: Problem::Cell(error),
                 })
             })?;
-            encode_row(&mut batch, table, &values);
-            if let Value::Int(id) = values[0] {
-                crate::state::pack(&mut hashes, id, raw_hash(cells, &mut scratch));
-            }
-            if batch.rows() >= batch_size || batch.len() >= MAX_BATCH_BYTES {
-                let full =
-                    std::mem::replace(&mut batch, CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4));
-                send_batch(tx, i, full, ids, std::mem::take(&mut hashes))?;
-            }
-            Ok(())
+            batch.push(tx, i, &values, raw_hash(cells, &mut scratch))
         })?;
-        if !batch.is_empty() {
-            send_batch(tx, i, batch, ids, hashes)?;
-        }
+        batch.flush(tx, i)?;
         send(tx, Msg::TableDone(i))?;
     }
     Ok(())
 }
 
-fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<(), ReaderError> {
-    tx.blocking_send(msg).map_err(|_| ReaderError::Stopped)
-}
-
-fn send_batch(
-    tx: &mpsc::Sender<Msg>,
-    table: usize,
-    batch: CopyBuffer,
+/// The batch being built: rows encoded for binary COPY, their first and last ids and
+/// their packed raw hashes; sent when it holds `size` rows or [`MAX_BATCH_BYTES`].
+struct Batcher {
+    size: u64,
+    rows: CopyBuffer,
     ids: (i64, i64),
     hashes: Vec<u8>,
-) -> Result<(), ReaderError> {
-    let rows = batch.rows();
-    send(
-        tx,
-        Msg::Batch {
-            table,
-            data: batch.finish(),
-            rows,
-            ids,
-            hashes: hashes.into(),
-        },
-    )
+}
+
+impl Batcher {
+    fn new(size: u64) -> Batcher {
+        Batcher {
+            size,
+            rows: CopyBuffer::with_capacity(MAX_BATCH_BYTES / 4),
+            ids: (0, 0),
+            hashes: Vec::new(),
+        }
+    }
+
+    /// Adds a row of `TABLES[table]` (its values, and the raw hash of its cells), sending
+    /// the batch when it is full.
+    fn push(
+        &mut self,
+        tx: &mpsc::Sender<Msg>,
+        table: usize,
+        values: &[Value<'_>],
+        hash: u128,
+    ) -> Result<(), ReaderError> {
+        if let Value::Int(id) = values[0] {
+            self.ids = if self.rows.is_empty() {
+                (id, id)
+            } else {
+                (self.ids.0, id)
+            };
+            crate::state::pack(&mut self.hashes, id, hash);
+        }
+        encode_row(&mut self.rows, &TABLES[table], values);
+        if self.rows.rows() >= self.size || self.rows.len() >= MAX_BATCH_BYTES {
+            self.flush(tx, table)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what the batch holds, if anything.
+    fn flush(&mut self, tx: &mpsc::Sender<Msg>, table: usize) -> Result<(), ReaderError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(self, Batcher::new(self.size));
+        let rows = full.rows.rows();
+        send(
+            tx,
+            Msg::Batch {
+                table,
+                data: full.rows.finish(),
+                rows,
+                ids: full.ids,
+                hashes: full.hashes.into(),
+            },
+        )
+    }
+}
+
+/// [`Mode::Stream`]: encodes and sends the rows the scan accepts, as it accepts them,
+/// until it rejects one; from then on it only lets the scan go on, to list every
+/// problem.
+struct Encoder<'a> {
+    tx: &'a mpsc::Sender<Msg>,
+    batch: Batcher,
+    scratch: Vec<u8>,
+    /// The raw hash of the row being checked.
+    hash: u128,
+    rejected: bool,
+}
+
+impl Visit for Encoder<'_> {
+    fn check(&mut self, _table: usize, cells: &[Cell<'_>]) -> Check {
+        if !self.rejected {
+            self.hash = raw_hash(cells, &mut self.scratch);
+        }
+        Check::Full
+    }
+
+    fn row(&mut self, table: usize, accepted: Option<&[Value<'_>]>) -> Result<(), ReaderError> {
+        match accepted {
+            _ if self.rejected => Ok(()),
+            Some(values) => self.batch.push(self.tx, table, values, self.hash),
+            None => {
+                self.rejected = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn table_done(&mut self, table: usize) -> Result<(), ReaderError> {
+        if self.rejected {
+            return Ok(());
+        }
+        self.batch.flush(self.tx, table)?;
+        send(self.tx, Msg::TableDone(table))
+    }
+}
+
+fn send(tx: &mpsc::Sender<Msg>, msg: Msg) -> Result<(), ReaderError> {
+    tx.blocking_send(msg).map_err(|_| ReaderError::Stopped)
 }
 
 /// Opens `path` and scans one snapshot of it with `visit` (see [`scan`]).
@@ -215,10 +337,15 @@ pub(crate) trait Visit {
         Check::Full
     }
     /// After each row is checked: its values if it is accepted (every value, only the
-    /// keys, or none, as [`Visit::check`] said), `None` if it is rejected.
-    fn row(&mut self, _table: usize, _accepted: Option<&[Value<'_>]>) {}
-    /// After the last row of a table.
-    fn table_done(&mut self, _table: usize) {}
+    /// keys, or none, as [`Visit::check`] said), `None` if it is rejected. An error
+    /// ends the scan.
+    fn row(&mut self, _table: usize, _accepted: Option<&[Value<'_>]>) -> Result<(), ReaderError> {
+        Ok(())
+    }
+    /// After the last row of a table. An error ends the scan.
+    fn table_done(&mut self, _table: usize) -> Result<(), ReaderError> {
+        Ok(())
+    }
 }
 
 /// A scan that only checks.
@@ -267,7 +394,7 @@ fn scan(
             rows += 1;
             let how = visit.check(t, cells);
             let (problems, values) = check.row(cells, how, &parent_ids, &scan.rejected);
-            visit.row(t, values.as_deref().filter(|_| problems.is_empty()));
+            visit.row(t, values.as_deref().filter(|_| problems.is_empty()))?;
             // A row with a bad cell still exists, so its children are not orphans.
             if let Cell::Integer(id) = cells[0] {
                 if is_parent && ids.last().is_none_or(|last| *last < id) {
@@ -297,7 +424,7 @@ fn scan(
             }
             Ok(())
         })?;
-        visit.table_done(t);
+        visit.table_done(t)?;
         parent_ids.push(ids);
         scan.counts.push(rows);
         scan.converted.push(check.changed);

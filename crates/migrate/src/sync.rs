@@ -322,7 +322,7 @@ async fn attempt(
         digest,
         stat: Some(stat),
         fingerprint,
-        rejected_rows: rejected_rows(&scan),
+        rejected_rows: scan.rejected_rows(),
     };
     let hashes = Recording::Patch {
         patches: &patches,
@@ -437,7 +437,7 @@ async fn every_row(
         digest: Some(digest),
         stat: Some(stat),
         fingerprint,
-        rejected_rows: rejected_rows(&scan),
+        rejected_rows: scan.rejected_rows(),
     });
     // A rejected row the target holds from before is kept, its source unknown.
     let mut hashes = pass.hashes;
@@ -483,16 +483,13 @@ fn thread(e: tokio::task::JoinError) -> MigrateError {
     MigrateError::Reader(e.to_string())
 }
 
-fn rejected_rows(scan: &Scan) -> i64 {
-    scan.rejected.iter().map(|ids| ids.len() as i64).sum()
-}
-
 /// The scan's verdict: bad cells refuse the sync unless `--on-error skip`.
 fn accept(scan: Scan, opts: &SyncOptions) -> Result<Scan, MigrateError> {
     if scan.bad_total > 0 && opts.rejects.is_none() {
         return Err(MigrateError::BadCells {
             cells: scan.bad,
             total: scan.bad_total,
+            undone: None,
         });
     }
     Ok(scan)
@@ -624,15 +621,15 @@ impl Visit for Pass {
         }
     }
 
-    fn row(&mut self, table: usize, accepted: Option<&[Value<'_>]>) {
+    fn row(&mut self, table: usize, accepted: Option<&[Value<'_>]>) -> Result<(), ReaderError> {
         let Some((id, hash, recorded)) = self.current.take() else {
-            return;
+            return Ok(());
         };
         match accepted {
             Some(values) => {
                 self.hashes[table].push((id, hash));
                 if recorded == Some(hash) || !self.encode {
-                    return;
+                    return Ok(());
                 }
                 let counts = &mut self.tables[table];
                 if recorded.is_some() {
@@ -655,9 +652,10 @@ impl Visit for Pass {
                 }
             }
         }
+        Ok(())
     }
 
-    fn table_done(&mut self, table: usize) {
+    fn table_done(&mut self, table: usize) -> Result<(), ReaderError> {
         self.reach(table);
         let rest = &self.known[table][self.at.min(self.known[table].len())..];
         self.changes.deletes[table].extend(rest.iter().map(|k| k.0));
@@ -666,6 +664,7 @@ impl Visit for Pass {
         if !self.batch.is_empty() {
             self.flush(table);
         }
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use ava_catalog::{Table, TABLES};
 use ava_sink::{copy_in, counts, describe as describe_pg, reset_sequence, sequence_behind, Target};
+use ava_source::SourceError;
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_postgres::{Client, GenericClient, Transaction};
@@ -49,24 +50,6 @@ pub async fn migrate(
     }
     target.check_schema().await?;
 
-    progress.phase("scanning the SQLite file");
-    let (mut rx, go) = reader::spawn(opts.sqlite.clone(), opts.batch_size, opts.rejects.clone());
-    // While the file is scanned (local work), the writer connections are opened (each
-    // a few round trips far from the server); they write nothing until the scan has
-    // passed, and are closed unused if it does not.
-    let (scanned, pool) = tokio::join!(rx.recv(), async {
-        if opts.dry_run || opts.force {
-            Ok(Vec::new())
-        } else {
-            open_pool(target).await
-        }
-    });
-    let pool = pool?;
-    let scan = match scanned {
-        Some(Msg::Scanned(scan)) => scan,
-        Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
-        _ => return Err(MigrateError::Reader("no scan result".into())),
-    };
     // Both at once: one round trip.
     let (target_counts, interrupted) = futures_util::join!(
         counts(target.client_ref()),
@@ -74,6 +57,49 @@ pub async fn migrate(
     );
     let target_counts = target_counts.map_err(|e| target.error("counting rows", e))?;
     let interrupted = interrupted.map_err(|e| target.error("reading ava.migrate_runs", e))?;
+    let resume = match (&interrupted, opts.resume) {
+        (Some(i), true) => Some(i.run),
+        (None, true) => {
+            progress.phase("no interrupted run to resume: migrating as usual");
+            None
+        }
+        _ => None,
+    };
+    let empty = target_counts.iter().all(|n| *n == 0);
+    // A plain run into an empty target reads the file once, copying while it checks:
+    // should a row turn out bad, the run empties the target again. Every other run
+    // checks the whole file before it writes anything.
+    let stream = empty && resume.is_none() && opts.rejects.is_none() && !opts.dry_run;
+    let mode = if stream {
+        progress.phase("copying while the SQLite file is read and checked");
+        reader::Mode::Stream
+    } else {
+        progress.phase("scanning the SQLite file");
+        reader::Mode::ScanFirst
+    };
+    let (mut rx, go) = reader::spawn(
+        opts.sqlite.clone(),
+        opts.batch_size,
+        opts.rejects.clone(),
+        mode,
+    );
+    // While the file is read (local work), the writer connections are opened (each a
+    // few round trips far from the server). A run that replaces rows (`--force`) writes
+    // in one transaction on this connection instead.
+    let (first, pool) = tokio::join!(rx.recv(), async {
+        if opts.dry_run || !(empty || resume.is_some()) {
+            Ok(Vec::new())
+        } else {
+            open_pool(target).await
+        }
+    });
+    let pool = pool?;
+    let scan = match first {
+        Some(Msg::Scanned(scan)) => scan,
+        Some(Msg::Counted(counts)) => Scan::counted(counts),
+        Some(Msg::Failed(e)) => return Err(reader_error(e, &url)),
+        _ => return Err(MigrateError::Reader("no scan result".into())),
+    };
 
     let mut outcome = Outcome {
         action: Action::Copy,
@@ -86,23 +112,18 @@ pub async fn migrate(
                 source_rows: scan.counts[i],
                 target_rows: target_counts[i],
                 copied: 0,
-                converted: t
-                    .columns
-                    .iter()
-                    .zip(&scan.converted[i])
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(c, n)| (c.name, *n))
-                    .collect(),
+                converted: Vec::new(),
                 seconds: 0.0,
             })
             .collect(),
-        bad_cells: scan.bad.clone(),
-        bad_total: scan.bad_total,
+        bad_cells: Vec::new(),
+        bad_total: 0,
         interrupted,
         sequences_behind: Vec::new(),
         copy_seconds: 0.0,
-        rejected: scan.rejected.iter().map(|ids| ids.len() as u64).collect(),
+        rejected: Vec::new(),
     };
+    outcome.scanned(&scan);
     // With `--on-error skip` the rejected rows are left out, of the copy and of every
     // comparison; without it, any bad cell refuses the run.
     let skipping = opts.rejects.is_some();
@@ -112,19 +133,11 @@ pub async fn migrate(
         Vec::new()
     });
 
-    let resume = match (&outcome.interrupted, opts.resume) {
-        (Some(i), true) => Some(i.run),
-        (None, true) => {
-            progress.phase("no interrupted run to resume: migrating as usual");
-            None
-        }
-        _ => None,
-    };
     outcome.action = if scan.bad_total > 0 && !skipping {
         Action::BadInput
     } else if resume.is_some() {
         Action::Resume
-    } else if target_counts.iter().all(|n| *n == 0) {
+    } else if empty {
         Action::Copy
     } else {
         progress.phase("comparing the rows already in the target");
@@ -149,7 +162,7 @@ pub async fn migrate(
         outcome.action,
         Action::Copy | Action::Replace | Action::Resume
     ) && !opts.dry_run;
-    // The reader waits for this; a closed channel also stops it.
+    // The reader waits for this (scanning first); a closed channel also stops it.
     let mut skip = match resume.filter(|_| copy) {
         Some(run) => committed_ranges(target.client_ref(), run)
             .await
@@ -168,6 +181,7 @@ pub async fn migrate(
             (Action::BadInput, _) => Err(MigrateError::BadCells {
                 cells: scan.bad,
                 total: scan.bad_total,
+                undone: None,
             }),
             _ => Err(MigrateError::TargetNotEmpty {
                 url,
@@ -179,6 +193,28 @@ pub async fn migrate(
     copy_all(target, pool, opts, progress, &scan, &mut rx, &mut outcome).await?;
     outcome.wrote = true;
     Ok(outcome)
+}
+
+impl Outcome {
+    /// What the scan found, per table: converted cells, bad cells, rejected rows.
+    fn scanned(&mut self, scan: &Scan) {
+        for (report, (table, converted)) in self
+            .tables
+            .iter_mut()
+            .zip(TABLES.iter().zip(&scan.converted))
+        {
+            report.converted = table
+                .columns
+                .iter()
+                .zip(converted)
+                .filter(|(_, n)| **n > 0)
+                .map(|(c, n)| (c.name, *n))
+                .collect();
+        }
+        self.bad_cells.clone_from(&scan.bad);
+        self.bad_total = scan.bad_total;
+        self.rejected = scan.rejected.iter().map(|ids| ids.len() as u64).collect();
+    }
 }
 
 /// An identical target still needs what a complete run ends with: sequences past
@@ -251,6 +287,7 @@ pub(crate) fn reader_error(e: ReaderError, url: &str) -> MigrateError {
         ReaderError::Cell(cell) => MigrateError::BadCells {
             cells: vec![cell],
             total: 1,
+            undone: None,
         },
         ReaderError::Stopped => MigrateError::Reader(format!("stopped while writing to {url}")),
         ReaderError::Rejects(path, source) => MigrateError::Rejects { path, source },
@@ -368,8 +405,10 @@ async fn copy_all(
     // What sync compared against no longer holds; a resumed run keeps the hashes of
     // the batches it takes over.
     // Pipelined: the clearing beside the reading, then the drops beside the recipe.
-    let (cleared, deferred) =
-        futures_util::join!(state::clear(&tx, resumed.is_none()), deferred::capture(&tx));
+    let (cleared, deferred) = futures_util::join!(
+        state::clear(&tx, resumed.is_none()),
+        deferred::capture(&tx, &scan.counts)
+    );
     cleared.map_err(fail("clearing ava.sync_state"))?;
     let deferred = deferred.map_err(fail("reading the indexes and constraints"))?;
     let (names, ddl) = deferred::columns(&deferred);
@@ -397,17 +436,39 @@ async fn copy_all(
         ddl,
         digest: scan.digest,
         stat: scan.stat.clone(),
-        rejected_rows: scan.rejected.iter().map(|ids| ids.len() as i64).sum(),
+        rejected_rows: scan.rejected_rows(),
     };
-    let writer = if force {
-        Writer::Single { tx, recipe }
-    } else {
-        tx.commit()
-            .await
-            .map_err(fail("committing the dropped indexes"))?;
-        Writer::Batches { pool, recipe }
+    // Read while copying (see `reader::Mode::Stream`), the file's verdict comes last.
+    let mut bad_input = None;
+    // The writer (and the `--force` transaction in it) ends with this block.
+    let result = {
+        let mut writer = if force {
+            Writer::Single { tx, recipe }
+        } else {
+            tx.commit()
+                .await
+                .map_err(fail("committing the dropped indexes"))?;
+            Writer::Batches { pool, recipe }
+        };
+        match drain(&mut writer, progress, &scan.counts, rx, outcome).await {
+            Ok(Some(verdict)) if verdict.bad_total > 0 => {
+                let table = verdict.bad.first().map_or(TABLES[0].name, |c| c.table);
+                bad_input = Some(verdict);
+                Err((
+                    table,
+                    "the SQLite file has cells that cannot be stored".into(),
+                ))
+            }
+            Ok(verdict) => {
+                if let Some(verdict) = verdict {
+                    outcome.scanned(&verdict);
+                    writer.scanned(verdict);
+                }
+                writer.finish(progress).await
+            }
+            Err(failure) => Err(failure),
+        }
     };
-    let result = drain(writer, progress, scan, rx, outcome).await;
     let Err((table, error)) = result else {
         return Ok(());
     };
@@ -421,8 +482,12 @@ async fn copy_all(
     }
     let client = target.client();
     let lost = error.is::<ConnectionLost>();
-    let cleanup = if force {
-        "The transaction was rolled back: the target still holds its previous rows.".to_string()
+    let (cleanup, emptied) = if force {
+        (
+            "The transaction was rolled back: the target still holds its previous rows."
+                .to_string(),
+            false,
+        )
     } else if lost {
         // Keep the committed batches and leave the run `running`: resume finishes it.
         return Err(MigrateError::Copy {
@@ -434,46 +499,58 @@ async fn copy_all(
                 .into(),
         });
     } else if resumed.is_some() {
-        "The batches committed so far stay; run `ava migrate --resume` again to finish.".to_string()
+        (
+            "The batches committed so far stay; run `ava migrate --resume` again to finish."
+                .to_string(),
+            false,
+        )
     } else {
-        let empty_again = async {
-            client
-                .batch_execute(&format!(
-                    "TRUNCATE {}; DELETE FROM ava.migrate_batches WHERE run_id = {run}; \
-                     DELETE FROM ava.source_hashes",
-                    all_tables()
-                ))
-                .await?;
-            let run = client
-                .query_one(
-                    "SELECT deferred_names, deferred_ddl FROM ava.migrate_runs WHERE id = $1",
-                    &[&run],
-                )
-                .await?;
-            let (names, ddl): (Vec<String>, Vec<String>) = (run.get(0), run.get(1));
-            deferred::rebuild(&[&*client], &names, &ddl)
-                .await
-                .map_err(|(_, e)| e)
-        };
-        match empty_again.await {
-            Ok(()) => {
-                let _ = client
-                    .execute(
-                        "UPDATE ava.migrate_runs SET deferred_names = '{}', deferred_ddl = '{}' \
-                         WHERE id = $1",
-                        &[&run],
-                    )
-                    .await;
+        match empty_again(client, run).await {
+            Ok(()) => (
                 "The rows this run had copied were removed again: the target is empty, as before."
-                    .to_string()
-            }
-            Err(e) => format!(
-                "Removing the rows this run had copied failed too ({}): the target is half-loaded; \
-                 run `ava migrate --force` to replace them.",
-                describe_pg(&e)
+                    .to_string(),
+                true,
+            ),
+            Err(e) => (
+                format!(
+                    "Removing the rows this run had copied failed too ({}): the target is \
+                     half-loaded; run `ava migrate --force` to replace them.",
+                    describe_pg(&e)
+                ),
+                false,
             ),
         }
     };
+    // A run that failed because of the file (bad cells found while copying, or the
+    // file unreadable part-way) and was undone leaves no trace but its row's id: the
+    // target is as it was.
+    let unreadable = error.is::<SourceError>();
+    if bad_input.is_some() || unreadable {
+        if emptied {
+            let _ = client
+                .execute("DELETE FROM ava.migrate_runs WHERE id = $1", &[&run])
+                .await;
+        }
+        let undone = if emptied {
+            "the rows copied while the file was read were removed again: the target is \
+             empty, as it was"
+                .to_string()
+        } else {
+            cleanup.trim_end_matches('.').to_string()
+        };
+        return Err(match (bad_input, error.downcast::<SourceError>()) {
+            (Some(verdict), _) => MigrateError::BadCells {
+                cells: verdict.bad,
+                total: verdict.bad_total,
+                undone: Some(undone),
+            },
+            (None, Ok(source)) => MigrateError::SourceMidway {
+                source: *source,
+                undone,
+            },
+            (None, Err(error)) => MigrateError::Reader(error.to_string()),
+        });
+    }
     let _ = client
         .execute(
             "UPDATE ava.migrate_runs SET status = 'failed', finished_at = now(), detail = $2 WHERE id = $1",
@@ -486,6 +563,37 @@ async fn copy_all(
         cause: error,
         cleanup,
     })
+}
+
+/// Empties the five tables a plain run (into an empty target) had loaded, with the
+/// ledger rows and hashes it wrote, and builds again the indexes and constraints it had
+/// dropped.
+async fn empty_again(client: &Client, run: i64) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "TRUNCATE {}; DELETE FROM ava.migrate_batches WHERE run_id = {run}; \
+             DELETE FROM ava.source_hashes",
+            all_tables()
+        ))
+        .await?;
+    let row = client
+        .query_one(
+            "SELECT deferred_names, deferred_ddl FROM ava.migrate_runs WHERE id = $1",
+            &[&run],
+        )
+        .await?;
+    let (names, ddl): (Vec<String>, Vec<String>) = (row.get(0), row.get(1));
+    deferred::rebuild(&[client], &names, &ddl)
+        .await
+        .map_err(|(_, e)| e)?;
+    // The recipe is spent; should this fail, the next run builds nothing (all exist).
+    let _ = client
+        .execute(
+            "UPDATE ava.migrate_runs SET deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
+            &[&run],
+        )
+        .await;
+    Ok(())
 }
 
 /// The connections batches are written on and indexes built on (a plain run; `--force`
@@ -739,6 +847,14 @@ impl Writer<'_> {
         }
     }
 
+    /// What the file's scan, done while copying, says the finish records.
+    fn scanned(&mut self, scan: Scan) {
+        let (Writer::Batches { recipe, .. } | Writer::Single { recipe, .. }) = self;
+        recipe.rejected_rows = scan.rejected_rows();
+        recipe.digest = scan.digest;
+        recipe.stat = scan.stat;
+    }
+
     /// Indexes and constraints, sequences and the run's `done`, committed with (for
     /// `--force`) everything else.
     async fn finish(self, progress: &dyn Progress) -> Result<(), CopyFailure> {
@@ -883,17 +999,19 @@ fn book<'c, 't>(
 
 /// Writes every batch the reader sends, table by table, reporting progress: each batch
 /// on the next free connection, so several are in flight at once; a table is done when
-/// all its batches are.
+/// all its batches are. Returns the scan's verdict when the reader sent it last
+/// (`reader::Mode::Stream`): if it found bad cells, the batches stopped before them.
 async fn drain(
-    mut writer: Writer<'_>,
+    writer: &mut Writer<'_>,
     progress: &dyn Progress,
-    scan: &Scan,
+    counts: &[u64],
     rx: &mut tokio::sync::mpsc::Receiver<Msg>,
     outcome: &mut Outcome,
-) -> Result<(), CopyFailure> {
+) -> Result<Option<Scan>, CopyFailure> {
     let run = writer.run();
+    let mut verdict = None;
     {
-        let mut idle: Vec<Conn> = match &mut writer {
+        let mut idle: Vec<Conn> = match writer {
             Writer::Batches { pool, .. } => {
                 pool.drain(..).map(|t| Conn::Commits(Box::new(t))).collect()
             }
@@ -913,7 +1031,7 @@ async fn drain(
         };
         let mut current = 0;
         let copy_started = Instant::now();
-        progress.table_started(TABLES[0].name, scan.counts[0]);
+        progress.table_started(TABLES[0].name, counts[0]);
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Batch {
@@ -948,11 +1066,16 @@ async fn drain(
                     current = table + 1;
                     if let Some(next) = TABLES.get(current) {
                         tables.started[current] = Instant::now();
-                        progress.table_started(next.name, scan.counts[current]);
+                        progress.table_started(next.name, counts[current]);
                     }
                 }
+                // The file itself: the caller undoes the run (see `copy_all`).
+                Msg::Failed(ReaderError::Source(e)) => {
+                    return Err((table_name(current), Box::new(e)))
+                }
                 Msg::Failed(e) => return Err((table_name(current), Box::new(describe(e)))),
-                Msg::Scanned(_) => {}
+                Msg::Scanned(scan) => verdict = Some(scan),
+                Msg::Counted(_) => {}
             }
         }
         while let Some(landed) = in_flight.next().await {
@@ -961,6 +1084,9 @@ async fn drain(
             tables.landed(table, outcome, progress);
         }
         outcome.copy_seconds = copy_started.elapsed().as_secs_f64();
+        if verdict.as_ref().is_some_and(|v| v.bad_total > 0) {
+            return Ok(verdict);
+        }
         if current < TABLES.len() {
             return Err((
                 table_name(current),
@@ -976,11 +1102,11 @@ async fn drain(
                 Conn::Inside(_) => None,
             })
             .collect();
-        if let Writer::Batches { pool, .. } = &mut writer {
+        if let Writer::Batches { pool, .. } = writer {
             pool.extend(back);
         }
     }
-    writer.finish(progress).await
+    Ok(verdict)
 }
 
 /// Moves every identity sequence past `max(id)`, records what `ava sync` will compare

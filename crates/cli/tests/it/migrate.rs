@@ -117,12 +117,49 @@ fn dry_run_with_bad_cells_exits_5_and_lists_them() {
 fn bad_cells_exit_5_naming_table_id_column_and_value() {
     let case = Case::pushed(CALLS, 25);
     break_three_cells(&case);
+    let schema = schema_objects(&case.pg);
+    // A plain run into an empty target copies while it reads the file: what it copied
+    // before the first bad row is removed again, the dropped indexes built again.
     case.migrate(&[])
         .code(5)
-        .stderr_has(&["3 cell(s) cannot be stored faithfully; nothing was written"])
+        .stderr_has(&[
+            "3 cell(s) cannot be stored faithfully; the rows copied while the file was read \
+             were removed again: the target is empty, as it was",
+        ])
         .stderr_has(&THREE_BAD_CELLS);
     assert_eq!(case.pg.counts(), [0; 5]);
     assert!(case.pg.runs().is_empty(), "a refused run was recorded");
+    assert_eq!(schema_objects(&case.pg), schema);
+    // Into a target that is not empty, the whole file is checked before anything is
+    // written.
+    let full = Case::migrated(CALLS, 25);
+    break_three_cells(&full);
+    let before = full.pg.fingerprint();
+    full.migrate(&["--force"])
+        .code(5)
+        .stderr_has(&["3 cell(s) cannot be stored faithfully; nothing was written"]);
+    assert_eq!(full.pg.fingerprint(), before);
+}
+
+/// The indexes and constraints of the public schema, each with its definition.
+fn schema_objects(pg: &Pg) -> Vec<String> {
+    pg.rows(
+        "select indexdef from pg_indexes where schemaname = 'public' \
+         union all select conname || ' ' || pg_get_constraintdef(oid) from pg_constraint \
+         where connamespace = 'public'::regnamespace order by 1",
+        &[],
+    )
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[test]
+fn force_into_an_empty_target_copies() {
+    let case = Case::pushed(CALLS, 27);
+    case.migrate(&["--force"]).ok();
+    assert_same_contents(&case.sqlite, &case.pg);
+    case.pg.assert_sequences_past_max_id();
 }
 
 #[test]

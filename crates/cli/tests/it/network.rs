@@ -95,7 +95,7 @@ fn through(case: &Case, url: &str, args: &[&str]) -> Out {
 
 /// The phases a run can be killed in, by the line that starts each.
 const KILL_POINTS: [&str; 4] = [
-    "scanning the SQLite file",
+    "copying while the SQLite file is read",
     "copying call_sessions",
     "building ",
     "moving the id sequences",
