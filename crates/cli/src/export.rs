@@ -64,7 +64,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<u8> {
         return Ok(exit::REFUSED);
     }
     let mut target = config::connect(&args.target).await?;
-    ava_migrations::ensure_ready(&mut target)
+    ava_migrations::ensure_ready(&target)
         .await
         .map_err(|e| with_push_hint(e.into(), &args.target))?;
     let started = Instant::now();
@@ -114,8 +114,8 @@ pub async fn archive(args: ArchiveArgs) -> anyhow::Result<u8> {
     }
     let mut target = match &url {
         Some(url) => {
-            let mut target = ava_sink::connect(url).await?;
-            ava_migrations::ensure_ready(&mut target)
+            let target = ava_sink::connect(url).await?;
+            ava_migrations::ensure_ready(&target)
                 .await
                 .map_err(|e| with_push_hint(e.into(), &args.target))?;
             Some(target)

@@ -446,7 +446,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => {
             let sqlite = config::sqlite_path(&args.source)?;
             let mut target = config::connect(&args.target).await?;
-            ava_migrations::ensure_ready(&mut target)
+            ava_migrations::ensure_ready(&target)
                 .await
                 .map_err(|e| with_push_hint(e.into(), &args.target))?;
             if args.api {

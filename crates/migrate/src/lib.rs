@@ -247,7 +247,10 @@ pub enum MigrateError {
     /// The file turned out unreadable part-way through a run that copied while reading
     /// it; the run was undone.
     #[error("{source}; {undone}")]
-    SourceMidway { source: SourceError, undone: String },
+    SourceMidway {
+        source: Box<SourceError>,
+        undone: String,
+    },
     #[error("the SQLite reader stopped unexpectedly: {0}")]
     Reader(String),
     #[error("cannot write the rejects file {}: {source}; choose a writable path", .path.display())]

@@ -191,23 +191,31 @@ impl Patches {
     }
 }
 
-/// The recorded hashes of `table` (its position in [`TABLES`]): its base with its
-/// patches applied in order; notes in `patches` how they are stored.
-pub(crate) async fn load_table(
+/// The stored rows of the recorded hashes of `table` (its position in [`TABLES`]), for
+/// [`decode_table`]. Typed, so several go out in one round trip.
+pub(crate) async fn fetch_table(
     client: &impl GenericClient,
     table: usize,
+) -> Result<Vec<tokio_postgres::Row>, Error> {
+    client
+        .query_typed(
+            "SELECT patch, hashes, deleted FROM ava.source_hashes \
+             WHERE table_name = $1 ORDER BY patch, first_id",
+            &[(&TABLES[table].name, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+}
+
+/// The recorded hashes of `table` from its [`fetch_table`] rows: its base with its
+/// patches applied in order; notes in `patches` how they are stored.
+pub(crate) fn decode_table(
+    rows: Vec<tokio_postgres::Row>,
+    table: usize,
     patches: &mut Patches,
-) -> Result<Vec<(i64, u128)>, Error> {
+) -> Vec<(i64, u128)> {
     let mut pairs = Vec::new();
     // The patches' changes, later ones winning (`None`: deleted).
     let mut changes: HashMap<i64, Option<u128>> = HashMap::new();
-    let rows = client
-        .query(
-            "SELECT patch, hashes, deleted FROM ava.source_hashes \
-             WHERE table_name = $1 ORDER BY patch, first_id",
-            &[&TABLES[table].name],
-        )
-        .await?;
     for row in rows {
         let (patch, hashes, deleted): (i64, &[u8], &[u8]) = (row.get(0), row.get(1), row.get(2));
         if patch == 0 {
@@ -232,7 +240,7 @@ pub(crate) async fn load_table(
         changes.sort_unstable_by_key(|c| c.0);
         pairs = merge(&pairs, &changes);
     }
-    Ok(pairs)
+    pairs
 }
 
 /// `base` with `changes` applied (both sorted by id).
@@ -274,18 +282,20 @@ pub(crate) async fn record(
     let gone: Vec<u8> = deleted.iter().flat_map(|id| id.to_le_bytes()).collect();
     let ids = written.iter().map(|p| p.0).chain(deleted.iter().copied());
     let (first, last) = (ids.clone().min().unwrap_or(0), ids.max().unwrap_or(0));
+    use tokio_postgres::types::Type;
+    // Typed: sent without a preparing round trip (a sync pipelines it with its writes).
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO ava.source_hashes \
              (table_name, patch, first_id, last_id, hashes, deleted) \
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
-                &TABLES[table].name,
-                &recorded.next_patch[table],
-                &first,
-                &last,
-                &packed,
-                &gone,
+                (&TABLES[table].name, Type::TEXT),
+                (&recorded.next_patch[table], Type::INT8),
+                (&first, Type::INT8),
+                (&last, Type::INT8),
+                (&packed, Type::BYTEA),
+                (&gone, Type::BYTEA),
             ],
         )
         .await
@@ -323,9 +333,9 @@ pub(crate) async fn replace(
     pairs: &[(i64, u128)],
 ) -> Result<(), Error> {
     client
-        .execute(
+        .execute_typed(
             "DELETE FROM ava.source_hashes WHERE table_name = $1",
-            &[&table.name],
+            &[(&table.name, tokio_postgres::types::Type::TEXT)],
         )
         .await?;
     let mut packed = Vec::with_capacity(CHUNK.min(pairs.len()) * PAIR);

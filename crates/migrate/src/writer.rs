@@ -25,10 +25,15 @@ pub async fn migrate(
 ) -> Result<Outcome, MigrateError> {
     let url = target.url().to_string();
     progress.phase("checking the target schema");
-    ava_migrations::ensure_current(target).await?;
+    start(
+        target,
+        ava_migrations::ensure_current(target),
+        opts.dry_run,
+        opts.settle,
+        progress,
+    )
+    .await?;
     if !opts.dry_run {
-        crate::sessions::settle(target, opts.settle, progress).await?;
-        lock(target).await?;
         // An interrupted run may have left indexes and constraints dropped.
         let restored = deferred::restore_interrupted(target.client_ref())
             .await
@@ -262,16 +267,10 @@ async fn finish_already_migrated(
 
 /// Takes the session lock that keeps two writing runs (`ava migrate`, `ava sync`) on one
 /// database apart.
-pub(crate) async fn lock(target: &mut Target) -> Result<(), MigrateError> {
-    let locked: bool = target
-        .client()
-        .query_typed_one(
-            "SELECT pg_try_advisory_lock($1)",
-            &[(&LOCK_KEY, tokio_postgres::types::Type::INT8)],
-        )
+pub(crate) async fn lock(target: &Target) -> Result<(), MigrateError> {
+    let locked = try_lock(target.client_ref())
         .await
-        .map_err(|e| target.error("taking the migrate lock", e))?
-        .get(0);
+        .map_err(|e| target.error("taking the migrate lock", e))?;
     if locked {
         Ok(())
     } else {
@@ -279,6 +278,46 @@ pub(crate) async fn lock(target: &mut Target) -> Result<(), MigrateError> {
             url: target.url().to_string(),
         })
     }
+}
+
+/// One try at the lock of [`lock`].
+async fn try_lock(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_typed_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[(&LOCK_KEY, tokio_postgres::types::Type::INT8)],
+        )
+        .await?
+        .get(0))
+}
+
+/// A writing run's start, pipelined (far from the server each round trip costs the
+/// distance): `first` (the run's first checks), then — unless `dry_run` — settling with
+/// another run's sessions ([`crate::sessions::settle`]) and the lock. `first`'s error
+/// wins; a lock missed because a dead run still held it is tried again once settled.
+pub(crate) async fn start<E: Into<MigrateError>>(
+    target: &Target,
+    first: impl std::future::Future<Output = Result<(), E>>,
+    dry_run: bool,
+    settle: crate::sessions::Settle,
+    progress: &dyn Progress,
+) -> Result<(), MigrateError> {
+    let first = async { first.await.map_err(Into::into) };
+    if dry_run {
+        return first.await;
+    }
+    let settled_and_locked = async {
+        let (settled, locked) = futures_util::join!(
+            crate::sessions::settle(target, settle, progress),
+            try_lock(target.client_ref())
+        );
+        settled?;
+        match locked {
+            Ok(true) => Ok(()),
+            _ => lock(target).await,
+        }
+    };
+    futures_util::try_join!(first, settled_and_locked).map(drop)
 }
 
 pub(crate) fn reader_error(e: ReaderError, url: &str) -> MigrateError {
@@ -545,7 +584,7 @@ async fn copy_all(
                 undone: Some(undone),
             },
             (None, Ok(source)) => MigrateError::SourceMidway {
-                source: *source,
+                source,
                 undone,
             },
             (None, Err(error)) => MigrateError::Reader(error.to_string()),

@@ -243,7 +243,7 @@ pub async fn status(client: &Client) -> Result<Status, MigrateError> {
 /// Whether the target is ready for data: every migration of this build applied and none
 /// unknown or changed, and the five tables exactly as the catalog describes them (the
 /// sink's schema check). `ava migrate` and `ava verify` run it first.
-pub async fn ensure_ready(target: &mut ava_sink::Target) -> Result<(), MigrateError> {
+pub async fn ensure_ready(target: &ava_sink::Target) -> Result<(), MigrateError> {
     // Both at once (pipelined on the one connection): the server may be far away. The
     // migrations' verdict comes first, as when they ran one after the other.
     let (current, schema) = futures_util::join!(
@@ -256,7 +256,7 @@ pub async fn ensure_ready(target: &mut ava_sink::Target) -> Result<(), MigrateEr
 
 /// The first half of [`ensure_ready`]: every migration of this build applied, none
 /// unknown or changed.
-pub async fn ensure_current(target: &mut ava_sink::Target) -> Result<(), MigrateError> {
+pub async fn ensure_current(target: &ava_sink::Target) -> Result<(), MigrateError> {
     current(target.client_ref(), target.url()).await
 }
 

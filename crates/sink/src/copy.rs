@@ -19,7 +19,7 @@ use futures_util::{pin_mut, SinkExt, TryStreamExt};
 use postgres_protocol::types as pg;
 use postgres_types::{FromSql, Type};
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
-use tokio_postgres::{Client, CopyInSink, Transaction};
+use tokio_postgres::{Client, CopyInSink, ToStatement, Transaction};
 
 /// Microseconds from the unix epoch to Postgres' epoch, 2000-01-01T00:00:00Z.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -97,21 +97,29 @@ pub fn encode_row(out: &mut CopyBuffer, table: &Table, values: &[Value<'_>]) {
 /// What a `COPY … FROM STDIN` can run on: a connection or a transaction (the driver
 /// has the method on both, but no trait for it).
 pub trait CopyTarget: Sync {
-    fn copy_in_sink(
+    /// Starts the COPY: `statement` is its SQL (prepared first: a round trip) or a
+    /// statement prepared earlier.
+    fn copy_in_sink<T: ?Sized + ToStatement + Sync>(
         &self,
-        sql: &str,
+        statement: &T,
     ) -> impl std::future::Future<Output = Result<CopyInSink<Bytes>, tokio_postgres::Error>> + Send;
 }
 
 impl CopyTarget for Client {
-    async fn copy_in_sink(&self, sql: &str) -> Result<CopyInSink<Bytes>, tokio_postgres::Error> {
-        self.copy_in(sql).await
+    async fn copy_in_sink<T: ?Sized + ToStatement + Sync>(
+        &self,
+        statement: &T,
+    ) -> Result<CopyInSink<Bytes>, tokio_postgres::Error> {
+        self.copy_in(statement).await
     }
 }
 
 impl CopyTarget for Transaction<'_> {
-    async fn copy_in_sink(&self, sql: &str) -> Result<CopyInSink<Bytes>, tokio_postgres::Error> {
-        self.copy_in(sql).await
+    async fn copy_in_sink<T: ?Sized + ToStatement + Sync>(
+        &self,
+        statement: &T,
+    ) -> Result<CopyInSink<Bytes>, tokio_postgres::Error> {
+        self.copy_in(statement).await
     }
 }
 
@@ -122,7 +130,8 @@ pub async fn copy_in(
     table: &Table,
     batch: Bytes,
 ) -> Result<u64, tokio_postgres::Error> {
-    copy_into(client, &format!("public.\"{}\"", table.name), table, batch).await
+    let sql = copy_sql(&format!("public.\"{}\"", table.name), table);
+    copy_statement(client, sql.as_str(), batch).await
 }
 
 /// [`copy_in`] on a plain connection, with `before` (such as `BEGIN`) sent in the same
@@ -144,22 +153,25 @@ pub async fn copy_in_after(
     sink.finish().await
 }
 
-fn copy_sql(into: &str, table: &Table) -> String {
+/// The `COPY … FROM STDIN (FORMAT binary)` of the table's columns into `into` (the
+/// table, or e.g. a temporary staging table with its columns), named as SQL: `into` is
+/// quoted by the caller. Prepared ahead of time, several COPYs cost one round trip
+/// each (the driver sends the next request right after a COPY's data).
+pub fn copy_sql(into: &str, table: &Table) -> String {
     format!(
         "COPY {into} ({}) FROM STDIN (FORMAT binary)",
         table.column_list()
     )
 }
 
-/// [`copy_in`] into another relation with the table's columns (e.g. a temporary
-/// staging table), named as SQL: `into` is quoted by the caller.
-pub async fn copy_into(
+/// Runs one COPY (see [`copy_sql`]) with an encoded batch; returns the rows Postgres
+/// took.
+pub async fn copy_statement<T: ?Sized + ToStatement + Sync>(
     client: &impl CopyTarget,
-    into: &str,
-    table: &Table,
+    statement: &T,
     batch: Bytes,
 ) -> Result<u64, tokio_postgres::Error> {
-    let sink = client.copy_in_sink(&copy_sql(into, table)).await?;
+    let sink = client.copy_in_sink(statement).await?;
     pin_mut!(sink);
     sink.send(batch).await?;
     sink.finish().await

@@ -335,7 +335,15 @@ fn key_values(s: &str) -> Result<Vec<(&str, String, &str)>, SinkError> {
 
 /// rustls' configuration for `sslmode` (with the `ring` provider).
 fn client_config(sslmode: SslMode, sslrootcert: Option<&str>) -> Result<ClientConfig, SinkError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    // PostgreSQL before 18 offers only P-256 for the key exchange (its `ssl_ecdh_curve`
+    // defaults to prime256v1), so a first key share for X25519 is answered with a
+    // HelloRetryRequest: one more round trip for every connection, which far from the
+    // server costs the distance. P-256 first; the others stay offered.
+    provider
+        .kx_groups
+        .sort_by_key(|group| group.name() != rustls::NamedGroup::secp256r1);
+    let provider = Arc::new(provider);
     let verifier: Arc<dyn ServerCertVerifier> = match sslmode {
         SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(EncryptOnly {
             provider: provider.clone(),

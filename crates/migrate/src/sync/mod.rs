@@ -24,25 +24,27 @@
 //! the target to the commit, so a concurrent writer either fails it or changes the
 //! fingerprint the next run compares.
 
-use std::collections::HashSet;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ava_catalog::{IdRange, TABLES};
-use ava_convert::{convert_row, raw_hash, Cell, Value};
-use ava_sink::{copy_into, encode_row, reset_sequence, CopyBuffer, Target};
+use ava_catalog::TABLES;
+use ava_convert::{raw_hash, Cell, Value};
+use ava_sink::{encode_row, CopyBuffer, Target};
 use ava_source::{file_digest, file_stat, CommitWatch, Source};
 use ava_verify::{Diff, Excluded};
 use bytes::Bytes;
 use tokio_postgres::{IsolationLevel, Transaction};
 
+mod apply;
+
+use apply::{apply, encode_rows, Applied, Recording};
+
 use crate::reader::{self, Check, ReaderError, Scan, Visit};
 use std::sync::mpsc::Receiver;
 
-use crate::state::{
-    self, count_and_xmin, Fingerprint, Hashes, Patches, State, COUNT_AND_XMIN, UNKNOWN,
-};
-use crate::writer::{lock, query_error, reader_error};
+use crate::state::{self, Fingerprint, Hashes, Patches, State, UNKNOWN};
+use crate::writer::{query_error, reader_error, start};
 use crate::{MigrateError, Progress, MAX_BATCH_BYTES};
 
 /// What `ava sync` should do.
@@ -181,11 +183,14 @@ async fn attempt(
         })
     };
     progress.phase("checking the target schema");
-    ava_migrations::ensure_ready(target).await?;
-    if !opts.dry_run {
-        crate::sessions::settle(target, opts.settle, progress).await?;
-        lock(target).await?;
-    }
+    start(
+        target,
+        ava_migrations::ensure_ready(target),
+        opts.dry_run,
+        opts.settle,
+        progress,
+    )
+    .await?;
     let fail = |context: &'static str| {
         let url = url.clone();
         move |e| query_error(&url, context, e)
@@ -193,16 +198,29 @@ async fn attempt(
 
     progress.phase("reading what the last run recorded");
     // The recorded hashes come over a second connection while the first reads the
-    // fingerprint (only ava writes them, and this run holds the lock) — opened, and
-    // the hashes read, only once the pass needs them: an unchanged file needs neither,
-    // and far from the server they cost megabytes and round trips.
-    let another = target.connect_another();
+    // fingerprint (only ava writes them, and this run holds the lock), read only once
+    // the pass needs them: an unchanged file needs none, and far from the server they
+    // cost megabytes. The connection is opened at once in the background: far from the
+    // server that costs several round trips, and the pass may need it soon.
+    let another = tokio::spawn(target.connect_another());
     let tx = begin(target)
         .await
         .map_err(fail("starting the sync transaction"))?;
-    // Both at once (one round trip): what the last run recorded, and the target now.
-    let (recorded, fingerprint) = futures_util::join!(state::read(&tx), Fingerprint::read(&tx));
-    let recorded = recorded.map_err(fail("reading ava.sync_state"))?;
+    // Both at once (one round trip): what the last run recorded, then the target's
+    // fingerprint — a scan of every table, which goes on while the file is read.
+    let mut fingerprint = Box::pin(futures_util::future::maybe_done(Fingerprint::read(&tx)));
+    let recorded = {
+        let read = state::read(&tx);
+        futures_util::pin_mut!(read);
+        std::future::poll_fn(|cx| {
+            // In this order on the wire: the recorded state is answered first.
+            let recorded = read.as_mut().poll(cx);
+            let _ = fingerprint.as_mut().poll(cx);
+            recorded
+        })
+        .await
+    }
+    .map_err(fail("reading ava.sync_state"))?;
     let report = |tables, compared, wrote| SyncReport {
         tables,
         compared,
@@ -210,6 +228,7 @@ async fn attempt(
         seconds: started.elapsed().as_secs_f64(),
     };
     let Some(recorded) = recorded else {
+        drop(fingerprint);
         drop(tx);
         progress.phase("no earlier run is recorded: comparing every row");
         let digest = digest_of(&opts.sqlite).await?;
@@ -222,7 +241,16 @@ async fn attempt(
 
     // At once: the target's fingerprint; the file's digest, then (unless the file is
     // unchanged) the pass over the file, which needs the recorded hashes.
-    let fingerprint = async { fingerprint.map_err(fail("reading the tables' fingerprints")) };
+    let fingerprint = {
+        let failed = fail("reading the tables' fingerprints");
+        async move {
+            fingerprint.as_mut().await;
+            let fingerprint = fingerprint.as_mut().take_output();
+            fingerprint
+                .expect("the fingerprint's output is taken once")
+                .map_err(failed)
+        }
+    };
     // The recorded hashes, table by table as the pass reaches them.
     let (send_known, known) = std::sync::mpsc::channel();
     let (need, needed) = tokio::sync::oneshot::channel::<bool>();
@@ -231,14 +259,20 @@ async fn attempt(
         if !needed.await.unwrap_or(false) {
             return Ok::<_, MigrateError>((patches, None));
         }
-        let hashes_conn = another.await.map_err(MigrateError::from)?;
-        for t in 0..TABLES.len() {
-            let pairs = state::load_table(hashes_conn.client_ref(), t, &mut patches)
-                .await
-                .map_err(fail("reading ava.source_hashes"))?;
+        let hashes_conn = another.await.map_err(thread)??;
+        // Every table's asked for at once (one round trip), each handed to the pass as
+        // it arrives, in order.
+        let mut fetches: futures_util::stream::FuturesOrdered<_> = (0..TABLES.len())
+            .map(|t| state::fetch_table(hashes_conn.client_ref(), t))
+            .collect();
+        let mut t = 0;
+        while let Some(rows) = futures_util::StreamExt::next(&mut fetches).await {
+            let rows = rows.map_err(fail("reading ava.source_hashes"))?;
             // The pass stops listening when it ends early; the error comes from there.
-            let _ = send_known.send(pairs);
+            let _ = send_known.send(state::decode_table(rows, t, &mut patches));
+            t += 1;
         }
+        drop(fetches);
         Ok::<_, MigrateError>((patches, Some(hashes_conn)))
     };
     let stat = file_stat(&opts.sqlite);
@@ -666,198 +700,4 @@ impl Visit for Pass {
         }
         Ok(())
     }
-}
-
-/// How [`apply`] records the new hashes.
-#[derive(Clone, Copy)]
-enum Recording<'a> {
-    /// Every table's whole list, replacing what was recorded.
-    Replace(&'a Hashes),
-    /// For each table written to, a patch (see [`state::record`]).
-    Patch {
-        patches: &'a Patches,
-        all: &'a Hashes,
-        written: &'a Hashes,
-    },
-}
-
-/// Why [`apply`] stopped.
-enum Applied {
-    /// What it was doing, and the error.
-    Failed(&'static str, tokio_postgres::Error),
-    /// A row to write takes a unique value that a row not written holds.
-    Collision,
-}
-
-/// Writes `changes` inside `tx`, then records the new hashes and `state` (`None`:
-/// forgets the recorded state). Fails with what it was doing. With `collisions`, first
-/// makes sure no row to write takes a unique value that a row staying as it is holds
-/// (the scan did not check: those rows were checked by their id only).
-///
-/// The fingerprint moves by exactly what the writes do: each statement returns the count
-/// and `xmin` sum of the rows it replaces or deletes (read in its own snapshot), and
-/// every row it writes gets this transaction's id as its `xmin`.
-async fn apply(
-    tx: &Transaction<'_>,
-    changes: &Changes,
-    hashes: Recording<'_>,
-    mut state: Option<State>,
-    collisions: bool,
-) -> Result<(), Applied> {
-    let at = |context: &'static str| move |e| Applied::Failed(context, e);
-    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
-    let xid: i64 = if wrote {
-        tx.query_one("SELECT txid_current() % 4294967296", &[])
-            .await
-            .map_err(at("reading the transaction's id"))?
-            .get(0)
-    } else {
-        0
-    };
-    let mut moved = |table: usize, before: (i64, i128), written: i64| {
-        if let Some(state) = &mut state {
-            let after = (written, i128::from(written) * i128::from(xid));
-            state.fingerprint.replace(table, before, after);
-        }
-    };
-    for (t, (table, buffers)) in TABLES.iter().zip(&changes.upserts).enumerate() {
-        if buffers.is_empty() {
-            continue;
-        }
-        let staging = format!("ava_sync_{}", table.name);
-        tx.batch_execute(&format!(
-            "CREATE TEMPORARY TABLE {staging} (LIKE public.\"{}\") ON COMMIT DROP",
-            table.name
-        ))
-        .await
-        .map_err(at("creating a staging table"))?;
-        for data in buffers {
-            copy_into(tx, &staging, table, data.clone())
-                .await
-                .map_err(at("copying rows into the staging table"))?;
-        }
-        for index in table.indexes.iter().filter(|i| i.unique && collisions) {
-            let taken = tx
-                .query_opt(
-                    &format!(
-                        "SELECT 1 FROM {staging} s JOIN public.\"{name}\" t \
-                         ON t.\"{col}\" = s.\"{col}\" WHERE t.id <> s.id \
-                         AND NOT EXISTS (SELECT 1 FROM {staging} r WHERE r.id = t.id) \
-                         AND t.id <> ALL($1) LIMIT 1",
-                        name = table.name,
-                        col = index.column
-                    ),
-                    &[&changes.deletes[t]],
-                )
-                .await
-                .map_err(at("checking the unique columns of the rows to write"))?;
-            if taken.is_some() {
-                return Err(Applied::Collision);
-            }
-        }
-        let columns = table.column_list();
-        let updates = table.columns[1..]
-            .iter()
-            .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let row = tx
-            .query_one(
-                &format!(
-                    "WITH replaced AS (SELECT {COUNT_AND_XMIN} FROM public.\"{name}\" \
-                     WHERE id IN (SELECT id FROM {staging})), \
-                     written AS (INSERT INTO public.\"{name}\" ({columns}) \
-                     SELECT {columns} FROM {staging} \
-                     ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1) \
-                     SELECT replaced.*, (SELECT count(*) FROM written) FROM replaced",
-                    name = table.name
-                ),
-                &[],
-            )
-            .await
-            .map_err(at("upserting the new and changed rows"))?;
-        moved(t, count_and_xmin(&row), row.get(2));
-    }
-    for (t, (table, ids)) in TABLES.iter().zip(&changes.deletes).enumerate().rev() {
-        if ids.is_empty() {
-            continue;
-        }
-        let row = tx
-            .query_one(
-                &format!(
-                    "WITH deleted AS (DELETE FROM public.\"{}\" WHERE id = ANY($1) \
-                     RETURNING xmin) SELECT {COUNT_AND_XMIN} FROM deleted",
-                    table.name
-                ),
-                &[ids],
-            )
-            .await
-            .map_err(at("deleting the rows gone from the source"))?;
-        moved(t, count_and_xmin(&row), 0);
-    }
-    if wrote {
-        for table in &TABLES {
-            reset_sequence(tx, table)
-                .await
-                .map_err(at("moving the id sequences"))?;
-        }
-    }
-    for (t, table) in TABLES.iter().enumerate() {
-        match hashes {
-            Recording::Replace(all) => state::replace(tx, table, &all[t]).await,
-            Recording::Patch {
-                patches,
-                all,
-                written,
-            } if changes.touches(t) => {
-                state::record(tx, patches, t, &all[t], &written[t], &changes.deletes[t]).await
-            }
-            Recording::Patch { .. } => Ok(()),
-        }
-        .map_err(at("recording the rows' hashes"))?;
-    }
-    match &state {
-        Some(state) => state::write(tx, state).await,
-        None => state::clear(tx, false).await,
-    }
-    .map_err(at("recording ava.sync_state"))
-}
-
-/// The source rows with these ids, per table, encoded for `COPY` in batches of at most
-/// [`MAX_BATCH_BYTES`].
-fn encode_rows(path: &Path, ids: &[Vec<i64>]) -> Result<Vec<Vec<Bytes>>, MigrateError> {
-    let mut source = Source::open(path)?;
-    let snap = source.snapshot()?;
-    let mut all = Vec::with_capacity(TABLES.len());
-    for (table, wanted) in TABLES.iter().zip(ids) {
-        let wanted: HashSet<i64> = wanted.iter().copied().collect();
-        let mut buffers = Vec::new();
-        if !wanted.is_empty() {
-            let mut batch = CopyBuffer::with_capacity(1 << 16);
-            let mut changed = vec![0u64; table.columns.len()];
-            snap.for_each::<MigrateError>(table, IdRange::ALL, |cells| {
-                let Cell::Integer(id) = cells[0] else {
-                    return Ok(());
-                };
-                if !wanted.contains(&id) {
-                    return Ok(());
-                }
-                // The scan accepted every row of this copy.
-                let values = convert_row(table, cells, &mut changed).map_err(|_| {
-                    MigrateError::Reader(format!("{} id {id} changed after the scan", table.name))
-                })?;
-                encode_row(&mut batch, table, &values);
-                if batch.len() >= MAX_BATCH_BYTES {
-                    let full = std::mem::replace(&mut batch, CopyBuffer::with_capacity(1 << 16));
-                    buffers.push(full.finish());
-                }
-                Ok(())
-            })?;
-            if !batch.is_empty() {
-                buffers.push(batch.finish());
-            }
-        }
-        all.push(buffers);
-    }
-    Ok(all)
 }

@@ -1,0 +1,340 @@
+//! The writes of a sync, in one transaction and few round trips: far from the server
+//! each round trip costs the distance, and a sync of a handful of rows per table would
+//! otherwise spend most of its time waiting. Every statement of a flight is sent before
+//! the first answer is awaited (tokio-postgres pipelines requests issued together, and
+//! sends the next one right after a COPY's data), so a sync costs about one round trip
+//! per staged COPY and three more, whatever the number of tables and statements.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+use ava_catalog::{IdRange, TABLES};
+use ava_convert::{convert_row, Cell};
+use ava_sink::{copy_sql, copy_statement, encode_row, reset_sequence_sql, CopyBuffer};
+use ava_source::Source;
+use bytes::Bytes;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Error, Transaction};
+
+use super::Changes;
+use crate::state::{self, count_and_xmin, Hashes, Patches, State, COUNT_AND_XMIN};
+use crate::{MigrateError, MAX_BATCH_BYTES};
+
+/// How [`apply`] records the new hashes.
+#[derive(Clone, Copy)]
+pub(super) enum Recording<'a> {
+    /// Every table's whole list, replacing what was recorded.
+    Replace(&'a Hashes),
+    /// For each table written to, a patch (see [`state::record`]).
+    Patch {
+        patches: &'a Patches,
+        all: &'a Hashes,
+        written: &'a Hashes,
+    },
+}
+
+/// Why [`apply`] stopped.
+pub(super) enum Applied {
+    /// What it was doing, and the error.
+    Failed(&'static str, Error),
+    /// A row to write takes a unique value that a row not written holds.
+    Collision,
+}
+
+/// What one statement of a flight answered.
+enum Answer {
+    Done,
+    /// A collision check: whether a row staying as it is holds a value to be written.
+    Taken(bool),
+    /// An upsert or a delete on `table`: the count and `xmin` sum of the rows it
+    /// replaced or deleted, and how many rows it wrote.
+    Moved {
+        table: usize,
+        before: (i64, i128),
+        written: i64,
+    },
+}
+
+type Step<'a> = Pin<Box<dyn Future<Output = Result<Answer, (&'static str, Error)>> + Send + 'a>>;
+
+fn step<'a>(
+    context: &'static str,
+    work: impl Future<Output = Result<Answer, Error>> + Send + 'a,
+) -> Step<'a> {
+    Box::pin(async move { work.await.map_err(|e| (context, e)) })
+}
+
+/// Runs `steps` at once, each sending its first request in the order given: the order
+/// the server runs them in. (`join_all` drives large sets through `FuturesOrdered`,
+/// which does not promise the order of first polls.)
+async fn pipelined(steps: Vec<Step<'_>>) -> Vec<Result<Answer, (&'static str, Error)>> {
+    use futures_util::future::{maybe_done, MaybeDone};
+    use std::task::Poll;
+    let mut steps: Vec<MaybeDone<Step<'_>>> = steps.into_iter().map(maybe_done).collect();
+    for step in &mut steps {
+        // A step sends its first request when first polled.
+        let _ = futures_util::poll!(Pin::new(step));
+    }
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for step in &mut steps {
+            pending |= Pin::new(step).poll(cx).is_pending();
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    steps
+        .iter_mut()
+        .map(|step| {
+            Pin::new(step)
+                .take_output()
+                .expect("every step is done, and its output taken once")
+        })
+        .collect()
+}
+
+/// The staging table of `table` (a temporary table dropped at commit).
+fn staging(table: usize) -> String {
+    format!("ava_sync_{}", TABLES[table].name)
+}
+
+/// Writes `changes` inside `tx`, then records the new hashes and `state` (`None`:
+/// forgets the recorded state). Fails with what it was doing. With `collisions`, first
+/// makes sure no row to write takes a unique value that a row staying as it is holds
+/// (the scan did not check: those rows were checked by their id only).
+///
+/// The fingerprint moves by exactly what the writes do: each statement returns the count
+/// and `xmin` sum of the rows it replaces or deletes (read in its own snapshot), and
+/// every row it writes gets this transaction's id as its `xmin`.
+///
+/// Three flights: the transaction's id, the staging tables and their COPYs prepared;
+/// the COPYs, collision checks, upserts, deletes, sequences and hashes; the state.
+pub(super) async fn apply(
+    tx: &Transaction<'_>,
+    changes: &Changes,
+    hashes: Recording<'_>,
+    mut state: Option<State>,
+    collisions: bool,
+) -> Result<(), Applied> {
+    let at = |context: &'static str| move |e| Applied::Failed(context, e);
+    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
+    let staged: Vec<usize> = (0..TABLES.len())
+        .filter(|&t| !changes.upserts[t].is_empty())
+        .collect();
+
+    // Flight 1.
+    let creates = staged
+        .iter()
+        .map(|&t| {
+            format!(
+                "CREATE TEMPORARY TABLE {} (LIKE public.\"{}\") ON COMMIT DROP",
+                staging(t),
+                TABLES[t].name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let copies: Vec<String> = staged
+        .iter()
+        .map(|&t| copy_sql(&staging(t), &TABLES[t]))
+        .collect();
+    let (xid, created, prepared) = futures_util::join!(
+        async {
+            if !wrote {
+                return Ok(0);
+            }
+            let row = tx
+                .query_typed_one("SELECT txid_current() % 4294967296", &[])
+                .await?;
+            Ok::<i64, Error>(row.get(0))
+        },
+        async {
+            if creates.is_empty() {
+                return Ok(());
+            }
+            tx.batch_execute(&creates).await
+        },
+        futures_util::future::join_all(copies.iter().map(|sql| tx.prepare(sql)))
+    );
+    let xid = xid.map_err(at("reading the transaction's id"))?;
+    created.map_err(at("creating a staging table"))?;
+    let prepared = prepared
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(at("preparing the copies into the staging tables"))?;
+
+    // Flight 2, in this order on the wire: the order the statements must run in.
+    let mut steps: Vec<Step> = Vec::new();
+    for (&t, statement) in staged.iter().zip(&prepared) {
+        for data in &changes.upserts[t] {
+            steps.push(step("copying rows into the staging table", async move {
+                copy_statement(tx, statement, data.clone())
+                    .await
+                    .map(|_| Answer::Done)
+            }));
+        }
+    }
+    for &t in &staged {
+        let (table, staging) = (&TABLES[t], staging(t));
+        for index in table.indexes.iter().filter(|i| i.unique && collisions) {
+            let sql = format!(
+                "SELECT 1 FROM {staging} s JOIN public.\"{name}\" t \
+                 ON t.\"{col}\" = s.\"{col}\" WHERE t.id <> s.id \
+                 AND NOT EXISTS (SELECT 1 FROM {staging} r WHERE r.id = t.id) \
+                 AND t.id <> ALL($1) LIMIT 1",
+                name = table.name,
+                col = index.column
+            );
+            let deletes = &changes.deletes[t];
+            steps.push(step(
+                "checking the unique columns of the rows to write",
+                async move {
+                    let found = tx.query_typed(&sql, &[(deletes, Type::INT8_ARRAY)]).await?;
+                    Ok(Answer::Taken(!found.is_empty()))
+                },
+            ));
+        }
+        let columns = table.column_list();
+        let updates = table.columns[1..]
+            .iter()
+            .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH replaced AS (SELECT {COUNT_AND_XMIN} FROM public.\"{name}\" \
+             WHERE id IN (SELECT id FROM {staging})), \
+             written AS (INSERT INTO public.\"{name}\" ({columns}) \
+             SELECT {columns} FROM {staging} \
+             ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1) \
+             SELECT replaced.*, (SELECT count(*) FROM written) FROM replaced",
+            name = table.name
+        );
+        steps.push(step("upserting the new and changed rows", async move {
+            let row = tx.query_typed_one(&sql, &[]).await?;
+            Ok(Answer::Moved {
+                table: t,
+                before: count_and_xmin(&row),
+                written: row.get(2),
+            })
+        }));
+    }
+    for (t, ids) in changes.deletes.iter().enumerate().rev() {
+        if ids.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "WITH deleted AS (DELETE FROM public.\"{}\" WHERE id = ANY($1) \
+             RETURNING xmin) SELECT {COUNT_AND_XMIN} FROM deleted",
+            TABLES[t].name
+        );
+        steps.push(step("deleting the rows gone from the source", async move {
+            let row = tx.query_typed_one(&sql, &[(ids, Type::INT8_ARRAY)]).await?;
+            Ok(Answer::Moved {
+                table: t,
+                before: count_and_xmin(&row),
+                written: 0,
+            })
+        }));
+    }
+    if wrote {
+        let sequences = TABLES
+            .iter()
+            .map(reset_sequence_sql)
+            .collect::<Vec<_>>()
+            .join(";\n");
+        steps.push(step("moving the id sequences", async move {
+            tx.batch_execute(&sequences).await.map(|()| Answer::Done)
+        }));
+    }
+    for (t, table) in TABLES.iter().enumerate() {
+        let recorded = match hashes {
+            Recording::Replace(all) => step("recording the rows' hashes", async move {
+                state::replace(tx, table, &all[t])
+                    .await
+                    .map(|()| Answer::Done)
+            }),
+            Recording::Patch {
+                patches,
+                all,
+                written,
+            } if changes.touches(t) => step("recording the rows' hashes", async move {
+                state::record(tx, patches, t, &all[t], &written[t], &changes.deletes[t])
+                    .await
+                    .map(|()| Answer::Done)
+            }),
+            Recording::Patch { .. } => continue,
+        };
+        steps.push(recorded);
+    }
+    // The first failure in statement order is the cause; the statements after it fail
+    // only because the transaction is aborted. A collision found by a check comes
+    // before the upsert it would make fail.
+    for answer in pipelined(steps).await {
+        match answer.map_err(|(context, e)| Applied::Failed(context, e))? {
+            Answer::Taken(true) => return Err(Applied::Collision),
+            Answer::Moved {
+                table,
+                before,
+                written,
+            } => {
+                if let Some(state) = &mut state {
+                    let after = (written, i128::from(written) * i128::from(xid));
+                    state.fingerprint.replace(table, before, after);
+                }
+            }
+            Answer::Taken(false) | Answer::Done => {}
+        }
+    }
+
+    // Flight 3.
+    match &state {
+        Some(state) => state::write(tx, state).await,
+        None => state::clear(tx, false).await,
+    }
+    .map_err(at("recording ava.sync_state"))
+}
+
+/// The source rows with these ids, per table, encoded for `COPY` in batches of at most
+/// [`MAX_BATCH_BYTES`].
+pub(super) fn encode_rows(path: &Path, ids: &[Vec<i64>]) -> Result<Vec<Vec<Bytes>>, MigrateError> {
+    let mut source = Source::open(path)?;
+    let snap = source.snapshot()?;
+    let mut all = Vec::with_capacity(TABLES.len());
+    for (table, wanted) in TABLES.iter().zip(ids) {
+        let wanted: HashSet<i64> = wanted.iter().copied().collect();
+        let mut buffers = Vec::new();
+        if !wanted.is_empty() {
+            let mut batch = CopyBuffer::with_capacity(1 << 16);
+            let mut changed = vec![0u64; table.columns.len()];
+            snap.for_each::<MigrateError>(table, IdRange::ALL, |cells| {
+                let Cell::Integer(id) = cells[0] else {
+                    return Ok(());
+                };
+                if !wanted.contains(&id) {
+                    return Ok(());
+                }
+                // The scan accepted every row of this copy.
+                let values = convert_row(table, cells, &mut changed).map_err(|_| {
+                    MigrateError::Reader(format!("{} id {id} changed after the scan", table.name))
+                })?;
+                encode_row(&mut batch, table, &values);
+                if batch.len() >= MAX_BATCH_BYTES {
+                    let full = std::mem::replace(&mut batch, CopyBuffer::with_capacity(1 << 16));
+                    buffers.push(full.finish());
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                buffers.push(batch.finish());
+            }
+        }
+        all.push(buffers);
+    }
+    Ok(all)
+}
