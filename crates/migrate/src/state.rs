@@ -57,21 +57,23 @@ pub(crate) fn count_and_xmin(row: &tokio_postgres::Row) -> (i64, i128) {
 }
 
 impl Fingerprint {
-    /// Reads the five tables' fingerprints (one scan of each, inside the server).
+    /// Reads the five tables' fingerprints (one scan of each, inside the server), in one
+    /// round trip: a statement each, pipelined, so that each scan gets a parallel plan
+    /// of its own (as one `UNION ALL`, the largest table's was scanned by one process:
+    /// 0.18 s instead of 0.11 s at 100k calls on 2 cores).
     pub(crate) async fn read(client: &impl GenericClient) -> Result<Fingerprint, Error> {
-        let sql = TABLES
+        let sqls: Vec<String> = TABLES
             .iter()
-            .enumerate()
-            .map(|(i, t)| format!("SELECT {i}, {COUNT_AND_XMIN} FROM public.\"{}\"", t.name))
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        let mut parts = vec![(0, 0); TABLES.len()];
+            .map(|t| format!("SELECT {COUNT_AND_XMIN} FROM public.\"{}\"", t.name))
+            .collect();
         // Typed (no preparing round trip), as every query of a sync's cheap path.
-        for row in client.query_typed(&sql, &[]).await? {
-            let i: i32 = row.get(0);
-            let (n, sum) = (row.get(1), parse_sum(row.get(2)));
-            parts[i as usize] = (n, sum);
-        }
+        let rows =
+            futures_util::future::join_all(sqls.iter().map(|sql| client.query_typed_one(sql, &[])))
+                .await;
+        let parts = rows
+            .into_iter()
+            .map(|row| row.map(|row| count_and_xmin(&row)))
+            .collect::<Result<_, _>>()?;
         Ok(Fingerprint(parts))
     }
 

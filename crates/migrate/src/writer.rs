@@ -292,9 +292,11 @@ async fn try_lock(client: &Client) -> Result<bool, tokio_postgres::Error> {
 }
 
 /// A writing run's start, pipelined (far from the server each round trip costs the
-/// distance): `first` (the run's first checks), then — unless `dry_run` — settling with
-/// another run's sessions ([`crate::sessions::settle`]) and the lock. `first`'s error
-/// wins; a lock missed because a dead run still held it is tried again once settled.
+/// distance): the session's settings ([`Target::prepare_session`]: the CLI connects
+/// without them, see `ava_sink::connect_unprepared`), `first` (the run's first checks),
+/// then — unless `dry_run` — settling with another run's sessions
+/// ([`crate::sessions::settle`]) and the lock. The first error on the wire wins; a lock
+/// missed because a dead run still held it is tried again once settled.
 pub(crate) async fn start<E: Into<MigrateError>>(
     target: &Target,
     first: impl std::future::Future<Output = Result<(), E>>,
@@ -302,9 +304,10 @@ pub(crate) async fn start<E: Into<MigrateError>>(
     settle: crate::sessions::Settle,
     progress: &dyn Progress,
 ) -> Result<(), MigrateError> {
+    let session = async { target.prepare_session().await.map_err(MigrateError::from) };
     let first = async { first.await.map_err(Into::into) };
     if dry_run {
-        return first.await;
+        return futures_util::try_join!(session, first).map(drop);
     }
     let settled_and_locked = async {
         let (settled, locked) = futures_util::join!(
@@ -317,7 +320,7 @@ pub(crate) async fn start<E: Into<MigrateError>>(
             _ => lock(target).await,
         }
     };
-    futures_util::try_join!(first, settled_and_locked).map(drop)
+    futures_util::try_join!(session, first, settled_and_locked).map(drop)
 }
 
 pub(crate) fn reader_error(e: ReaderError, url: &str) -> MigrateError {
@@ -583,10 +586,7 @@ async fn copy_all(
                 total: verdict.bad_total,
                 undone: Some(undone),
             },
-            (None, Ok(source)) => MigrateError::SourceMidway {
-                source,
-                undone,
-            },
+            (None, Ok(source)) => MigrateError::SourceMidway { source, undone },
             (None, Err(error)) => MigrateError::Reader(error.to_string()),
         });
     }

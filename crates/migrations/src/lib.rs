@@ -489,33 +489,45 @@ async fn status_of(client: &Client, set: &'static [Migration]) -> Result<Status,
 
 /// The history table's rows by version; none if there is no table.
 async fn read_history(client: &Client) -> Result<Vec<AppliedRow>, MigrateError> {
-    // Typed queries: no preparing round trip (the server may be far).
-    let columns: Option<Vec<String>> = client
-        .query_typed_one(
+    // Typed queries: no preparing round trip (the server may be far). The table's
+    // columns, and at once its rows as the Supabase CLI writes them today (with `name`
+    // and `statements`): one round trip. An older table lacks columns; then the rows
+    // are read again with what it has.
+    let everything =
+        format!("select version, name, statements from {HISTORY_TABLE} order by version");
+    let (columns, rows) = futures_util::join!(
+        client.query_typed_one(
             "select array_agg(attname::text) from pg_catalog.pg_attribute \
              where attrelid = to_regclass($1) and attnum > 0 and not attisdropped",
             &[(&HISTORY_TABLE, tokio_postgres::types::Type::TEXT)],
-        )
-        .await
+        ),
+        client.query_typed(&everything, &[])
+    );
+    let columns: Option<Vec<String>> = columns
         .map_err(database(format!("look for {HISTORY_TABLE}")))?
         .get(0);
     let Some(columns) = columns else {
         return Ok(Vec::new());
     };
     let has = |column: &str| columns.iter().any(|c| c == column);
-    let query = format!(
-        "select version, {}, {} from {HISTORY_TABLE} order by version",
-        if has("name") { "name" } else { "null::text" },
-        if has("statements") {
-            "statements"
-        } else {
-            "null::text[]"
-        },
-    );
-    let rows = client
-        .query_typed(&query, &[])
-        .await
-        .map_err(database(format!("read {HISTORY_TABLE}")))?;
+    let rows = match rows {
+        Ok(rows) if has("name") && has("statements") => rows,
+        _ => {
+            let query = format!(
+                "select version, {}, {} from {HISTORY_TABLE} order by version",
+                if has("name") { "name" } else { "null::text" },
+                if has("statements") {
+                    "statements"
+                } else {
+                    "null::text[]"
+                },
+            );
+            client
+                .query_typed(&query, &[])
+                .await
+                .map_err(database(format!("read {HISTORY_TABLE}")))?
+        }
+    };
     rows.iter()
         .map(|row| {
             Ok(AppliedRow {

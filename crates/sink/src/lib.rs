@@ -154,6 +154,15 @@ pub async fn connect(url: &str) -> Result<Target, SinkError> {
 /// work far from the client ([`SESSION`]). TLS as the URL's `sslmode` says (see
 /// [`ConnectParams`]); TCP keepalive on (see [`KEEPALIVE_IDLE`]).
 pub async fn connect_as(url: &str, application: &str) -> Result<Target, SinkError> {
+    let target = connect_unprepared(url, application).await?;
+    target.prepare_session().await?;
+    Ok(target)
+}
+
+/// [`connect_as`] without the session's settings, which cost a round trip of their
+/// own: the caller must send [`Target::prepare_session`] before anything else, pipelined
+/// with its first statements (`ava migrate` and `ava sync` do).
+pub async fn connect_unprepared(url: &str, application: &str) -> Result<Target, SinkError> {
     if url.trim_start().to_ascii_lowercase().starts_with("sqlite:") {
         return Err(SinkError::SqliteUrl);
     }
@@ -162,24 +171,21 @@ pub async fn connect_as(url: &str, application: &str) -> Result<Target, SinkErro
     open(params, redact(url)).await
 }
 
-/// What every session of the copy sets, in one round trip:
+/// What every session of the copy sets:
 /// - `statement_timeout = 0`: Supabase's default of two minutes would cancel a long
 ///   `COPY` part-way;
-/// - `client_connection_check_interval`: the server checks every 2 s, while a statement
-///   runs, that the client is still there — so a killed `ava migrate`'s index build ends
-///   within seconds instead of running on (and holding its locks and its name) until it
-///   finishes;
 /// - the server's own TCP keepalive, so that it notices a client whose network vanished
-///   in about a minute, as the client notices the server ([`KEEPALIVE_IDLE`]).
+///   in about a minute, as the client notices the server ([`KEEPALIVE_IDLE`]);
+/// - and [`CHECK_INTERVAL`].
 pub const SESSION: &str = "SET statement_timeout = 0; \
     SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 10; \
-    SET tcp_keepalives_count = 4; SET client_connection_check_interval = 2000";
-
-/// [`SESSION`] for servers before PostgreSQL 14, which have no
-/// `client_connection_check_interval`.
-const SESSION_BEFORE_14: &str = "SET statement_timeout = 0; \
-    SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 10; \
     SET tcp_keepalives_count = 4";
+
+/// `client_connection_check_interval`: the server checks every 2 s, while a statement
+/// runs, that the client is still there — so a killed `ava migrate`'s index build ends
+/// within seconds instead of running on (and holding its locks and its name) until it
+/// finishes. Sent apart from [`SESSION`]: servers before PostgreSQL 14 do not know it.
+pub const CHECK_INTERVAL: &str = "SET client_connection_check_interval = 2000";
 
 async fn open(params: ConnectParams, url: String) -> Result<Target, SinkError> {
     let (client, connection) = params
@@ -191,22 +197,31 @@ async fn open(params: ConnectParams, url: String) -> Result<Target, SinkError> {
         // The error also surfaces on the next query, where it is reported with context.
         let _ = connection.await;
     });
-    let target = Target {
+    Ok(Target {
         client,
         url,
         params,
-    };
-    let setup = "setting up the session (statement_timeout, keepalive)";
-    if let Err(e) = target.client.batch_execute(SESSION).await {
-        if e.code() != Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT) {
-            return Err(target.error(setup, e));
-        }
-        target.execute(SESSION_BEFORE_14, setup).await?;
-    }
-    Ok(target)
+    })
 }
 
 impl Target {
+    /// Sets up the session ([`SESSION`], [`CHECK_INTERVAL`]) in one round trip, or in
+    /// none when sent together with what follows it.
+    pub async fn prepare_session(&self) -> Result<(), SinkError> {
+        let setup = "setting up the session (statement_timeout, keepalive)";
+        let (common, check) = futures_util::join!(
+            self.client.batch_execute(SESSION),
+            self.client.batch_execute(CHECK_INTERVAL)
+        );
+        common.map_err(|e| self.error(setup, e))?;
+        match check {
+            Err(e) if e.code() != Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT) => {
+                Err(self.error(setup, e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Another connection to the same database, set up the same way (for work done in
     /// parallel, such as building indexes).
     /// (The future owns what it needs: it may be awaited later, while the target is
@@ -214,7 +229,12 @@ impl Target {
     pub fn connect_another(
         &self,
     ) -> impl std::future::Future<Output = Result<Target, SinkError>> + Send + 'static {
-        open(self.params.clone(), self.url.clone())
+        let (params, url) = (self.params.clone(), self.url.clone());
+        async move {
+            let target = open(params, url).await?;
+            target.prepare_session().await?;
+            Ok(target)
+        }
     }
 
     /// A read-only, repeatable-read transaction: one consistent view of every table for
@@ -264,13 +284,6 @@ impl Target {
             context: context.into(),
             source,
         }
-    }
-
-    async fn execute(&self, sql: &str, context: &str) -> Result<(), SinkError> {
-        self.client
-            .batch_execute(sql)
-            .await
-            .map_err(|e| self.error(context, e))
     }
 
     /// Checks that every catalog table, column (type, NOT NULL, default, identity),
