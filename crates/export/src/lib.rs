@@ -27,9 +27,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ava_catalog::{Column, IdRange, Kind, Table, TABLES};
+use ava_catalog::{Column, Kind, Table, TABLES};
 use ava_convert::{datetime, Value};
-use ava_sink::{read_rows, ReadError, SinkError, Target};
+use ava_sink::{read_tables, ReadError, SinkError, Target};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
 use tokio_postgres::Transaction;
@@ -233,49 +233,30 @@ async fn copy_table(
             })
         }
     };
-    // Each window starts at the next id that exists, so sparse ids cost nothing.
-    let next_sql = format!(
-        "SELECT min(id) FROM public.\"{}\" WHERE id >= $1",
-        table.name
-    );
     let mut json = Vec::with_capacity(1024);
     let mut rows = 0u64;
     let mut unreported = 0u64;
-    let mut from = i64::MIN;
-    loop {
-        let first: Option<i64> = tx
-            .query_one(&next_sql, &[&from])
-            .await
-            .map_err(query_err(format!("reading the ids of {}", table.name)))?
-            .get(0);
-        let Some(first) = first else { break };
-        let through = first.saturating_add(WINDOW_IDS - 1);
-        read_rows(tx, table, IdRange::inclusive(first, through), |values| {
-            insert_row(&mut insert, table, values, &mut json)?;
-            rows += 1;
-            unreported += 1;
-            if unreported == PROGRESS_EVERY {
-                progress.rows_written(table.name, unreported);
-                unreported = 0;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| match e {
-            ReadError::Db(source) => query_err(format!("reading table {}", table.name))(source),
-            ReadError::Decode { id, reason } => CopyError::Sink(SinkError::Decode {
-                url: url.to_string(),
-                table: table.name,
-                id,
-                reason,
-            }),
-            ReadError::Callback(e) => e,
-        })?;
-        match through.checked_add(1) {
-            Some(next) => from = next,
-            None => break,
+    read_tables(tx, &[table], WINDOW_IDS, |_, values| {
+        insert_row(&mut insert, table, values, &mut json)?;
+        rows += 1;
+        unreported += 1;
+        if unreported == PROGRESS_EVERY {
+            progress.rows_written(table.name, unreported);
+            unreported = 0;
         }
-    }
+        Ok(())
+    })
+    .await
+    .map_err(|(_, e)| match e {
+        ReadError::Db(source) => query_err(format!("reading table {}", table.name))(source),
+        ReadError::Decode { id, reason } => CopyError::Sink(SinkError::Decode {
+            url: url.to_string(),
+            table: table.name,
+            id,
+            reason,
+        }),
+        ReadError::Callback(e) => e,
+    })?;
     progress.rows_written(table.name, unreported);
     Ok(rows)
 }

@@ -251,16 +251,108 @@ pub async fn read_rows<E>(
     client: &Transaction<'_>,
     table: &Table,
     range: IdRange,
-    mut f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
+    f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
 ) -> Result<(), ReadError<E>> {
+    let stream = open_rows(client, table, range)
+        .await
+        .map_err(ReadError::Db)?;
+    decode_rows(stream, table, f).await
+}
+
+/// Streams every row of each of `tables`, table after table, each in id order, calling
+/// `f` with the table's position in `tables` and the row's values. A table is read in
+/// windows of at most `window` ids, each a `COPY … TO` starting at the next id that
+/// exists (so sparse ids cost nothing): the driver buffers a running COPY's output
+/// without bound when `f` is slower than the network, and a window bounds it.
+///
+/// Far from the server each round trip costs the distance, so the windows of every
+/// table are found at once (one round trip), and each window's COPY is asked for while
+/// the one before is read: at most one window is buffered ahead of `f`. A failure names
+/// the table by its position.
+pub async fn read_tables<E>(
+    client: &Transaction<'_>,
+    tables: &[&Table],
+    window: i64,
+    mut f: impl FnMut(usize, &[Value<'_>]) -> Result<(), E>,
+) -> Result<(), (usize, ReadError<E>)> {
+    // Typed (no preparing round trip), all at once.
+    let sqls: Vec<String> = tables
+        .iter()
+        .map(|table| {
+            format!(
+                "WITH RECURSIVE w(first) AS ( \
+                   SELECT min(id) FROM public.\"{0}\" \
+                   UNION ALL \
+                   SELECT (SELECT min(id) FROM public.\"{0}\" WHERE id >= w.first + $1) \
+                   FROM w WHERE w.first <= 9223372036854775807 - $1) \
+                 SELECT first FROM w WHERE first IS NOT NULL",
+                table.name
+            )
+        })
+        .collect();
+    let param: [(&(dyn postgres_types::ToSql + Sync), Type); 1] = [(&window, Type::INT8)];
+    let starts =
+        futures_util::future::join_all(sqls.iter().map(|sql| client.query_typed(sql, &param)))
+            .await;
+    let mut windows = Vec::new();
+    for (t, rows) in starts.into_iter().enumerate() {
+        let rows = rows.map_err(|e| (t, ReadError::Db(e)))?;
+        windows.extend(rows.iter().map(|row| {
+            let first: i64 = row.get(0);
+            (
+                t,
+                IdRange::inclusive(first, first.saturating_add(window - 1)),
+            )
+        }));
+    }
+    let open = |(t, range): (usize, IdRange)| async move {
+        (t, open_rows(client, tables[t], range).await)
+    };
+    let mut windows = windows.into_iter();
+    let mut current = match windows.next() {
+        Some(first) => Some(open(first).await),
+        None => None,
+    };
+    while let Some((t, stream)) = current {
+        let stream = stream.map_err(|e| (t, ReadError::Db(e)))?;
+        let next = windows.next();
+        let (read, next) = futures_util::join!(
+            decode_rows(stream, tables[t], |values| f(t, values)),
+            async {
+                match next {
+                    Some(window) => Some(open(window).await),
+                    None => None,
+                }
+            }
+        );
+        read.map_err(|e| (t, e))?;
+        current = next;
+    }
+    Ok(())
+}
+
+/// Starts the `COPY … TO` of `table`'s rows in `range`.
+async fn open_rows(
+    client: &Transaction<'_>,
+    table: &Table,
+    range: IdRange,
+) -> Result<tokio_postgres::CopyOutStream, tokio_postgres::Error> {
     let sql = format!(
         "COPY (SELECT {} FROM public.\"{}\" WHERE {} ORDER BY id) TO STDOUT (FORMAT binary)",
         table.column_list(),
         table.name,
         range.condition()
     );
+    client.copy_out(&sql).await
+}
+
+/// Decodes a [`open_rows`] stream, calling `f` with each row's values.
+async fn decode_rows<E>(
+    stream: tokio_postgres::CopyOutStream,
+    table: &Table,
+    mut f: impl FnMut(&[Value<'_>]) -> Result<(), E>,
+) -> Result<(), ReadError<E>> {
     let types: Vec<Type> = table.columns.iter().map(|c| pg_type(c.kind)).collect();
-    let stream = client.copy_out(&sql).await.map_err(ReadError::Db)?;
     let rows = BinaryCopyOutStream::new(stream, &types);
     pin_mut!(rows);
     let n = types.len();

@@ -12,8 +12,8 @@ use ava_catalog::{Table, TABLES};
 use tokio_postgres::{Client, GenericClient};
 
 pub use copy::{
-    copy_in, copy_in_after, copy_sql, copy_statement, encode_row, read_rows, CopyBuffer,
-    CopyTarget, PgValue, ReadError,
+    copy_in, copy_in_after, copy_sql, copy_statement, encode_row, read_rows, read_tables,
+    CopyBuffer, CopyTarget, PgValue, ReadError,
 };
 pub use schema::SchemaProblem;
 pub use tls::{refuse_transaction_pooler, ConnectParams, SslMode, KEEPALIVE_IDLE};

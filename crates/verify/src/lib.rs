@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use ava_catalog::{IdRange, Table, TABLES};
 use ava_convert::{convert, row_id, Cell, CellError, Value};
-use ava_sink::{read_rows, ReadError, SinkError, Target};
+use ava_sink::{read_rows, read_tables, ReadError, SinkError, Target};
 use ava_source::{Source, SourceError};
 use serde::Serialize;
 use tokio_postgres::Transaction;
@@ -286,9 +286,8 @@ fn target_id(url: &str, table: &Table, values: &[Value<'_>]) -> Result<i64, Sink
     }
 }
 
-/// Ids per `COPY … TO` when reading the target: the driver buffers a running COPY's
-/// output without bound when hashing is slower than the network, so each COPY is kept
-/// to a window of ids to keep memory flat.
+/// Ids per `COPY … TO` when reading the target (see [`read_tables`]): memory stays flat
+/// when hashing is slower than the network.
 const WINDOW_IDS: i64 = 20 * CHUNK_IDS;
 
 /// Chunk checksums of every table of the target, from one snapshot, without the rows in
@@ -298,51 +297,25 @@ async fn target_chunks(
     url: &str,
     excluded: &Excluded,
 ) -> Result<Vec<(u64, Chunks)>, SinkError> {
-    let mut all = Vec::with_capacity(TABLES.len());
+    let mut all: Vec<(u64, Chunks)> = TABLES.iter().map(|_| (0, Chunks::new())).collect();
     let mut buf = Vec::with_capacity(4096);
-    for (t, table) in TABLES.iter().enumerate() {
-        let mut chunks = Chunks::new();
-        let mut rows = 0u64;
-        // Each window starts at the next id that exists, so sparse ids cost nothing.
-        let next_sql = format!(
-            "SELECT min(id) FROM public.\"{}\" WHERE id >= $1",
-            table.name
-        );
-        let mut from = i64::MIN;
-        loop {
-            let first: Option<i64> = tx
-                .query_one(&next_sql, &[&from])
-                .await
-                .map_err(|source| SinkError::Query {
-                    url: url.to_string(),
-                    context: format!("reading the ids of {}", table.name),
-                    source,
-                })?
-                .get(0);
-            let Some(first) = first else { break };
-            let through = first.saturating_add(WINDOW_IDS - 1);
-            read_rows(tx, table, IdRange::inclusive(first, through), |values| {
-                let id = target_id(url, table, values)?;
-                if excluded.contains(t, id) {
-                    return Ok(());
-                }
-                buf.clear();
-                for v in values {
-                    v.canonical(&mut buf);
-                }
-                add(&mut chunks, id, &buf);
-                rows += 1;
-                Ok(())
-            })
-            .await
-            .map_err(|e| read_error(url, table, e))?;
-            match through.checked_add(1) {
-                Some(next) => from = next,
-                None => break,
-            }
+    let tables: Vec<&Table> = TABLES.iter().collect();
+    read_tables(tx, &tables, WINDOW_IDS, |t, values| {
+        let id = target_id(url, &TABLES[t], values)?;
+        if excluded.contains(t, id) {
+            return Ok(());
         }
-        all.push((rows, chunks));
-    }
+        buf.clear();
+        for v in values {
+            v.canonical(&mut buf);
+        }
+        let (rows, chunks) = &mut all[t];
+        add(chunks, id, &buf);
+        *rows += 1;
+        Ok(())
+    })
+    .await
+    .map_err(|(t, e)| read_error(url, &TABLES[t], e))?;
     Ok(all)
 }
 
