@@ -18,6 +18,7 @@
 //!   sequences, commit), so a failure part-way leaves the previous rows untouched.
 
 mod deferred;
+mod load;
 mod reader;
 pub mod sessions;
 mod state;
