@@ -3,6 +3,7 @@
 //! connection; then the indexes and constraints built again, the sequences moved and
 //! the run marked done. `writer` decides what to load and cleans up after a failure.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ava_catalog::{Table, TABLES};
@@ -18,20 +19,24 @@ use crate::{MigrateError, Outcome, Progress};
 
 /// The connections batches are written on and indexes built on (a plain run; `--force`
 /// does everything inside its one transaction on the main connection): opened together,
-/// as many as [`build_connections`] says for the distance to the server.
-pub(crate) async fn open_pool(target: &Target) -> Result<Vec<Target>, MigrateError> {
+/// as many as [`build_connections`] says for the distance to the server, and one more:
+/// the builder of [`Writer::Batches`].
+pub(crate) async fn open_pool(
+    target: &Target,
+) -> Result<(Vec<Target>, Option<Target>), MigrateError> {
     let distance = round_trip(target.client_ref())
         .await
         .map_err(|e| query_error(target.url(), "timing a round trip", e))?;
     let opened = futures_util::future::join_all(
-        (0..build_connections(distance)).map(|_| writer_connection(target)),
+        (0..=build_connections(distance)).map(|_| writer_connection(target)),
     )
     .await;
     let mut pool = Vec::with_capacity(opened.len());
     for connection in opened {
         pool.push(connection?);
     }
-    Ok(pool)
+    let builder = pool.pop();
+    Ok((pool, builder))
 }
 
 /// How many connections copy batches and build indexes at once: near the server, one per
@@ -85,6 +90,11 @@ pub(crate) struct Recipe {
     pub(crate) run: i64,
     pub(crate) names: Vec<String>,
     pub(crate) ddl: Vec<String>,
+    /// Per entry of `names` and `ddl`: the table (its position in [`TABLES`]) whose copy
+    /// it waits for, or `None` (a foreign key) to be built after every table's copy.
+    pub(crate) waits_for: Vec<Option<usize>>,
+    /// Per entry: built already, while later tables were being copied.
+    pub(crate) built: Vec<bool>,
     /// For `ava.sync_state` when the run is done.
     pub(crate) digest: Option<u128>,
     pub(crate) stat: Option<String>,
@@ -103,8 +113,17 @@ struct Batch {
 /// Where batches go: a plain run commits each batch together with the run's progress,
 /// on several connections at once; `--force` writes everything inside one transaction.
 pub(crate) enum Writer<'a> {
-    Batches { pool: Vec<Target>, recipe: Recipe },
-    Single { tx: Transaction<'a>, recipe: Recipe },
+    /// `builder` builds a table's indexes as soon as its copy is done, while the pool
+    /// copies the tables after it.
+    Batches {
+        pool: Vec<Target>,
+        builder: Option<Box<Target>>,
+        recipe: Recipe,
+    },
+    Single {
+        tx: Transaction<'a>,
+        recipe: Recipe,
+    },
 }
 
 /// One connection batches are written on.
@@ -272,14 +291,27 @@ impl Writer<'_> {
         let pg =
             |e: tokio_postgres::Error| -> CopyFailure { ("sequences", describe_pg(&e).into()) };
         match self {
-            Writer::Batches { mut pool, recipe } => {
+            Writer::Batches {
+                mut pool,
+                builder,
+                recipe,
+            } => {
+                pool.extend(builder.map(|b| *b));
                 let clients: Vec<&Client> = pool.iter().map(Target::client_ref).collect();
+                let left = |list: &[String]| -> Vec<String> {
+                    list.iter()
+                        .zip(&recipe.built)
+                        .filter(|(_, built)| !**built)
+                        .map(|(item, _)| item.clone())
+                        .collect()
+                };
+                let (names, ddl) = (left(&recipe.names), left(&recipe.ddl));
                 progress.phase(&format!(
                     "building {} indexes and constraints on {} connections",
-                    recipe.ddl.len(),
+                    ddl.len(),
                     clients.len()
                 ));
-                built(deferred::rebuild(&clients, &recipe.names, &recipe.ddl).await)?;
+                built(deferred::rebuild(&clients, &names, &ddl).await)?;
                 progress.phase("moving the id sequences past max(id)");
                 let Some(first) = pool.first_mut() else {
                     return Err(("sequences", "no connection left".into()));
@@ -346,6 +378,8 @@ async fn record_batch(
 /// Per table, during the copy: batches in flight, whether the reader is done with it,
 /// when it started.
 struct Tables {
+    /// Told each table whose copy is done (for the early index builds).
+    done: Option<tokio::sync::mpsc::UnboundedSender<usize>>,
     pending: Vec<usize>,
     read: Vec<bool>,
     started: Vec<Instant>,
@@ -366,6 +400,9 @@ impl Tables {
             self.finished[table] = true;
             outcome.tables[table].seconds = self.started[table].elapsed().as_secs_f64();
             progress.table_finished(TABLES[table].name);
+            if let Some(done) = &self.done {
+                let _ = done.send(table);
+            }
         }
     }
 }
@@ -413,8 +450,27 @@ pub(crate) async fn drain(
 ) -> Result<Option<Scan>, CopyFailure> {
     let run = writer.run();
     let mut verdict = None;
-    {
-        let mut idle: Vec<Conn> = match writer {
+    // A table's primary key and indexes are built as soon as its copy is done, on a
+    // connection of their own, while the tables after it are copied; what is left when
+    // the copy ends is built by the whole pool in `Writer::finish`.
+    let (builder, early) = match writer {
+        Writer::Batches {
+            builder, recipe, ..
+        } => (
+            builder.take(),
+            (
+                recipe.names.clone(),
+                recipe.ddl.clone(),
+                recipe.waits_for.clone(),
+            ),
+        ),
+        Writer::Single { .. } => (None, Default::default()),
+    };
+    let (done, finished) = tokio::sync::mpsc::unbounded_channel();
+    let copy_over = AtomicBool::new(false);
+    let early = early_builds(builder.as_deref(), early, finished, &copy_over, progress);
+    let copy = async {
+        let mut idle: Vec<Conn> = match &mut *writer {
             Writer::Batches { pool, .. } => {
                 pool.drain(..).map(|t| Conn::Commits(Box::new(t))).collect()
             }
@@ -427,6 +483,7 @@ pub(crate) async fn drain(
         // reader is done with it and its last batch has landed. Far from the server a
         // barrier would cost a round trip and an idle pool at every table.
         let mut tables = Tables {
+            done: builder.is_some().then_some(done),
             pending: vec![0; TABLES.len()],
             read: vec![false; TABLES.len()],
             started: vec![Instant::now(); TABLES.len()],
@@ -487,8 +544,8 @@ pub(crate) async fn drain(
             tables.landed(table, outcome, progress);
         }
         outcome.copy_seconds = copy_started.elapsed().as_secs_f64();
-        if verdict.as_ref().is_some_and(|v| v.bad_total > 0) {
-            return Ok(verdict);
+        if verdict.as_ref().is_some_and(|v: &Scan| v.bad_total > 0) {
+            return Ok(Vec::new());
         }
         if current < TABLES.len() {
             return Err((
@@ -498,18 +555,79 @@ pub(crate) async fn drain(
         }
         drop(in_flight);
         // The connections (some perhaps opened again) go back for the index builds.
-        let back: Vec<Target> = idle
+        Ok(idle
             .into_iter()
             .filter_map(|c| match c {
                 Conn::Commits(t) => Some(*t),
                 Conn::Inside(_) => None,
             })
-            .collect();
-        if let Writer::Batches { pool, .. } = writer {
-            pool.extend(back);
-        }
+            .collect::<Vec<Target>>())
+    };
+    let copy = async {
+        let copied = copy.await;
+        copy_over.store(true, Ordering::Relaxed);
+        copied
+    };
+    let (copied, built) = futures_util::join!(copy, early);
+    let back = copied?;
+    if let Writer::Batches {
+        pool,
+        builder: slot,
+        recipe,
+    } = writer
+    {
+        pool.extend(back);
+        // A builder whose connection died (a server restart) is left out of the end.
+        *slot = builder.filter(|b| !b.client_ref().is_closed());
+        recipe.built = built;
     }
     Ok(verdict)
+}
+
+/// The early index builds of [`drain`]: for each table whose copy is done (`finished`),
+/// its primary key and indexes (the entries of `names`/`ddl` waiting for it), one after
+/// another on `builder`, until the copy is over or a build fails. Returns which entries
+/// it built.
+async fn early_builds(
+    builder: Option<&Target>,
+    (names, ddl, waits_for): (Vec<String>, Vec<String>, Vec<Option<usize>>),
+    mut finished: tokio::sync::mpsc::UnboundedReceiver<usize>,
+    copy_over: &AtomicBool,
+    progress: &dyn Progress,
+) -> Vec<bool> {
+    let mut built = vec![false; names.len()];
+    let Some(builder) = builder else {
+        return built;
+    };
+    while let Some(table) = finished.recv().await {
+        let ours: Vec<usize> = (0..names.len())
+            .filter(|&i| waits_for[i] == Some(table))
+            .collect();
+        if ours.is_empty() || copy_over.load(Ordering::Relaxed) {
+            continue;
+        }
+        progress.phase(&format!(
+            "{}: building its {} indexes while the copy goes on",
+            TABLES[table].name,
+            ours.len()
+        ));
+        for i in ours {
+            // What is left when the copy ends is built by every connection at once.
+            if copy_over.load(Ordering::Relaxed) {
+                break;
+            }
+            // A failure here only leaves the rest to the end, where it is retried on
+            // every connection (the copy's reconnect after a lost one) and reported.
+            if deferred::rebuild(&[builder.client_ref()], &names[i..=i], &ddl[i..=i])
+                .await
+                .is_err()
+            {
+                return built;
+            }
+            built[i] = true;
+        }
+    }
+    built
 }
 
 /// Moves every identity sequence past `max(id)`, records what `ava sync` will compare

@@ -90,7 +90,7 @@ pub async fn migrate(
     // in one transaction on this connection instead.
     let (first, pool) = tokio::join!(rx.recv(), async {
         if opts.dry_run || !(empty || resume.is_some()) {
-            Ok(Vec::new())
+            Ok((Vec::new(), None))
         } else {
             open_pool(target).await
         }
@@ -377,7 +377,7 @@ async fn interrupted_run(client: &Client) -> Result<Option<Interrupted>, tokio_p
 /// progress; `--force` (Replace) does everything in one transaction.
 async fn copy_all(
     target: &mut Target,
-    pool: Vec<Target>,
+    (pool, builder): (Vec<Target>, Option<Target>),
     opts: &Options,
     progress: &dyn Progress,
     scan: &Scan,
@@ -473,6 +473,14 @@ async fn copy_all(
         run,
         names,
         ddl,
+        waits_for: deferred
+            .iter()
+            .map(|d| {
+                let table = TABLES.iter().position(|t| t.name == d.table);
+                table.filter(|_| d.kind != 'f')
+            })
+            .collect(),
+        built: vec![false; deferred.len()],
         digest: scan.digest,
         stat: scan.stat.clone(),
         rejected_rows: scan.rejected_rows(),
@@ -487,7 +495,11 @@ async fn copy_all(
             tx.commit()
                 .await
                 .map_err(fail("committing the dropped indexes"))?;
-            Writer::Batches { pool, recipe }
+            Writer::Batches {
+                pool,
+                builder: builder.map(Box::new),
+                recipe,
+            }
         };
         match drain(&mut writer, progress, &scan.counts, rx, outcome).await {
             Ok(Some(verdict)) if verdict.bad_total > 0 => {

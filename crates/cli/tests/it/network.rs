@@ -94,10 +94,11 @@ fn through(case: &Case, url: &str, args: &[&str]) -> Out {
 }
 
 /// The phases a run can be killed in, by the line that starts each.
-const KILL_POINTS: [&str; 4] = [
+const KILL_POINTS: [&str; 5] = [
     "copying while the SQLite file is read",
     "copying call_sessions",
-    "building ",
+    "indexes while the copy goes on",
+    "indexes and constraints on",
     "moving the id sequences",
 ];
 
@@ -132,7 +133,7 @@ fn migrate_killed_at_any_phase_resumes_at_once() {
     }
     // The distance makes every phase last: each kill should land inside its run.
     assert!(
-        interrupted.len() >= 3,
+        interrupted.len() >= 4,
         "only {interrupted:?} of {KILL_POINTS:?} interrupted a run"
     );
 }
@@ -177,7 +178,10 @@ fn sessions_a_dead_run_left_are_named_or_taken_over() {
 /// way the result is exact.
 #[test]
 fn cut_connections_mid_copy_and_mid_build_end_exact() {
-    for (i, point) in ["copying call_events", "building "].into_iter().enumerate() {
+    for (i, point) in ["copying call_events", "indexes and constraints on"]
+        .into_iter()
+        .enumerate()
+    {
         let case = Case::pushed(3000, 96 + i as u64);
         let (proxy, url) = far(&case);
         let (mut child, lines) = spawn(&case, &url, &["migrate", "--batch-size", "500"]);
