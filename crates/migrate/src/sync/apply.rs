@@ -16,7 +16,7 @@ use ava_sink::{copy_sql, copy_statement, encode_row, reset_sequence_sql, CopyBuf
 use ava_source::Source;
 use bytes::Bytes;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Error, Transaction};
+use tokio_postgres::{Error, Statement, Transaction};
 
 use super::Changes;
 use crate::state::{self, count_and_xmin, Hashes, Patches, State, COUNT_AND_XMIN};
@@ -100,8 +100,49 @@ async fn pipelined(steps: Vec<Step<'_>>) -> Vec<Result<Answer, (&'static str, Er
 }
 
 /// The staging table of `table` (a temporary table dropped at commit).
-fn staging(table: usize) -> String {
+fn staging_table(table: usize) -> String {
     format!("ava_sync_{}", TABLES[table].name)
+}
+
+/// The first flight of a sync's writes, which need not wait for the pass over the file
+/// (it goes out while the file is read): the transaction's id, a staging table for
+/// every table and its COPY prepared. The staging tables are temporary and dropped at
+/// commit; those no change needs stay empty.
+pub(super) struct Staging {
+    /// This transaction's id, the `xmin` of every row it writes.
+    xid: i64,
+    /// Per table (catalog order), the prepared COPY into its staging table.
+    copies: Vec<Statement>,
+}
+
+/// Makes the [`Staging`] in one round trip.
+pub(super) async fn stage(tx: &Transaction<'_>) -> Result<Staging, Applied> {
+    let at = |context: &'static str| move |e| Applied::Failed(context, e);
+    let creates = (0..TABLES.len())
+        .map(|t| {
+            format!(
+                "CREATE TEMPORARY TABLE {} (LIKE public.\"{}\") ON COMMIT DROP",
+                staging_table(t),
+                TABLES[t].name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let copies: Vec<String> = (0..TABLES.len())
+        .map(|t| copy_sql(&staging_table(t), &TABLES[t]))
+        .collect();
+    let (xid, created, prepared) = futures_util::join!(
+        tx.query_typed_one("SELECT txid_current() % 4294967296", &[]),
+        tx.batch_execute(&creates),
+        futures_util::future::join_all(copies.iter().map(|sql| tx.prepare(sql)))
+    );
+    let xid = xid.map_err(at("reading the transaction's id"))?.get(0);
+    created.map_err(at("creating the staging tables"))?;
+    let copies = prepared
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(at("preparing the copies into the staging tables"))?;
+    Ok(Staging { xid, copies })
 }
 
 /// Writes `changes` inside `tx`, then records the new hashes and `state` (`None`:
@@ -113,10 +154,11 @@ fn staging(table: usize) -> String {
 /// and `xmin` sum of the rows it replaces or deletes (read in its own snapshot), and
 /// every row it writes gets this transaction's id as its `xmin`.
 ///
-/// Three flights: the transaction's id, the staging tables and their COPYs prepared;
-/// the COPYs, collision checks, upserts, deletes, sequences and hashes; the state.
+/// Two flights after the [`Staging`]: the COPYs, collision checks, upserts, deletes,
+/// sequences and hashes; then the state.
 pub(super) async fn apply(
     tx: &Transaction<'_>,
+    staging: &Staging,
     changes: &Changes,
     hashes: Recording<'_>,
     mut state: Option<State>,
@@ -127,51 +169,12 @@ pub(super) async fn apply(
     let staged: Vec<usize> = (0..TABLES.len())
         .filter(|&t| !changes.upserts[t].is_empty())
         .collect();
+    let xid = staging.xid;
 
-    // Flight 1.
-    let creates = staged
-        .iter()
-        .map(|&t| {
-            format!(
-                "CREATE TEMPORARY TABLE {} (LIKE public.\"{}\") ON COMMIT DROP",
-                staging(t),
-                TABLES[t].name
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(";\n");
-    let copies: Vec<String> = staged
-        .iter()
-        .map(|&t| copy_sql(&staging(t), &TABLES[t]))
-        .collect();
-    let (xid, created, prepared) = futures_util::join!(
-        async {
-            if !wrote {
-                return Ok(0);
-            }
-            let row = tx
-                .query_typed_one("SELECT txid_current() % 4294967296", &[])
-                .await?;
-            Ok::<i64, Error>(row.get(0))
-        },
-        async {
-            if creates.is_empty() {
-                return Ok(());
-            }
-            tx.batch_execute(&creates).await
-        },
-        futures_util::future::join_all(copies.iter().map(|sql| tx.prepare(sql)))
-    );
-    let xid = xid.map_err(at("reading the transaction's id"))?;
-    created.map_err(at("creating a staging table"))?;
-    let prepared = prepared
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(at("preparing the copies into the staging tables"))?;
-
-    // Flight 2, in this order on the wire: the order the statements must run in.
+    // Flight 1, in this order on the wire: the order the statements must run in.
     let mut steps: Vec<Step> = Vec::new();
-    for (&t, statement) in staged.iter().zip(&prepared) {
+    for &t in &staged {
+        let statement = &staging.copies[t];
         for data in &changes.upserts[t] {
             steps.push(step("copying rows into the staging table", async move {
                 copy_statement(tx, statement, data.clone())
@@ -181,7 +184,7 @@ pub(super) async fn apply(
         }
     }
     for &t in &staged {
-        let (table, staging) = (&TABLES[t], staging(t));
+        let (table, staging) = (&TABLES[t], staging_table(t));
         for index in table.indexes.iter().filter(|i| i.unique && collisions) {
             let sql = format!(
                 "SELECT 1 FROM {staging} s JOIN public.\"{name}\" t \
@@ -292,7 +295,7 @@ pub(super) async fn apply(
         }
     }
 
-    // Flight 3.
+    // Flight 2.
     match &state {
         Some(state) => state::write(tx, state).await,
         None => state::clear(tx, false).await,

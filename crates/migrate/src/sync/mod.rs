@@ -38,7 +38,7 @@ use tokio_postgres::{IsolationLevel, Transaction};
 
 mod apply;
 
-use apply::{apply, encode_rows, Applied, Recording};
+use apply::{apply, encode_rows, stage, Applied, Recording};
 
 use crate::reader::{self, Check, ReaderError, Scan, Visit};
 use std::sync::mpsc::Receiver;
@@ -254,6 +254,9 @@ async fn attempt(
     // The recorded hashes, table by table as the pass reaches them.
     let (send_known, known) = std::sync::mpsc::channel();
     let (need, needed) = tokio::sync::oneshot::channel::<bool>();
+    // Whether to make the staging tables while the file is read (only when it is read,
+    // and never in a dry run).
+    let (stage_now, staging_wanted) = tokio::sync::oneshot::channel::<bool>();
     let load = async {
         let mut patches = Patches::new();
         if !needed.await.unwrap_or(false) {
@@ -286,9 +289,11 @@ async fn attempt(
             };
             if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
                 let _ = need.send(false);
+                let _ = stage_now.send(false);
                 return Ok((Some(digest), None));
             }
             let _ = need.send(true);
+            let _ = stage_now.send(!opts.dry_run);
             progress.phase("reading the SQLite file");
             let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
             return Ok((Some(digest), Some(found)));
@@ -298,6 +303,7 @@ async fn attempt(
         // no commit landed from before the one to after the other; otherwise none is
         // recorded (the next run reads the file).
         let _ = need.send(true);
+        let _ = stage_now.send(!opts.dry_run);
         progress.phase("reading the SQLite file");
         // The digest read at the start serves, its watch having started before it: no
         // commit from then to the pass's end means it is the pass's snapshot's digest.
@@ -323,7 +329,13 @@ async fn attempt(
             .map_err(thread)??;
         Ok::<_, MigrateError>((quiet.then_some(digest), Some(found)))
     };
-    let (fingerprint, patches, pass) = tokio::join!(fingerprint, load, pass);
+    let staging = async {
+        match staging_wanted.await {
+            Ok(true) => Some(stage(&tx).await),
+            _ => None,
+        }
+    };
+    let (fingerprint, patches, pass, staging) = tokio::join!(fingerprint, load, pass, staging);
     let (fingerprint, (patches, hashes_conn), (digest, found)) = (fingerprint?, patches?, pass?);
     drop(hashes_conn);
     if fingerprint != recorded.fingerprint {
@@ -363,7 +375,22 @@ async fn attempt(
         all: &pass.hashes,
         written: &pass.written,
     };
-    match apply(&tx, &pass.changes, hashes, Some(state), !keys_always).await {
+    let applied = async {
+        let staging = match staging {
+            Some(staging) => staging?,
+            None => stage(&tx).await?,
+        };
+        apply(
+            &tx,
+            &staging,
+            &pass.changes,
+            hashes,
+            Some(state),
+            !keys_always,
+        )
+        .await
+    };
+    match applied.await {
         Err(Applied::Collision) => return Err(Attempt::Collision),
         Err(Applied::Failed(context, e)) => return Err(query_error(&url, context, e).into()),
         Ok(()) => {}
@@ -493,12 +520,22 @@ async fn every_row(
         hashes[t].sort_unstable_by_key(|p| p.0);
     }
     let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
-    apply(&tx, &changes, Recording::Replace(&hashes), state, false)
+    let applied = async {
+        let staging = stage(&tx).await?;
+        apply(
+            &tx,
+            &staging,
+            &changes,
+            Recording::Replace(&hashes),
+            state,
+            false,
+        )
         .await
-        .map_err(|e| match e {
-            Applied::Failed(context, e) => query_error(&url, context, e),
-            Applied::Collision => MigrateError::Reader("unexpected unique collision".into()),
-        })?;
+    };
+    applied.await.map_err(|e| match e {
+        Applied::Failed(context, e) => query_error(&url, context, e),
+        Applied::Collision => MigrateError::Reader("unexpected unique collision".into()),
+    })?;
     tx.commit().await.map_err(fail("committing the sync"))?;
     Ok((tables, wrote))
 }
