@@ -204,16 +204,28 @@ fn cut_connections_mid_copy_and_mid_build_end_exact() {
 #[test]
 fn sync_killed_in_its_transaction_runs_again_at_once() {
     let case = Case::migrated(2000, 98);
-    let (_proxy, url) = far(&case);
+    let (proxy, url) = far(&case);
     case.lite(
         "update call_sessions set sentiment = 'negative' where id % 20 = 0; \
          delete from call_events where id % 50 = 0;",
     );
+    let before = case.pg.fingerprint();
     let (mut child, lines) = spawn(&case, &url, &["sync"]);
-    let reached = wait_for(&lines, "writing the differences");
+    assert!(
+        wait_for(&lines, "writing the differences"),
+        "the sync ended before writing"
+    );
+    // Held by the network from here: the transaction cannot commit before the kill.
+    proxy.pause();
     let _ = child.kill();
     let status = child.wait().unwrap();
-    assert!(reached || status.success());
+    proxy.resume();
+    assert!(!status.success(), "the sync finished before the kill");
+    assert_eq!(
+        case.pg.fingerprint(),
+        before,
+        "the killed sync's transaction left changes"
+    );
     let again = through(&case, &url, &["sync"]);
     assert_eq!(again.code, 0, "{again}");
     case.verify(&[]).ok();
