@@ -11,7 +11,7 @@
 //!   (ISO 8601 UTC with microseconds and `Z`) on both stores. **Only this crate builds the
 //!   API's JSON.**
 //! - [`read`]: the read routes; [`Invalid`] names a bad parameter (HTTP 422).
-//! - [`write`]: the voice service's write routes (start, event, end a call; create a
+//! - [`write`](mod@write): the voice service's write routes (start, event, end a call; create a
 //!   customer), each one transaction on either store; ending a call folds it into its
 //!   day's `daily_metrics` row atomically.
 //! - [`compare`]: the read routes asked the same requests of two stores, the answers

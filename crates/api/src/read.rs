@@ -1,6 +1,7 @@
 //! The read routes of the original backend (`admin-api.md`), with its faults fixed:
 //! search is case-insensitive on both stores (Unicode too), a legacy plain-text
-//! transcript is served as a one-entry transcript, a bad parameter is an [`Invalid`].
+//! transcript is served as a one-entry transcript, a bad parameter is an
+//! [`Invalid`](crate::Invalid).
 //!
 //! Every function takes `now` (what "today" means), so two stores asked at the same
 //! moment answer alike, and tests can pin it.

@@ -1,7 +1,7 @@
 //! The write routes the voice service calls (`admin-api.md`, "Write side"): start a
 //! call, log an event, end a call, create a customer.
 //!
-//! Each write is one transaction, written once over [`Tx`] and run on either store:
+//! Each write is one transaction, written once over `Tx` and run on either store:
 //! Postgres (a pooled connection, `READ COMMITTED`) or the SQLite file's writer
 //! connection (`BEGIN IMMEDIATE`, on a blocking thread).
 //!
@@ -14,7 +14,7 @@
 //! recomputation however many calls end together, and a call ends once.
 //!
 //! Bodies are parsed here, not by the HTTP layer: a malformed body or a missing or bad
-//! field is an [`Invalid`] naming it (422), never a bare rejection.
+//! field is an [`Invalid`](crate::Invalid) naming it (422), never a bare rejection.
 
 use ava_catalog::Kind;
 use ava_convert::Value;

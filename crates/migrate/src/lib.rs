@@ -1,14 +1,18 @@
 //! The migration pipeline: reader → converter → writer.
 //!
-//! - **Reader** (a dedicated thread, [`reader`]): opens the SQLite file read-only, takes
-//!   one snapshot, counts and *scans* every row through the converter before anything
-//!   is written, then — if the writer says go — converts again and encodes rows into
-//!   binary-COPY batches, sent over a bounded channel (memory stays flat).
-//! - **Writer** (async, [`writer`]): checks the target, applies the idempotency guard,
-//!   and copies each batch with `COPY … FROM STDIN (FORMAT binary)`.
+//! - **Reader** (a dedicated thread, `reader`): opens the SQLite file read-only, takes
+//!   one snapshot and checks every row through the converter. Into an empty target it
+//!   encodes each row as soon as it is checked (one pass, the copy overlapping the
+//!   scan); otherwise it scans the whole file first and, if the writer says go, reads
+//!   it again to encode. Batches go over a bounded channel (memory stays flat).
+//! - **Writer** (async, `writer`): checks the target, applies the idempotency guard and
+//!   cleans up after a failure; `load` copies each batch with `COPY … FROM STDIN
+//!   (FORMAT binary)` on a pool of connections and builds the indexes again.
 //!
 //! How the target never ends up half-loaded:
-//! - bad cells are found by the scan, so a run that would fail on data writes nothing;
+//! - bad cells found by the scan leave the target as it was: a run into a target that
+//!   is not empty writes nothing before the scan has passed; a plain run into an empty
+//!   one, which copies while it scans, empties the tables again;
 //! - a plain run (empty target) commits every batch together with its progress in
 //!   `ava.migrate_runs`; if it fails part-way it empties the five tables again (they
 //!   were empty when it started) and marks the run failed. If it cannot (the process

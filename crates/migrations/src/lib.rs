@@ -5,7 +5,7 @@
 //!
 //! * [`embedded`]: the migrations of this build, sorted by version.
 //! * [`statements`]: a file split into statements exactly as the CLI splits it.
-//! * [`status`] / [`is_current`]: compare a database's history with this build.
+//! * [`status`] / [`Status::is_current`]: compare a database's history with this build.
 //! * [`push`]: apply what is pending, each migration in its own transaction together with
 //!   its history row; refuses a history this build does not account for.
 //!

@@ -550,8 +550,8 @@ fn is_supabase(host: &str) -> bool {
 }
 
 /// How soon a vanished peer is noticed: TCP keepalive probes after [`KEEPALIVE_IDLE`]
-/// of silence, every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times — about a
-/// minute — and unacknowledged data given up after [`USER_TIMEOUT`]. Without them a
+/// of silence, every `KEEPALIVE_INTERVAL`, `KEEPALIVE_RETRIES` times — about a
+/// minute — and unacknowledged data given up after `USER_TIMEOUT`. Without them a
 /// Supabase connection whose network dropped would hang for the kernel's two hours.
 pub const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
 pub const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
