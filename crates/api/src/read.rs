@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Param, Rows, Store};
+use crate::store::{fold, Param, Rows, Store, SNAPSHOT};
 use crate::ApiError;
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -307,22 +307,6 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         None => String::new(),
     };
     let from = format!("FROM call_sessions s {filter}");
-    let count = |params: Vec<Param>| {
-        let sql = format!("SELECT count(*) {from}");
-        async move {
-            Ok::<_, ApiError>(
-                store
-                    .rows(&sql, &params, &[Kind::Id])
-                    .await?
-                    .first()
-                    .map_or(0, |r| int(&r[0])),
-            )
-        }
-    };
-    // Without a search the count is its own query (the page then reads 50 rows of an
-    // index); with one, the page's query counts the matches too (`count(*) OVER ()`),
-    // so they are found once.
-    let searching = page.search.is_some();
     // NULLs sort as the largest values (Postgres' default), so one (column, id) index
     // serves both directions.
     let direction = if page.descending {
@@ -332,36 +316,54 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
     };
     let n = params.len();
     let sql = format!(
-        "SELECT {}{} {from} ORDER BY s.\"{}\" {direction}, s.id {} \
-         LIMIT ${} OFFSET ${}",
+        "SELECT {} {from} ORDER BY s.\"{}\" {direction}, s.id {} LIMIT ${} OFFSET ${}",
         select(sessions, &LIST_COLUMNS, "s"),
-        if searching { ", count(*) OVER ()" } else { "" },
         page.sort_by,
         if page.descending { "DESC" } else { "ASC" },
         n + 1,
         n + 2
     );
-    let search_params = params.clone();
-    params.push(Param::Int(page.page_size));
-    params.push(Param::Int((page.page - 1) * page.page_size));
-    let mut columns = kinds(sessions, &LIST_COLUMNS);
-    if searching {
-        columns.push(Kind::Id);
-    }
-    // Without a search, the count goes beside the page: one round trip for both.
-    let (rows, total) = tokio::join!(store.rows(&sql, &params, &columns), async {
-        if searching {
-            Ok(None)
-        } else {
-            count(search_params.clone()).await.map(Some)
+    let mut page_params = params.clone();
+    page_params.push(Param::Int(page.page_size));
+    page_params.push(Param::Int((page.page - 1) * page.page_size));
+    // The exact total beside the page (one round trip for both). Where the store keeps
+    // totals (Postgres), the count runs only when the database changed since the query
+    // was last counted (see `Totals`): the statement compares its snapshot with the
+    // one recorded and counts only when they differ.
+    let key = from.clone() + &format!("{params:?}");
+    let known = store.totals().and_then(|totals| totals.get(&key));
+    let (total_sql, total_params) = match store.totals() {
+        Some(_) => {
+            let mut total_params = params.clone();
+            total_params.push(Param::Text(known.clone().map(|k| k.0).unwrap_or_default()));
+            (
+                format!(
+                    "SELECT {SNAPSHOT}, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
+                     ELSE (SELECT count(*) {from}) END",
+                    n + 1
+                ),
+                total_params,
+            )
         }
-    });
-    let rows = rows?;
-    let total = match (total?, rows.first()) {
-        (Some(total), _) => total,
-        (None, Some(row)) => int(&row[LIST_COLUMNS.len()]),
-        // A page past the last: no row carries the count.
-        (None, None) => count(search_params).await?,
+        None => (format!("SELECT NULL, count(*) {from}"), params),
+    };
+    let columns = kinds(sessions, &LIST_COLUMNS);
+    let (rows, total) = tokio::join!(
+        store.rows(&sql, &page_params, &columns),
+        store.rows(&total_sql, &total_params, &[Kind::Text, Kind::Id])
+    );
+    let (rows, total) = (rows?, total?);
+    let total = match (total.first().map(|r| (&r[0], &r[1])), known) {
+        // The snapshot is the one counted in: the total recorded holds.
+        (Some((_, Value::Null)), Some((_, known))) => known,
+        (Some((snapshot, total)), _) => {
+            let total = int(total);
+            if let (Some(totals), Value::Text(snapshot)) = (store.totals(), snapshot) {
+                totals.put(key, snapshot.to_string(), total);
+            }
+            total
+        }
+        (None, _) => 0,
     };
     let calls: Vec<Json> = rows
         .iter()

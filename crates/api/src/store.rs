@@ -133,6 +133,14 @@ impl Store {
         }
     }
 
+    /// The memo of exact totals, on a store that can tell when it still holds.
+    pub fn totals(&self) -> Option<&Totals> {
+        match self {
+            Store::Postgres(pg) => Some(&pg.totals),
+            Store::Sqlite(_) => None,
+        }
+    }
+
     /// Whether the store answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.rows("SELECT 1", &[], &[Kind::Int]).await.map(drop)
@@ -145,6 +153,46 @@ pub struct PgStore {
     pub(crate) pool: Pool,
     /// The URL with its password redacted.
     pub(crate) url: String,
+    pub(crate) totals: std::sync::Arc<Totals>,
+}
+
+/// Exact totals of list queries, each with the Postgres snapshot it was counted in
+/// ([`SNAPSHOT`]): a later statement whose snapshot is the same sees exactly the same
+/// rows — no transaction has begun writing or committed since — so the total holds for
+/// it and the count can be skipped. Any write anywhere in the database changes the
+/// snapshot. One entry serves every page, sort and direction of a query.
+#[derive(Default)]
+pub struct Totals(std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>);
+
+/// The statement's snapshot as text (`xmin:xmax:in-progress ids`), the key of
+/// [`Totals`]. (`txid_current_snapshot`, not its newer name `pg_current_snapshot`: the
+/// older servers have only it, the newer ones both.)
+pub const SNAPSHOT: &str = "txid_current_snapshot()::text";
+
+impl Totals {
+    /// Entries kept at most (the map is emptied when full: each is one count away).
+    const MAX: usize = 1024;
+
+    /// The snapshot and total recorded for `query`.
+    pub fn get(&self, query: &str) -> Option<(String, i64)> {
+        self.lock().get(query).cloned()
+    }
+
+    /// Records `total` as counted in `snapshot`.
+    pub fn put(&self, query: String, snapshot: String, total: i64) {
+        let mut map = self.lock();
+        if map.len() >= Self::MAX && !map.contains_key(&query) {
+            map.clear();
+        }
+        map.insert(query, (snapshot, total));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, i64)>> {
+        // A panic while holding the lock leaves a map that is still consistent.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl PgStore {
@@ -171,6 +219,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             url: ava_sink::redact(url),
+            totals: Default::default(),
         })
     }
 

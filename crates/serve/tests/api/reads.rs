@@ -372,3 +372,75 @@ async fn empty_stores_answer_alike() {
         assert_eq!(server.get("/api/admin/calls/1").await.status, 404);
     }
 }
+
+/// The call log's `total` stays exact without the answer cache: on Postgres a total
+/// is counted again only when the database changed since it was counted (the statement's
+/// snapshot differs from the one recorded), and then it is. Pages of one query share
+/// their total; a write by another program anywhere shows at once.
+#[tokio::test]
+async fn totals_stay_exact_when_another_program_writes() {
+    let stores = Stores::seeded(120, 12).await;
+    let pg = stores.pg.client().await;
+    let lite = rusqlite::Connection::open(&stores.sqlite).unwrap();
+    let servers: Vec<Server> = {
+        let mut servers = Vec::new();
+        for store in stores.both() {
+            let mut state = ava_serve::AppState::new(store, Tokens::open());
+            state.cache = ava_serve::cache::Cache::new(std::time::Duration::ZERO, 0);
+            servers.push(Server::start_with(state).await);
+        }
+        servers
+    };
+    let total = |body: &Value| body["total"].as_i64().unwrap();
+    let search = "/api/admin/calls?page_size=5&search=tot-test";
+    for server in &servers {
+        let first = server.get("/api/admin/calls?page_size=10").await;
+        assert_eq!(first.status, 200, "{}", first.text);
+        let all = total(&first.body);
+        // Another page, another sort: the same total.
+        let other = server
+            .get("/api/admin/calls?page_size=10&page=3&sort_by=duration_seconds&sort_order=asc")
+            .await;
+        assert_eq!(total(&other.body), all, "{}", other.text);
+        assert_eq!(total(&server.get(search).await.body), 0);
+    }
+    // Another program adds a call that matches the search, and changes a customer
+    // (a write elsewhere in the database).
+    pg.batch_execute(
+        "insert into call_sessions (session_id, phone_number, started_at) \
+         values ('tot-1', '+1 555 tot-test', now()); \
+         update customers set notes = 'changed' where id = 1",
+    )
+    .await
+    .unwrap();
+    lite.execute_batch(
+        "insert into call_sessions (session_id, phone_number, started_at) \
+         values ('tot-1', '+1 555 tot-test', '2025-01-01 10:00:00.000000')",
+    )
+    .unwrap();
+    for (server, name) in servers.iter().zip(["postgres", "sqlite"]) {
+        let before = 120;
+        for path in [
+            "/api/admin/calls?page_size=10",
+            "/api/admin/calls?page_size=10&page=3&sort_by=duration_seconds&sort_order=asc",
+        ] {
+            let reply = server.get(path).await;
+            assert_eq!(
+                total(&reply.body),
+                before + 1,
+                "{name} {path}: {}",
+                reply.text
+            );
+        }
+        assert_eq!(total(&server.get(search).await.body), 1, "{name}");
+    }
+    // A delete through another program: counted again, on every page.
+    pg.batch_execute("delete from call_sessions where session_id = 'tot-1'")
+        .await
+        .unwrap();
+    assert_eq!(total(&servers[0].get(search).await.body), 0);
+    assert_eq!(
+        total(&servers[0].get("/api/admin/calls?page=2").await.body),
+        120
+    );
+}
