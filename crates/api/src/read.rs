@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Param, Rows, Store, SNAPSHOT};
+use crate::store::{fold, Param, Rows, Select, Store, SNAPSHOT};
 use crate::ApiError;
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -348,11 +348,24 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         None => (format!("SELECT NULL, count(*) {from}"), params),
     };
     let columns = kinds(sessions, &LIST_COLUMNS);
-    let (rows, total) = tokio::join!(
-        store.rows(&sql, &page_params, &columns),
-        store.rows(&total_sql, &total_params, &[Kind::Text, Kind::Id])
+    let mut answers = store
+        .rows_together(&[
+            Select {
+                sql: &total_sql,
+                params: &total_params,
+                kinds: &[Kind::Text, Kind::Id],
+            },
+            Select {
+                sql: &sql,
+                params: &page_params,
+                kinds: &columns,
+            },
+        ])
+        .await?;
+    let (rows, total) = (
+        answers.pop().unwrap_or_default(),
+        answers.pop().unwrap_or_default(),
     );
-    let (rows, total) = (rows?, total?);
     let total = match (total.first().map(|r| (&r[0], &r[1])), known) {
         // The snapshot is the one counted in: the total recorded holds.
         (Some((_, Value::Null)), Some((_, known))) => known,
@@ -420,16 +433,21 @@ async fn one_row(
     columns: &[&str],
     id: i64,
 ) -> Result<Option<Vec<Value<'static>>>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM \"{}\" t WHERE t.id = $1",
-        select(table, columns, "t"),
-        table.name
-    );
+    let sql = by_id_sql(table, columns);
     Ok(store
         .rows(&sql, &[Param::Int(id)], &kinds(table, columns))
         .await?
         .into_iter()
         .next())
+}
+
+/// `columns` of the row of `table` whose id is `$1`.
+fn by_id_sql(table: &Table, columns: &[&str]) -> String {
+    format!(
+        "SELECT {} FROM \"{}\" t WHERE t.id = $1",
+        select(table, columns, "t"),
+        table.name
+    )
 }
 
 /// `call_id` of the call routes' paths (the original's name).
@@ -473,13 +491,31 @@ pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
         kinds(customers, &customer_columns),
         kinds(events_table, &event_columns),
     );
-    let (row, customer, events) = tokio::join!(
-        one_row(store, sessions, &columns, id),
-        store.rows(&customer_sql, &by_id, &customer_kinds),
-        store.rows(&events_sql, &by_id, &event_kinds),
-    );
-    let row = row?.ok_or(ApiError::NotFound("Call not found"))?;
-    let (customer, events) = (customer?, events?);
+    let call_sql = by_id_sql(sessions, &columns);
+    let call_kinds = kinds(sessions, &columns);
+    let mut answers = store
+        .rows_together(&[
+            Select {
+                sql: &call_sql,
+                params: &by_id,
+                kinds: &call_kinds,
+            },
+            Select {
+                sql: &customer_sql,
+                params: &by_id,
+                kinds: &customer_kinds,
+            },
+            Select {
+                sql: &events_sql,
+                params: &by_id,
+                kinds: &event_kinds,
+            },
+        ])
+        .await?
+        .into_iter();
+    let mut next = || answers.next().unwrap_or_default();
+    let (row, customer, events) = (next().into_iter().next(), next(), next());
+    let row = row.ok_or(ApiError::NotFound("Call not found"))?;
     let n = DETAIL_COLUMNS.len();
     let customer = customer
         .first()
@@ -670,14 +706,38 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> 
         kinds(appointments, &appointment_columns),
         kinds(sessions, &call_columns),
     );
-    // The three at once: one round trip far from the database.
-    let (customer, booked, calls) = tokio::join!(
-        customer_object(store, id),
-        store.rows(&booked_sql, &by_id, &booked_kinds),
-        store.rows(&calls_sql, &by_id, &call_kinds),
+    let customers = table("customers");
+    let customer_columns = all_columns(customers);
+    let (customer_sql, customer_kinds) = (
+        by_id_sql(customers, &customer_columns),
+        kinds(customers, &customer_columns),
     );
-    let customer = customer?.ok_or(ApiError::NotFound("Customer not found"))?;
-    let (booked, calls) = (booked?, calls?);
+    // The three at once: one round trip far from the database.
+    let mut answers = store
+        .rows_together(&[
+            Select {
+                sql: &customer_sql,
+                params: &by_id,
+                kinds: &customer_kinds,
+            },
+            Select {
+                sql: &booked_sql,
+                params: &by_id,
+                kinds: &booked_kinds,
+            },
+            Select {
+                sql: &calls_sql,
+                params: &by_id,
+                kinds: &call_kinds,
+            },
+        ])
+        .await?
+        .into_iter();
+    let mut next = || answers.next().unwrap_or_default();
+    let (customer, booked, calls) = (next().into_iter().next(), next(), next());
+    let customer = customer
+        .map(|row| object(&customer_columns, &row))
+        .ok_or(ApiError::NotFound("Customer not found"))?;
     Ok(json!({
         "customer": customer,
         "appointments": rows_json(&appointment_columns, &booked),

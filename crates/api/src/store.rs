@@ -100,6 +100,14 @@ pub enum Store {
     Sqlite(SqliteStore),
 }
 
+/// One query of [`Store::rows_together`]: its SQL, parameters, and how to read each
+/// column (see [`Store::rows`]).
+pub struct Select<'a> {
+    pub sql: &'a str,
+    pub params: &'a [Param],
+    pub kinds: &'a [Kind],
+}
+
 /// Rows as values, in the order of the query's columns.
 pub type Rows = Vec<Vec<Value<'static>>>;
 
@@ -130,6 +138,30 @@ impl Store {
         match self {
             Store::Postgres(pg) => pg.rows(sql, params).await,
             Store::Sqlite(lite) => lite.rows(sql, params, kinds).await,
+        }
+    }
+
+    /// Runs several queries at once, answering in the same order. On Postgres they share
+    /// one pooled connection and go out together (one round trip, and one connection a
+    /// request, so the pool serves as many requests as it has connections); on SQLite
+    /// each runs on a read connection of its own, in parallel.
+    pub async fn rows_together(&self, queries: &[Select<'_>]) -> Result<Vec<Rows>, StoreError> {
+        match self {
+            Store::Postgres(pg) => {
+                let client = pg.client().await?;
+                futures_util::future::join_all(
+                    queries.iter().map(|q| pg.rows_on(&client, q.sql, q.params)),
+                )
+                .await
+                .into_iter()
+                .collect()
+            }
+            Store::Sqlite(lite) => futures_util::future::join_all(
+                queries.iter().map(|q| lite.rows(q.sql, q.params, q.kinds)),
+            )
+            .await
+            .into_iter()
+            .collect(),
         }
     }
 
