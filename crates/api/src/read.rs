@@ -355,11 +355,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
                 params: &total_params,
                 kinds: &[Kind::Text, Kind::Id],
             },
-            Select {
-                sql: &sql,
-                params: &page_params,
-                kinds: &columns,
-            },
+            Select::new(&sql, &page_params, &columns),
         ])
         .await?;
     let (rows, total) = (
@@ -495,21 +491,9 @@ pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
     let call_kinds = kinds(sessions, &columns);
     let mut answers = store
         .rows_together(&[
-            Select {
-                sql: &call_sql,
-                params: &by_id,
-                kinds: &call_kinds,
-            },
-            Select {
-                sql: &customer_sql,
-                params: &by_id,
-                kinds: &customer_kinds,
-            },
-            Select {
-                sql: &events_sql,
-                params: &by_id,
-                kinds: &event_kinds,
-            },
+            Select::new(&call_sql, &by_id, &call_kinds),
+            Select::new(&customer_sql, &by_id, &customer_kinds),
+            Select::new(&events_sql, &by_id, &event_kinds),
         ])
         .await?
         .into_iter();
@@ -715,21 +699,9 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> 
     // The three at once: one round trip far from the database.
     let mut answers = store
         .rows_together(&[
-            Select {
-                sql: &customer_sql,
-                params: &by_id,
-                kinds: &customer_kinds,
-            },
-            Select {
-                sql: &booked_sql,
-                params: &by_id,
-                kinds: &booked_kinds,
-            },
-            Select {
-                sql: &calls_sql,
-                params: &by_id,
-                kinds: &call_kinds,
-            },
+            Select::new(&customer_sql, &by_id, &customer_kinds),
+            Select::new(&booked_sql, &by_id, &booked_kinds),
+            Select::new(&calls_sql, &by_id, &call_kinds),
         ])
         .await?
         .into_iter();

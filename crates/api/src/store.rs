@@ -108,6 +108,13 @@ pub struct Select<'a> {
     pub kinds: &'a [Kind],
 }
 
+impl<'a> Select<'a> {
+    /// A query to run with [`Store::rows_together`].
+    pub fn new(sql: &'a str, params: &'a [Param], kinds: &'a [Kind]) -> Select<'a> {
+        Select { sql, params, kinds }
+    }
+}
+
 /// Rows as values, in the order of the query's columns.
 pub type Rows = Vec<Vec<Value<'static>>>;
 
