@@ -348,20 +348,12 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         None => (format!("SELECT NULL, count(*) {from}"), params),
     };
     let columns = kinds(sessions, &LIST_COLUMNS);
-    let mut answers = store
-        .rows_together(&[
-            Select {
-                sql: &total_sql,
-                params: &total_params,
-                kinds: &[Kind::Text, Kind::Id],
-            },
+    let [total, rows] = store
+        .rows_together([
+            Select::new(&total_sql, &total_params, &[Kind::Text, Kind::Id]),
             Select::new(&sql, &page_params, &columns),
         ])
         .await?;
-    let (rows, total) = (
-        answers.pop().unwrap_or_default(),
-        answers.pop().unwrap_or_default(),
-    );
     let total = match (total.first().map(|r| (&r[0], &r[1])), known) {
         // The snapshot is the one counted in: the total recorded holds.
         (Some((_, Value::Null)), Some((_, known))) => known,
@@ -489,17 +481,17 @@ pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
     );
     let call_sql = by_id_sql(sessions, &columns);
     let call_kinds = kinds(sessions, &columns);
-    let mut answers = store
-        .rows_together(&[
+    let [call, customer, events] = store
+        .rows_together([
             Select::new(&call_sql, &by_id, &call_kinds),
             Select::new(&customer_sql, &by_id, &customer_kinds),
             Select::new(&events_sql, &by_id, &event_kinds),
         ])
-        .await?
-        .into_iter();
-    let mut next = || answers.next().unwrap_or_default();
-    let (row, customer, events) = (next().into_iter().next(), next(), next());
-    let row = row.ok_or(ApiError::NotFound("Call not found"))?;
+        .await?;
+    let row = call
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("Call not found"))?;
     let n = DETAIL_COLUMNS.len();
     let customer = customer
         .first()
@@ -697,18 +689,16 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> 
         kinds(customers, &customer_columns),
     );
     // The three at once: one round trip far from the database.
-    let mut answers = store
-        .rows_together(&[
+    let [customer, booked, calls] = store
+        .rows_together([
             Select::new(&customer_sql, &by_id, &customer_kinds),
             Select::new(&booked_sql, &by_id, &booked_kinds),
             Select::new(&calls_sql, &by_id, &call_kinds),
         ])
-        .await?
-        .into_iter();
-    let mut next = || answers.next().unwrap_or_default();
-    let (customer, booked, calls) = (next().into_iter().next(), next(), next());
+        .await?;
     let customer = customer
-        .map(|row| object(&customer_columns, &row))
+        .first()
+        .map(|row| object(&customer_columns, row))
         .ok_or(ApiError::NotFound("Customer not found"))?;
     Ok(json!({
         "customer": customer,

@@ -152,8 +152,11 @@ impl Store {
     /// one pooled connection and go out together (one round trip, and one connection a
     /// request, so the pool serves as many requests as it has connections); on SQLite
     /// each runs on a read connection of its own, in parallel.
-    pub async fn rows_together(&self, queries: &[Select<'_>]) -> Result<Vec<Rows>, StoreError> {
-        match self {
+    pub async fn rows_together<const N: usize>(
+        &self,
+        queries: [Select<'_>; N],
+    ) -> Result<[Rows; N], StoreError> {
+        let answers: Vec<Rows> = match self {
             Store::Postgres(pg) => {
                 let client = pg.client().await?;
                 futures_util::future::join_all(
@@ -161,15 +164,18 @@ impl Store {
                 )
                 .await
                 .into_iter()
-                .collect()
+                .collect::<Result<_, _>>()?
             }
             Store::Sqlite(lite) => futures_util::future::join_all(
                 queries.iter().map(|q| lite.rows(q.sql, q.params, q.kinds)),
             )
             .await
             .into_iter()
-            .collect(),
-        }
+            .collect::<Result<_, _>>()?,
+        };
+        // One answer a query, in order.
+        let mut answers = answers.into_iter();
+        Ok(std::array::from_fn(|_| answers.next().unwrap_or_default()))
     }
 
     /// The memo of exact totals, on a store that can tell when it still holds.
