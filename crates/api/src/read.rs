@@ -315,11 +315,17 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         "ASC NULLS LAST"
     };
     let n = params.len();
-    let sql = format!(
-        "SELECT {} {from} ORDER BY s.\"{}\" {direction}, s.id {} LIMIT ${} OFFSET ${}",
-        select(sessions, &LIST_COLUMNS, "s"),
+    // The page's ids first, from the (column, id) index alone, then only their rows: a
+    // deep page skips index entries, not the wide rows they point at.
+    let order = format!(
+        "ORDER BY s.\"{}\" {direction}, s.id {}",
         page.sort_by,
-        if page.descending { "DESC" } else { "ASC" },
+        if page.descending { "DESC" } else { "ASC" }
+    );
+    let sql = format!(
+        "SELECT {} FROM call_sessions s WHERE s.id IN \
+         (SELECT s.id {from} {order} LIMIT ${} OFFSET ${}) {order}",
+        select(sessions, &LIST_COLUMNS, "s"),
         n + 1,
         n + 2
     );
