@@ -253,13 +253,19 @@ async fn attempt(
     };
     // The recorded hashes, table by table as the pass reaches them.
     let (send_known, known) = std::sync::mpsc::channel();
-    let (need, needed) = tokio::sync::oneshot::channel::<bool>();
-    // Whether to make the staging tables while the file is read (only when it is read,
-    // and never in a dry run).
-    let (stage_now, staging_wanted) = tokio::sync::oneshot::channel::<bool>();
+    // Whether the file is read: then the recorded hashes are needed, and (unless a dry
+    // run) the staging tables are made meanwhile.
+    let (reading, read_file) = tokio::sync::watch::channel(None::<bool>);
+    let told = |mut read_file: tokio::sync::watch::Receiver<Option<bool>>| async move {
+        // A pass that failed before saying counts as no.
+        read_file
+            .wait_for(Option::is_some)
+            .await
+            .is_ok_and(|read| *read == Some(true))
+    };
     let load = async {
         let mut patches = Patches::new();
-        if !needed.await.unwrap_or(false) {
+        if !told(read_file.clone()).await {
             return Ok::<_, MigrateError>((patches, None));
         }
         let hashes_conn = another.await.map_err(thread)??;
@@ -280,6 +286,8 @@ async fn attempt(
     };
     let stat = file_stat(&opts.sqlite);
     let pass = async {
+        // Owned here: should the pass fail before it says, the waiters hear it end.
+        let reading = reading;
         if recorded.stat.as_ref() == Some(&stat) {
             // Perhaps unchanged: the digest decides, before any snapshot is taken — the
             // one read at the start if the file's stat has not moved since.
@@ -288,12 +296,10 @@ async fn attempt(
                 _ => digest_of(&opts.sqlite).await?,
             };
             if recorded.digest == Some(digest) && recorded.rejected_rows == 0 {
-                let _ = need.send(false);
-                let _ = stage_now.send(false);
+                reading.send_replace(Some(false));
                 return Ok((Some(digest), None));
             }
-            let _ = need.send(true);
-            let _ = stage_now.send(!opts.dry_run);
+            reading.send_replace(Some(true));
             progress.phase("reading the SQLite file");
             let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
             return Ok((Some(digest), Some(found)));
@@ -302,8 +308,7 @@ async fn attempt(
         // that failed, one read beside it). It stands for the pass's snapshot only if
         // no commit landed from before the one to after the other; otherwise none is
         // recorded (the next run reads the file).
-        let _ = need.send(true);
-        let _ = stage_now.send(!opts.dry_run);
+        reading.send_replace(Some(true));
         progress.phase("reading the SQLite file");
         // The digest read at the start serves, its watch having started before it: no
         // commit from then to the pass's end means it is the pass's snapshot's digest.
@@ -330,9 +335,10 @@ async fn attempt(
         Ok::<_, MigrateError>((quiet.then_some(digest), Some(found)))
     };
     let staging = async {
-        match staging_wanted.await {
-            Ok(true) => Some(stage(&tx).await),
-            _ => None,
+        if told(read_file.clone()).await && !opts.dry_run {
+            Some(stage(&tx).await)
+        } else {
+            None
         }
     };
     let (fingerprint, patches, pass, staging) = tokio::join!(fingerprint, load, pass, staging);
