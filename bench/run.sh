@@ -521,6 +521,18 @@ record_phases() {
     PHASES=${PHASES%, }
 }
 
+# peer_done CALLS RTT ROUND STEP NAME LOG MARKS URL: what follows a peer pipeline's
+# successful run, (b) and (h) alike: stop its proxy, record it and its phases, log it,
+# check its row counts.
+peer_done() {
+    local calls=$1 rtt=$2 round=$3 step=$4 name=$5 log=$6 marks=$7 url=$8
+    proxy_stop "$log"
+    record "$calls" "$rtt" "$round" "$step" "$SECS" "$KB" "$TRIPS" ok
+    record_phases "$calls" "$rtt" "$round" "$step" "$marks"
+    log "  ($step) $name: $SECS s ($PHASES$(trips_text)), peak $((KB / 1024)) MB"
+    check_counts "$calls" "$rtt" "$round" "$step" "$url"
+}
+
 # step_ava CALLS RTT ROUND DB: (a). Leaves DB in place for (d).
 step_ava() {
     local calls=$1 rtt=$2 round=$3 db=$4 url push_s push_kb push_trips log
@@ -585,11 +597,7 @@ step_reference() {
     proxy_start "$rtt"
     timed "$log" bash "$SELF" --reference-pipeline "$DATA/calls-$calls.db" "$(url_at "$TARGET" "$db")" "$dir" "$marks" ||
         die "the reference pipeline failed, see $log"
-    proxy_stop "$log"
-    record "$calls" "$rtt" "$round" b "$SECS" "$KB" "$TRIPS" ok
-    record_phases "$calls" "$rtt" "$round" b "$marks"
-    log "  (b) reference pipeline: $SECS s ($PHASES$(trips_text)), peak $((KB / 1024)) MB"
-    check_counts "$calls" "$rtt" "$round" b "$url"
+    peer_done "$calls" "$rtt" "$round" b "reference pipeline" "$log" "$marks" "$url"
     if first "$round" "$rtt"; then
         schema_note "$calls" b reference "$url"
         exactness_note "$calls" b reference "$url"
@@ -658,11 +666,7 @@ step_duckdb() {
         drop_db "$db"
         return
     fi
-    proxy_stop "$log"
-    record "$calls" "$rtt" "$round" h "$SECS" "$KB" "$TRIPS" ok
-    record_phases "$calls" "$rtt" "$round" h "$marks"
-    log "  (h) DuckDB: $SECS s ($PHASES$(trips_text)), peak $((KB / 1024)) MB"
-    check_counts "$calls" "$rtt" "$round" h "$url"
+    peer_done "$calls" "$rtt" "$round" h DuckDB "$log" "$marks" "$url"
     if first "$round" "$rtt"; then
         # The casts DuckDB needed, as bench/duckdb_peer.py printed them.
         note "$(thousands "$calls") calls, (h) $DUCKDB_VERSION: its SELECTs cast where DuckDB reads the file's column as another type than the target's (with DuckDB's TimeZone set to UTC), by conversion: $(grep -oE 'cast summary: .*' "$log" | sed 's/^cast summary: //' | tail -n 1)."
