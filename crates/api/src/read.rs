@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Dialect, Param, Rows, Select, Store, SNAPSHOT};
+use crate::store::{fold, Dialect, Param, Rows, Select, Store, Totals, SNAPSHOT};
 use crate::ApiError;
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -353,26 +353,10 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
     // totals (Postgres), the count runs only when the database changed since the query
     // was last counted (see `Totals`): the statement compares its snapshot with the
     // one recorded and counts only when they differ.
-    let key = from.clone() + &format!("{params:?}");
-    let known = store.totals().and_then(|totals| totals.get(&key));
-    let (total_sql, total_params) = match store.totals() {
-        Some(_) => {
-            let mut total_params = params.clone();
-            total_params.push(Param::Text(known.clone().map(|k| k.0).unwrap_or_default()));
-            (
-                format!(
-                    "SELECT {SNAPSHOT}, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
-                     ELSE (SELECT count(*) {from}) END",
-                    n + 1
-                ),
-                total_params,
-            )
-        }
-        // Alone in its SELECT, SQLite counts from its smallest index (with another
-        // column beside it, it reads every row). With a search the page counts (only a
-        // page past the last, which has no row to carry it, asks this).
-        None => (format!("SELECT count(*) {from}"), params),
-    };
+    let totals = store.totals();
+    let key = totals.map(|_| from.clone() + &format!("{params:?}"));
+    let known = totals.zip(key.as_deref()).and_then(|(t, key)| t.get(key));
+    let (total_sql, total_params, total_kinds) = total_query(&from, params, totals, &known);
     let mut columns = kinds(sessions, &LIST_COLUMNS);
     if counted_with_page {
         columns.push(Kind::Id);
@@ -380,17 +364,13 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         let total = match rows.first() {
             Some(row) => int(&row[LIST_COLUMNS.len()]),
             None => store
-                .rows(&total_sql, &total_params, &[Kind::Id])
+                .rows(&total_sql, &total_params, total_kinds)
                 .await?
                 .first()
                 .map_or(0, |r| int(&r[0])),
         };
         return Ok(calls_page(page, total, &rows));
     }
-    let total_kinds: &[Kind] = match store.totals() {
-        Some(_) => &[Kind::Text, Kind::Id],
-        None => &[Kind::Id],
-    };
     let [total, rows] = store
         .rows_together([
             Select::new(&total_sql, &total_params, total_kinds),
@@ -402,7 +382,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         (Some([_, Value::Null]), Some((_, known))) => known,
         (Some([Value::Text(snapshot), total]), _) => {
             let total = int(total);
-            if let Some(totals) = store.totals() {
+            if let (Some(totals), Some(key)) = (totals, key) {
                 totals.put(key, snapshot.to_string(), total);
             }
             total
@@ -411,6 +391,32 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         _ => 0,
     };
     Ok(calls_page(page, total, &rows))
+}
+
+/// The statement that counts the calls `from` selects, its parameters and columns: on a
+/// store with `totals`, the snapshot and — unless it is the one `known` was counted in —
+/// the count; else the count alone (alone in its SELECT, SQLite counts from its smallest
+/// index; with another column beside it, it reads every row).
+fn total_query(
+    from: &str,
+    mut params: Vec<Param>,
+    totals: Option<&Totals>,
+    known: &Option<(String, i64)>,
+) -> (String, Vec<Param>, &'static [Kind]) {
+    if totals.is_none() {
+        return (format!("SELECT count(*) {from}"), params, &[Kind::Id]);
+    }
+    let n = params.len();
+    params.push(Param::Text(known.clone().map(|k| k.0).unwrap_or_default()));
+    (
+        format!(
+            "SELECT {SNAPSHOT}, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
+             ELSE (SELECT count(*) {from}) END",
+            n + 1
+        ),
+        params,
+        &[Kind::Text, Kind::Id],
+    )
 }
 
 /// The call log's answer: the page of calls and the exact total.
