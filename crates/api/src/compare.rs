@@ -268,9 +268,10 @@ impl Ask {
             Ask::Customer(id) => read::customer(store, *id).await,
             Ask::History(id) => read::customer_history(store, *id).await,
         };
-        match result {
+        match result.and_then(|answer| answer.value().map_err(ApiError::Encode)) {
             Ok(body) => Ok((200, body)),
             Err(ApiError::Store(e)) => Err(e),
+            Err(ApiError::Encode(e)) => Ok((500, json!({ "detail": e.to_string() }))),
             Err(ApiError::Invalid(e)) => Ok((
                 422,
                 json!({"detail": [{"loc": [e.location, e.name], "msg": e.message}]}),

@@ -45,6 +45,10 @@ pub enum ApiError {
     /// The store failed (500; the details go to the log, not to the client).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An answer could not be written as JSON (500; never expected: every answer is
+    /// made of strings, numbers and the JSON a column holds).
+    #[error("writing the answer as JSON: {0}")]
+    Encode(serde_json::Error),
 }
 
 /// One invalid parameter: where it is (`query`, `path` or `body`), its name, what is

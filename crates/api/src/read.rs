@@ -9,9 +9,9 @@
 use ava_catalog::{Kind, Table, TABLES};
 use ava_convert::Value;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
-use crate::json::{all_columns, kinds, object, round2, select};
+use crate::json::{all_columns, kinds, object, round2, select, Answer, Keys, Object, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
 use crate::store::{fold, Dialect, Param, Rows, Select, Store, Totals, SNAPSHOT};
 use crate::ApiError;
@@ -137,7 +137,11 @@ const OVERVIEW_COLUMNS: [&str; 6] = [
 
 /// `GET /api/admin/metrics/overview`: the `daily_metrics` rows since the period's
 /// start, summed here (not in SQL, so both stores add the same floats in the same order).
-pub async fn overview(store: &Store, period: Period, now: DateTime<Utc>) -> Result<Json, ApiError> {
+pub async fn overview(
+    store: &Store,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<Answer, ApiError> {
     let metrics = table("daily_metrics");
     let sql = format!(
         "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
@@ -161,7 +165,7 @@ pub async fn overview(store: &Store, period: Period, now: DateTime<Utc>) -> Resu
         escalated += int(&row[4]);
     }
     let per_call = |x: f64| if calls > 0 { x / calls as f64 } else { 0.0 };
-    Ok(json!({
+    Answer::write(&json!({
         "period": period.name(),
         "total_calls": calls,
         "total_talk_time_hours": round2(talk as f64 / 3600.0),
@@ -284,29 +288,41 @@ fn contains_pattern(search: &str) -> String {
 }
 
 /// `GET /api/admin/calls`.
-pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
+pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> {
     let sessions = table("call_sessions");
     let d = store.dialect();
     let mut params = Vec::new();
-    // Two arms rather than one OR across the join: each can use its own trigram index
-    // on Postgres (`…_api_indexes.sql`).
-    let filter = match &page.search {
+    // Two arms rather than one OR across the join: each can use its own index (the
+    // trigram indexes on Postgres, `…_api_indexes.sql`).
+    let from = match &page.search {
         Some(search) => {
             params.push(Param::Text(contains_pattern(search)));
-            let customers = format!(
-                "SELECT nc.id FROM customers nc WHERE {} LIKE $1 ESCAPE '\\'",
-                d.fold("nc.name")
+            let phone = format!("{} LIKE $1 ESCAPE '\\'", d.fold("p.phone_number"));
+            let customers = d.any_of(
+                "n.customer_id",
+                &format!(
+                    "SELECT nc.id FROM customers nc WHERE {} LIKE $1 ESCAPE '\\'",
+                    d.fold("nc.name")
+                ),
             );
-            format!(
-                "WHERE s.id IN (SELECT p.id FROM call_sessions p WHERE {} LIKE $1 ESCAPE '\\' \
-                 UNION ALL SELECT n.id FROM call_sessions n WHERE {})",
-                d.fold("p.phone_number"),
-                d.any_of("n.customer_id", &customers)
-            )
+            match d {
+                // The matches' ids and sort keys alone: the customers' arm from the
+                // (customer_id, started_at, id) index without visiting a row, so a page
+                // sorts a few thousand index entries, not rows joined back by id
+                // (`…_customer_calls_index.sql`).
+                Dialect::Postgres => format!(
+                    "FROM (SELECT p.id, p.\"{sort}\" FROM call_sessions p WHERE {phone} \
+                     UNION SELECT n.id, n.\"{sort}\" FROM call_sessions n WHERE {customers}) s",
+                    sort = page.sort_by
+                ),
+                Dialect::Sqlite => format!(
+                    "FROM call_sessions s WHERE s.id IN (SELECT p.id FROM call_sessions p \
+                     WHERE {phone} UNION ALL SELECT n.id FROM call_sessions n WHERE {customers})"
+                ),
+            }
         }
-        None => String::new(),
+        None => "FROM call_sessions s".to_string(),
     };
-    let from = format!("FROM call_sessions s {filter}");
     // NULLs sort as the largest values (Postgres' default), so one (column, id) index
     // serves both directions.
     let direction = if page.descending {
@@ -369,7 +385,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
                 .first()
                 .map_or(0, |r| int(&r[0])),
         };
-        return Ok(calls_page(page, total, &rows));
+        return calls_page(page, total, rows);
     }
     let [total, rows] = store
         .rows_together([
@@ -390,7 +406,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Json, ApiError> {
         (Some([total]), _) => int(total),
         _ => 0,
     };
-    Ok(calls_page(page, total, &rows))
+    calls_page(page, total, rows)
 }
 
 /// The statement that counts the calls `from` selects, its parameters and columns: on a
@@ -420,24 +436,35 @@ fn total_query(
 }
 
 /// The call log's answer: the page of calls and the exact total.
-fn calls_page(page: &CallsPage, total: i64, rows: &Rows) -> Json {
-    let calls: Vec<Json> = rows
+fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, ApiError> {
+    // The original sent 0 for a call without a duration.
+    let duration = LIST_COLUMNS
         .iter()
-        .map(|row| {
-            let mut call = object(&LIST_COLUMNS, &row[..LIST_COLUMNS.len()]);
-            // The original sent 0 for a call without a duration.
-            if call["duration_seconds"].is_null() {
-                call.insert("duration_seconds".into(), json!(0));
-            }
-            Json::Object(call)
-        })
-        .collect();
-    json!({
-        "total": total,
-        "page": page.page,
-        "page_size": page.page_size,
-        "total_pages": (total + page.page_size - 1) / page.page_size,
-        "calls": calls,
+        .position(|c| *c == "duration_seconds")
+        .unwrap_or(usize::MAX);
+    for row in &mut rows {
+        if let Some(cell @ Value::Null) = row.get_mut(duration) {
+            *cell = Value::Int(0);
+        }
+    }
+    // Its keys in sorted order, as every answer's.
+    #[derive(serde::Serialize)]
+    struct CallsAnswer<'a> {
+        calls: Objects<'a>,
+        page: i64,
+        page_size: i64,
+        total: i64,
+        total_pages: i64,
+    }
+    Answer::write(&CallsAnswer {
+        calls: Objects {
+            keys: &Keys::new(&LIST_COLUMNS),
+            rows: &rows,
+        },
+        page: page.page,
+        page_size: page.page_size,
+        total,
+        total_pages: (total + page.page_size - 1) / page.page_size,
     })
 }
 
@@ -499,17 +526,8 @@ pub const CALL_ID: Field = Field::required("call_id", Rule::Int(Bounds::ANY), "T
 pub const CUSTOMER_ID: Field =
     Field::required("customer_id", Rule::Int(Bounds::ANY), "The customer's id.");
 
-/// A customer as JSON, every column.
-async fn customer_object(store: &Store, id: i64) -> Result<Option<Map<String, Json>>, ApiError> {
-    let customers = table("customers");
-    let columns = all_columns(customers);
-    Ok(one_row(store, customers, &columns, id)
-        .await?
-        .map(|row| object(&columns, &row)))
-}
-
 /// `GET /api/admin/calls/{id}`.
-pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
+pub async fn call(store: &Store, id: i64) -> Result<Answer, ApiError> {
     let sessions = table("call_sessions");
     let mut columns = DETAIL_COLUMNS.to_vec();
     columns.extend(["customer_id", "transcript"]);
@@ -547,30 +565,37 @@ pub async fn call(store: &Store, id: i64) -> Result<Json, ApiError> {
         .into_iter()
         .next()
         .ok_or(ApiError::NotFound("Call not found"))?;
-    let n = DETAIL_COLUMNS.len();
-    let customer = customer
-        .first()
-        .map(|c| Json::Object(object(&customer_columns, c)));
-    Ok(json!({
-        "call": object(&DETAIL_COLUMNS, &row[..n]),
-        "customer": customer,
-        "transcript": transcript(&row[n + 1]),
-        "events": rows_json(&event_columns, &events),
-    }))
-}
-
-fn rows_json(columns: &[&str], rows: &Rows) -> Vec<Json> {
-    rows.iter()
-        .map(|r| Json::Object(object(columns, r)))
-        .collect()
+    #[derive(serde::Serialize)]
+    struct CallAnswer<'a> {
+        call: Object<'a>,
+        customer: Option<Object<'a>>,
+        events: Objects<'a>,
+        transcript: Json,
+    }
+    let customer_keys = Keys::new(&customer_columns);
+    Answer::write(&CallAnswer {
+        call: Object {
+            keys: &Keys::new(&DETAIL_COLUMNS),
+            values: &row,
+        },
+        customer: customer.first().map(|c| Object {
+            keys: &customer_keys,
+            values: c,
+        }),
+        events: Objects {
+            keys: &Keys::new(&event_columns),
+            rows: &events,
+        },
+        transcript: transcript(&row[DETAIL_COLUMNS.len() + 1]),
+    })
 }
 
 /// `GET /api/admin/calls/{id}/transcript`.
-pub async fn call_transcript(store: &Store, id: i64) -> Result<Json, ApiError> {
+pub async fn call_transcript(store: &Store, id: i64) -> Result<Answer, ApiError> {
     let row = one_row(store, table("call_sessions"), &["transcript"], id)
         .await?
         .ok_or(ApiError::NotFound("Call not found"))?;
-    Ok(json!({"call_id": id, "transcript": transcript(&row[0])}))
+    Answer::write(&json!({"call_id": id, "transcript": transcript(&row[0])}))
 }
 
 /// The columns of a day in `GET /api/admin/analytics/daily` (with the average duration
@@ -600,7 +625,11 @@ impl Params for Days {
 }
 
 /// `GET /api/admin/analytics/daily`.
-pub async fn daily(store: &Store, Days(days): Days, now: DateTime<Utc>) -> Result<Json, ApiError> {
+pub async fn daily(
+    store: &Store,
+    Days(days): Days,
+    now: DateTime<Utc>,
+) -> Result<Answer, ApiError> {
     let metrics = table("daily_metrics");
     let mut columns = DAILY_COLUMNS.to_vec();
     columns.push("avg_call_duration_seconds");
@@ -626,7 +655,7 @@ pub async fn daily(store: &Store, Days(days): Days, now: DateTime<Utc>) -> Resul
             Json::Object(day)
         })
         .collect();
-    Ok(json!({ "metrics": metrics }))
+    Answer::write(&json!({ "metrics": metrics }))
 }
 
 /// The query of `GET /api/appointments`: instants in µs.
@@ -672,7 +701,7 @@ impl Params for AppointmentsQuery {
 }
 
 /// `GET /api/appointments`: every column, newest first.
-pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Json, ApiError> {
+pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Answer, ApiError> {
     let appointments = table("appointments");
     let columns = all_columns(appointments);
     let mut conditions = Vec::new();
@@ -703,20 +732,34 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Js
             &kinds(appointments, &columns),
         )
         .await?;
-    Ok(json!({ "appointments": rows_json(&columns, &rows) }))
+    #[derive(serde::Serialize)]
+    struct AppointmentsAnswer<'a> {
+        appointments: Objects<'a>,
+    }
+    Answer::write(&AppointmentsAnswer {
+        appointments: Objects {
+            keys: &Keys::new(&columns),
+            rows: &rows,
+        },
+    })
 }
 
 /// `GET /api/customers/{id}`.
-pub async fn customer(store: &Store, id: i64) -> Result<Json, ApiError> {
-    customer_object(store, id)
+pub async fn customer(store: &Store, id: i64) -> Result<Answer, ApiError> {
+    let customers = table("customers");
+    let columns = all_columns(customers);
+    let row = one_row(store, customers, &columns, id)
         .await?
-        .map(Json::Object)
-        .ok_or(ApiError::NotFound("Customer not found"))
+        .ok_or(ApiError::NotFound("Customer not found"))?;
+    Answer::write(&Object {
+        keys: &Keys::new(&columns),
+        values: &row,
+    })
 }
 
 /// `GET /api/customers/{id}/history`: the customer, their appointments and calls
 /// (every column), newest first.
-pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> {
+pub async fn customer_history(store: &Store, id: i64) -> Result<Answer, ApiError> {
     let appointments = table("appointments");
     let appointment_columns = all_columns(appointments);
     // Every column of each call, as the original sent its rows.
@@ -753,11 +796,25 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Json, ApiError> 
         .await?;
     let customer = customer
         .first()
-        .map(|row| object(&customer_columns, row))
         .ok_or(ApiError::NotFound("Customer not found"))?;
-    Ok(json!({
-        "customer": customer,
-        "appointments": rows_json(&appointment_columns, &booked),
-        "calls": rows_json(&call_columns, &calls),
-    }))
+    #[derive(serde::Serialize)]
+    struct HistoryAnswer<'a> {
+        appointments: Objects<'a>,
+        calls: Objects<'a>,
+        customer: Object<'a>,
+    }
+    Answer::write(&HistoryAnswer {
+        appointments: Objects {
+            keys: &Keys::new(&appointment_columns),
+            rows: &booked,
+        },
+        calls: Objects {
+            keys: &Keys::new(&call_columns),
+            rows: &calls,
+        },
+        customer: Object {
+            keys: &Keys::new(&customer_columns),
+            values: customer,
+        },
+    })
 }

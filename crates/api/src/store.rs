@@ -130,7 +130,7 @@ impl Store {
     /// (a URL without its password, or the file's path).
     pub fn describe(&self) -> (&'static str, String) {
         match self {
-            Store::Postgres(pg) => ("postgres", pg.url.clone()),
+            Store::Postgres(pg) => ("postgres", pg.url.to_string()),
             Store::Sqlite(lite) => ("sqlite", lite.path.display().to_string()),
         }
     }
@@ -196,8 +196,8 @@ impl Store {
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: Pool,
-    /// The URL with its password redacted.
-    pub(crate) url: String,
+    /// The URL with its password redacted (shared: a store is cloned for every request).
+    pub(crate) url: Arc<str>,
     pub(crate) totals: std::sync::Arc<Totals>,
 }
 
@@ -263,21 +263,21 @@ impl PgStore {
             .map_err(|e| StoreError::BadUrl(e.to_string()))?;
         Ok(PgStore {
             pool,
-            url: ava_sink::redact(url),
+            url: ava_sink::redact(url).into(),
             totals: Default::default(),
         })
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|e| StoreError::Pool {
-            url: self.url.clone(),
+            url: self.url.to_string(),
             reason: e.to_string(),
         })
     }
 
     pub(crate) fn error(&self, source: tokio_postgres::Error) -> StoreError {
         StoreError::Postgres {
-            url: self.url.clone(),
+            url: self.url.to_string(),
             source,
         }
     }
@@ -358,7 +358,8 @@ pub(crate) fn pg_row(
 /// blocking thread.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pub(crate) path: PathBuf,
+    /// Shared: a store is cloned for every request.
+    pub(crate) path: Arc<Path>,
     readers: Arc<Readers>,
     pub(crate) writer: Option<Arc<Mutex<Connection>>>,
 }
@@ -381,7 +382,7 @@ impl SqliteStore {
     /// page: one ava cannot serve is refused ([`StoreError::Refused`]) as it was.
     pub fn open(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
         let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
+            path: path.into(),
             source,
         };
         // Only a path known not to exist is new: one whose folder cannot be read is
@@ -408,6 +409,7 @@ impl SqliteStore {
                 let key = match index.shape {
                     Shape::Column => format!("\"{}\"", index.column),
                     Shape::ThenId => format!("\"{}\", id", index.column),
+                    Shape::ThenStartedAtId => format!("\"{}\", started_at, id", index.column),
                     // SQLite has no trigram index: its search reads every row.
                     Shape::Trigram => continue,
                 };
@@ -430,7 +432,7 @@ impl SqliteStore {
     /// Writes are refused ([`StoreError::ReadOnly`]).
     pub fn open_read_only(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
         let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
+            path: path.into(),
             source,
         };
         let mut idle = Vec::with_capacity(readers);
@@ -445,7 +447,7 @@ impl SqliteStore {
             idle.push(conn);
         }
         Ok(SqliteStore {
-            path: path.to_path_buf(),
+            path: path.into(),
             readers: Arc::new(Readers {
                 permits: Arc::new(Semaphore::new(idle.len())),
                 idle: Mutex::new(idle),
@@ -456,7 +458,7 @@ impl SqliteStore {
 
     pub(crate) fn error(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
-            path: self.path.clone(),
+            path: self.path.to_path_buf(),
             source,
         }
     }
@@ -512,7 +514,7 @@ impl SqliteStore {
         let writer = self
             .writer
             .clone()
-            .ok_or_else(|| StoreError::ReadOnly(self.path.clone()))?;
+            .ok_or_else(|| StoreError::ReadOnly(self.path.to_path_buf()))?;
         tokio::task::spawn_blocking(move || {
             let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
             let tx = conn

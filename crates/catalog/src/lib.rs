@@ -96,6 +96,9 @@ pub enum Shape {
     ThenId,
     /// A trigram GIN index on the case-folded column (`pg_trgm`): substring search.
     Trigram,
+    /// A B-tree on (the column, started_at, id): the rows of one parent in the call
+    /// log's order.
+    ThenStartedAtId,
 }
 
 /// One table: its columns in the app's declared order, and its indexes.
@@ -220,7 +223,7 @@ const fn uq(name: &'static str, column: &'static str) -> Index {
 }
 
 /// An index ava adds on Postgres (migrations `…_foreign_key_indexes.sql`,
-/// `…_api_indexes.sql`).
+/// `…_api_indexes.sql`, `…_customer_calls_index.sql`).
 const fn pg_ix(name: &'static str, column: &'static str, shape: Shape) -> Index {
     Index {
         name,
@@ -315,7 +318,11 @@ pub static TABLES: [Table; 5] = [
             ix("ix_call_sessions_phone_number", "phone_number"),
             uq("ix_call_sessions_session_id", "session_id"),
             ix("ix_call_sessions_started_at", "started_at"),
-            pg_ix("ix_call_sessions_customer_id", "customer_id", Shape::Column),
+            pg_ix(
+                "ix_call_sessions_customer_id_started_at_id",
+                "customer_id",
+                Shape::ThenStartedAtId,
+            ),
             pg_ix(
                 "ix_call_sessions_phone_number_fold_trgm",
                 "phone_number",

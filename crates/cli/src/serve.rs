@@ -157,11 +157,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         std::time::Duration::from_millis(args.cache_ttl_ms),
         args.cache_mb << 20,
     );
-    state.cors = cors;
-    state.supabase = ava_serve::Supabase {
+    state.cors = cors.into();
+    state.supabase = std::sync::Arc::new(ava_serve::Supabase {
         supabase_url: args.supabase_url.filter(|u| !u.is_empty()),
         supabase_anon_key: args.supabase_anon_key.filter(|k| !k.is_empty()),
-    };
+    });
     ava_serve::serve(args.addr, state).await?;
     Ok(crate::exit::OK)
 }

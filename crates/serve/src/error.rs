@@ -50,8 +50,8 @@ impl IntoResponse for AppError {
             AppError::Api(ApiError::BadRequest(why)) => {
                 (StatusCode::BAD_REQUEST, json!({"detail": why}))
             }
-            AppError::Api(ApiError::Store(e)) => {
-                tracing::error!("store: {e}");
+            AppError::Api(e @ (ApiError::Store(_) | ApiError::Encode(_))) => {
+                tracing::error!("{e}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"detail": "Internal server error"}),

@@ -49,9 +49,9 @@ pub struct AppState {
     pub cache: cache::Cache,
     pub limits: Limits,
     /// The origins `/api/*` answers CORS requests from (none: no CORS headers).
-    pub cors: Vec<HeaderValue>,
+    pub cors: Arc<[HeaderValue]>,
     /// What `GET /config.json` tells the dashboard.
-    pub supabase: Supabase,
+    pub supabase: Arc<Supabase>,
 }
 
 /// The Supabase project the dashboard signs in with (both public by design).
@@ -92,8 +92,8 @@ impl AppState {
             tokens: Arc::new(tokens),
             cache: cache::Cache::new(cache::DEFAULT_TTL, cache::DEFAULT_BYTES),
             limits: Limits::default(),
-            cors: Vec::new(),
-            supabase: Supabase::default(),
+            cors: Arc::from([]),
+            supabase: Arc::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use chrono::Utc;
 use serde_json::Value as Json_;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use ava_api::json::Answer;
 use ava_api::read::{self, AppointmentsQuery, CallsPage, Days, Period, CALL_ID, CUSTOMER_ID};
 use ava_api::request::{path_id, Body, Field, Location, NoParams, Params, Query};
 use ava_api::write::{self, session_field, CallEnd, NewCall, NewCustomer, NewEvent};
@@ -22,7 +23,10 @@ use ava_api::Invalid;
 
 use crate::{auth, cache, AppError, AppState};
 
-type Reply = Result<Json<Json_>, AppError>;
+/// A read's answer: the JSON `ava_api` wrote, sent as it is.
+type Reply = Result<Answered, AppError>;
+/// A write's answer (200).
+type Written = Result<Json<Json_>, AppError>;
 /// A write's answer: 201 and what was created.
 type Created = Result<(StatusCode, Json<Json_>), AppError>;
 
@@ -115,7 +119,7 @@ pub(crate) fn router(state: AppState) -> Router {
     if !state.cors.is_empty() {
         api = api.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list(state.cors.clone()))
+                .allow_origin(AllowOrigin::list(state.cors.iter().cloned()))
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
@@ -165,7 +169,7 @@ pub(crate) fn router(state: AppState) -> Router {
 
 /// What the dashboard needs to offer a Supabase sign-in (nulls: the token prompt).
 async fn config(State(state): State<AppState>) -> Json<crate::Supabase> {
-    Json(state.supabase.clone())
+    Json(crate::Supabase::clone(&state.supabase))
 }
 
 /// A path parameter as text: a 422 naming `field` when it is not UTF-8 once decoded.
@@ -211,14 +215,14 @@ async fn health_answer(state: &AppState, detailed: bool) -> impl IntoResponse {
 
 async fn overview(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let period = Period::parse(q.as_deref())?;
-    Ok(Json(
+    Ok(Answered(
         read::overview(&state.store, period, Utc::now()).await?,
     ))
 }
 
 async fn calls(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let page = CallsPage::parse(q.as_deref())?;
-    Ok(Json(read::calls(&state.store, &page).await?))
+    Ok(Answered(read::calls(&state.store, &page).await?))
 }
 
 async fn call(
@@ -226,7 +230,7 @@ async fn call(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    Ok(Json(
+    Ok(Answered(
         read::call(&state.store, id(&CALL_ID, path, q)?).await?,
     ))
 }
@@ -236,19 +240,19 @@ async fn transcript(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    Ok(Json(
+    Ok(Answered(
         read::call_transcript(&state.store, id(&CALL_ID, path, q)?).await?,
     ))
 }
 
 async fn daily(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let days = Days::parse(q.as_deref())?;
-    Ok(Json(read::daily(&state.store, days, Utc::now()).await?))
+    Ok(Answered(read::daily(&state.store, days, Utc::now()).await?))
 }
 
 async fn appointments(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let query = AppointmentsQuery::parse(q.as_deref())?;
-    Ok(Json(read::appointments(&state.store, &query).await?))
+    Ok(Answered(read::appointments(&state.store, &query).await?))
 }
 
 async fn customer(
@@ -256,7 +260,7 @@ async fn customer(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    Ok(Json(
+    Ok(Answered(
         read::customer(&state.store, id(&CUSTOMER_ID, path, q)?).await?,
     ))
 }
@@ -266,9 +270,25 @@ async fn history(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    Ok(Json(
+    Ok(Answered(
         read::customer_history(&state.store, id(&CUSTOMER_ID, path, q)?).await?,
     ))
+}
+
+/// The bytes of an [`Answer`], as `application/json`.
+pub(crate) struct Answered(Answer);
+
+impl IntoResponse for Answered {
+    fn into_response(self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.0.into_bytes(),
+        )
+            .into_response()
+    }
 }
 
 /// The session id of a write route's path (checked by `ava_api::write`).
@@ -301,7 +321,7 @@ async fn end_call(
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
     body: Bytes,
-) -> Reply {
+) -> Written {
     NoParams::parse(q.as_deref())?;
     let session = session(path)?;
     let end = CallEnd::parse(&body)?;

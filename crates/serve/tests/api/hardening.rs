@@ -402,8 +402,9 @@ async fn cors_only_for_configured_origins() {
     }
 
     let mut state = AppState::new(store(), tokens());
-    state.cors =
-        ava_serve::cors_origins(&["https://admin.example.com".into(), " ".into()]).unwrap();
+    state.cors = ava_serve::cors_origins(&["https://admin.example.com".into(), " ".into()])
+        .unwrap()
+        .into();
     let open = Server::start_with(state).await;
     let get = |origin: &'static str| {
         open.http

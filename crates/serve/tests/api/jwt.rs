@@ -386,10 +386,10 @@ async fn config_json_names_the_supabase_project() {
     );
 
     let mut state = AppState::new(store(), tokens);
-    state.supabase = ava_serve::Supabase {
+    state.supabase = std::sync::Arc::new(ava_serve::Supabase {
         supabase_url: Some("https://abc.supabase.co".into()),
         supabase_anon_key: Some("anon-key".into()),
-    };
+    });
     let configured = Server::start_with(state).await;
     let reply = configured.get("/config.json").await;
     assert_eq!(

@@ -192,9 +192,9 @@ pub async fn served_state(store: Store, flags: ServeFlags) -> AppState {
         ..Tokens::default()
     };
     let mut state = AppState::new(store, tokens);
-    state.supabase = ava_serve::Supabase {
+    state.supabase = std::sync::Arc::new(ava_serve::Supabase {
         supabase_url: flags.supabase_url.filter(|u| !u.is_empty()),
         supabase_anon_key: flags.supabase_anon_key.filter(|k| !k.is_empty()),
-    };
+    });
     state
 }
