@@ -13,7 +13,7 @@ use serde_json::{json, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select, Answer, Keys, Object, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Dialect, Param, Rows, Select, Store, Totals, SNAPSHOT};
+use crate::store::{fold, Dialect, Param, Rows, Select, Store, SNAPSHOT};
 use crate::ApiError;
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -361,67 +361,71 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             }
         ),
     };
-    let counted_with_page = d == Dialect::Sqlite && page.search.is_some();
     let mut page_params = params.clone();
     page_params.push(Param::Int(page.page_size));
     page_params.push(Param::Int((page.page - 1) * page.page_size));
-    // The exact total beside the page (one round trip for both). Where the store keeps
-    // totals (Postgres), the count runs only when the database changed since the query
-    // was last counted (see `Totals`): the statement compares its snapshot with the
-    // one recorded and counts only when they differ.
-    let totals = store.totals();
-    let key = totals.map(|_| from.clone() + &format!("{params:?}"));
-    let known = totals.zip(key.as_deref()).and_then(|(t, key)| t.get(key));
-    let (total_sql, total_params, total_kinds) = total_query(&from, params, totals, &known);
     let mut columns = kinds(sessions, &LIST_COLUMNS);
-    if counted_with_page {
-        columns.push(Kind::Id);
-        let rows = store.rows(&sql, &page_params, &columns).await?;
-        let total = match rows.first() {
-            Some(row) => int(&row[LIST_COLUMNS.len()]),
-            None => store
-                .rows(&total_sql, &total_params, total_kinds)
-                .await?
-                .first()
-                .map_or(0, |r| int(&r[0])),
-        };
-        return calls_page(page, total, rows);
-    }
-    let [total, rows] = store
-        .rows_together([
-            Select::new(&total_sql, &total_params, total_kinds),
-            Select::new(&sql, &page_params, &columns),
-        ])
-        .await?;
-    let total = match (total.first().map(|r| r.as_slice()), known) {
-        // The snapshot is the one counted in: the total recorded holds.
-        (Some([_, Value::Null]), Some((_, known))) => known,
-        (Some([Value::Text(snapshot), total]), _) => {
-            let total = int(total);
-            if let (Some(totals), Some(key)) = (totals, key) {
-                totals.put(key, snapshot.to_string(), total);
-            }
-            total
+    // The exact total is remembered per query (one entry serves every page, sort and
+    // direction), with the state of the store it was counted in; each store tells
+    // cheaply whether that state still holds.
+    let key = from.clone() + &format!("{params:?}");
+    match store {
+        // The total beside the page, in one round trip: the statement compares its
+        // snapshot with the one the query was last counted in, and counts only when
+        // they differ (see `Totals`).
+        Store::Postgres(pg) => {
+            let known = pg.totals.get(&key);
+            let (total_sql, total_params) = total_query(&from, params, &known);
+            let [total, rows] = store
+                .rows_together([
+                    Select::new(&total_sql, &total_params, &[Kind::Text, Kind::Id]),
+                    Select::new(&sql, &page_params, &columns),
+                ])
+                .await?;
+            let total = match (total.first().map(|r| r.as_slice()), known) {
+                // The snapshot is the one counted in: the total recorded holds.
+                (Some([_, Value::Null]), Some((_, known))) => known,
+                (Some([Value::Text(snapshot), total]), _) => {
+                    let total = int(total);
+                    pg.totals.put(key, snapshot.to_string(), total);
+                    total
+                }
+                _ => 0,
+            };
+            calls_page(page, total, rows)
         }
-        (Some([total]), _) => int(total),
-        _ => 0,
-    };
-    calls_page(page, total, rows)
+        // Counted again only when the file changed (`SqliteStore::count`); a search
+        // counts its matches with its page, which finds them all anyway (to sort them).
+        // The count alone in its SELECT: SQLite then counts from its smallest index
+        // (with another column beside it, it reads every row).
+        Store::Sqlite(lite) => {
+            let count_sql = format!("SELECT count(*) {from}");
+            if page.search.is_none() {
+                let (total, rows) = futures_util::future::try_join(
+                    lite.count(&key, &count_sql, &params),
+                    store.rows(&sql, &page_params, &columns),
+                )
+                .await?;
+                return calls_page(page, total, rows);
+            }
+            columns.push(Kind::Id);
+            let rows = store.rows(&sql, &page_params, &columns).await?;
+            let total = match rows.first() {
+                Some(row) => int(&row[LIST_COLUMNS.len()]),
+                None => lite.count(&key, &count_sql, &params).await?,
+            };
+            calls_page(page, total, rows)
+        }
+    }
 }
 
-/// The statement that counts the calls `from` selects, its parameters and columns: on a
-/// store with `totals`, the snapshot and — unless it is the one `known` was counted in —
-/// the count; else the count alone (alone in its SELECT, SQLite counts from its smallest
-/// index; with another column beside it, it reads every row).
+/// The Postgres statement that answers the snapshot and — unless it is the one `known`
+/// was counted in — the count of the calls `from` selects, and its parameters.
 fn total_query(
     from: &str,
     mut params: Vec<Param>,
-    totals: Option<&Totals>,
     known: &Option<(String, i64)>,
-) -> (String, Vec<Param>, &'static [Kind]) {
-    if totals.is_none() {
-        return (format!("SELECT count(*) {from}"), params, &[Kind::Id]);
-    }
+) -> (String, Vec<Param>) {
     let n = params.len();
     params.push(Param::Text(known.clone().map(|k| k.0).unwrap_or_default()));
     (
@@ -431,7 +435,6 @@ fn total_query(
             n + 1
         ),
         params,
-        &[Kind::Text, Kind::Id],
     )
 }
 

@@ -178,14 +178,6 @@ impl Store {
         Ok(std::array::from_fn(|_| answers.next().unwrap_or_default()))
     }
 
-    /// The memo of exact totals, on a store that can tell when it still holds.
-    pub fn totals(&self) -> Option<&Totals> {
-        match self {
-            Store::Postgres(pg) => Some(&pg.totals),
-            Store::Sqlite(_) => None,
-        }
-    }
-
     /// Whether the store answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.rows("SELECT 1", &[], &[Kind::Int]).await.map(drop)
@@ -201,11 +193,13 @@ pub struct PgStore {
     pub(crate) totals: std::sync::Arc<Totals>,
 }
 
-/// Exact totals of list queries, each with the Postgres snapshot it was counted in
-/// ([`SNAPSHOT`]): a later statement whose snapshot is the same sees exactly the same
-/// rows — no transaction has begun writing or committed since — so the total holds for
-/// it and the count can be skipped. Any write anywhere in the database changes the
-/// snapshot. One entry serves every page, sort and direction of a query.
+/// Exact totals of list queries, each with the state of the store it was counted in.
+/// On Postgres that is the statement's snapshot ([`SNAPSHOT`]): a later statement whose
+/// snapshot is the same sees exactly the same rows — no transaction has begun writing or
+/// committed since — so the total holds for it and the count can be skipped; any write
+/// anywhere in the database changes the snapshot. On SQLite it is a read connection's
+/// `PRAGMA data_version` ([`SqliteStore::count`]). One entry serves every page, sort and
+/// direction of a query.
 #[derive(Default)]
 pub struct Totals(std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>);
 
@@ -368,8 +362,17 @@ pub struct SqliteStore {
 /// rusqlite releases than the one the rest of ava uses, and a semaphore and a stack of
 /// connections is all this needs.
 struct Readers {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
     permits: Arc<Semaphore>,
+    /// Totals counted on each connection, keyed by the connection's number and the
+    /// query; see [`SqliteStore::count`].
+    totals: Totals,
+}
+
+/// A read connection and its number in the pool.
+struct Reader {
+    number: usize,
+    conn: Connection,
 }
 
 /// How long a statement waits for the file's lock before failing (SQLite's busy timeout).
@@ -436,7 +439,7 @@ impl SqliteStore {
             source,
         };
         let mut idle = Vec::with_capacity(readers);
-        for _ in 0..readers.max(1) {
+        for number in 0..readers.max(1) {
             let conn = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -444,13 +447,14 @@ impl SqliteStore {
             .map_err(err)?;
             conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
             register_fold(&conn).map_err(err)?;
-            idle.push(conn);
+            idle.push(Reader { number, conn });
         }
         Ok(SqliteStore {
             path: path.into(),
             readers: Arc::new(Readers {
                 permits: Arc::new(Semaphore::new(idle.len())),
                 idle: Mutex::new(idle),
+                totals: Totals::default(),
             }),
             writer: None,
         })
@@ -464,6 +468,48 @@ impl SqliteStore {
     }
 
     async fn rows(&self, sql: &str, params: &[Param], kinds: &[Kind]) -> Result<Rows, StoreError> {
+        let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
+        self.on_reader(move |reader, _| sqlite_rows(&reader.conn, &sql, &params, &kinds))
+            .await
+    }
+
+    /// The count `sql` answers (its first column), counted again only when the file may
+    /// have changed since it was last counted on the same connection under `key`:
+    /// SQLite's `PRAGMA data_version` moves whenever another connection commits, and
+    /// the readers never write. (The version is each connection's own, hence a memo per
+    /// connection.) A commit between the version's read and the count makes the next
+    /// read differ, so a total is never served for a state it was not counted in.
+    pub(crate) async fn count(
+        &self,
+        key: &str,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<i64, StoreError> {
+        let (key, sql, params) = (key.to_string(), sql.to_string(), params.to_vec());
+        self.on_reader(move |reader, totals| {
+            let version: i64 = reader
+                .conn
+                .query_row("PRAGMA data_version", [], |row| row.get(0))?;
+            let (version, key) = (version.to_string(), format!("{}\0{key}", reader.number));
+            if let Some((_, total)) = totals.get(&key).filter(|(at, _)| *at == version) {
+                return Ok(total);
+            }
+            let rows = sqlite_rows(&reader.conn, &sql, &params, &[Kind::Id])?;
+            let total = match rows.first().map(|r| &r[0]) {
+                Some(Value::Int(n)) => *n,
+                _ => 0,
+            };
+            totals.put(key, version, total);
+            Ok(total)
+        })
+        .await
+    }
+
+    /// Runs `work` on a read connection, on a blocking thread.
+    async fn on_reader<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Reader, &Totals) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let permit = self
             .readers
             .permits
@@ -472,24 +518,23 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let readers = self.readers.clone();
-        let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
         // The blocking task takes a connection and puts it back itself, holding the
         // permit meanwhile: a request given up half-way (the client went away) cannot
         // lose a connection from the pool.
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let conn = readers
+            let reader = readers
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop()
                 .ok_or_else(|| StoreError::Task("no idle SQLite connection".into()))?;
-            let result = sqlite_rows(&conn, &sql, &params, &kinds);
+            let result = work(&reader, &readers.totals);
             readers
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+                .push(reader);
             Ok(result)
         })
         .await
