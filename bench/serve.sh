@@ -132,7 +132,9 @@ start() {
     RUST_LOG=warn "$AVA" serve "${args[@]}" --insecure-open --addr "127.0.0.1:$port" --cache-ttl-ms "$cache" \
         --connections 16 >"$WORK/serve-$store-$cache.log" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 100); do
+    # On a file it has not served before, `ava serve` first adds its indexes to it (about
+    # 20 s at 1,000,000 calls): up to 3 minutes.
+    for _ in $(seq 1800); do
         if curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
             # Warm up (connections, caches, the planner) before anything is measured.
             local name
