@@ -13,7 +13,7 @@ use serde_json::{json, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select, Answer, Keys, Object, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Dialect, Param, Rows, Select, Store, SNAPSHOT};
+use crate::store::{fold, Dialect, Param, Rows, Select, Store, Totals, SNAPSHOT};
 use crate::ApiError;
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -321,7 +321,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
                 ),
             }
         }
-        None => "FROM call_sessions s".to_string(),
+        None => ALL_CALLS.to_string(),
     };
     // NULLs sort as the largest values (Postgres' default), so one (column, id) index
     // serves both directions.
@@ -343,6 +343,21 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         format!("LIMIT ${} OFFSET ${}", n + 1, n + 2),
         select(sessions, &LIST_COLUMNS, "s"),
     );
+    // The exact total is remembered per query (one entry serves every page, sort and
+    // direction), with the state of the store it was counted in; each store tells
+    // cheaply whether that state still holds.
+    let key = total_key(&from, &params);
+    let ids = match store {
+        Store::Postgres(pg) if page.search.is_some() && walk_is_cheaper(&pg.totals, &key, page) => {
+            format!(
+                "SELECT s.id FROM call_sessions s LEFT JOIN customers c ON c.id = s.customer_id \
+                 WHERE {} LIKE $1 ESCAPE '\\' OR {} LIKE $1 ESCAPE '\\' {order} {limit}",
+                d.fold("c.name"),
+                d.fold("s.phone_number")
+            )
+        }
+        _ => format!("SELECT s.id {from} {order} {limit}"),
+    };
     let sql = match d {
         // The page's ids first, from the (column, id) index alone (an index-only scan
         // once the table is vacuumed), then only their rows: a deep page skips index
@@ -354,8 +369,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             "WITH t AS (SELECT {SNAPSHOT} AS snapshot, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
              ELSE (SELECT count(*) {from}) END AS total) \
              SELECT t.snapshot, t.total, {} FROM t LEFT JOIN \
-             (SELECT {columns} FROM call_sessions s WHERE s.id IN \
-             (SELECT s.id {from} {order} {limit})) p ON true {}",
+             (SELECT {columns} FROM call_sessions s WHERE s.id IN ({ids})) p ON true {}",
             n + 3,
             select(sessions, &LIST_COLUMNS, "p"),
             order_by("p")
@@ -377,10 +391,6 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
     page_params.push(Param::Int(page.page_size));
     page_params.push(Param::Int((page.page - 1) * page.page_size));
     let mut columns = kinds(sessions, &LIST_COLUMNS);
-    // The exact total is remembered per query (one entry serves every page, sort and
-    // direction), with the state of the store it was counted in; each store tells
-    // cheaply whether that state still holds.
-    let key = from.clone() + &format!("{params:?}");
     match store {
         Store::Postgres(pg) => {
             let known = pg.totals.get(&key);
@@ -429,6 +439,30 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             };
             calls_page(page, total, rows)
         }
+    }
+}
+
+/// The unfiltered call log's `FROM`.
+const ALL_CALLS: &str = "FROM call_sessions s";
+
+/// The key of the total of the calls `from` selects with `params`, in `Totals`.
+fn total_key(from: &str, params: &[Param]) -> String {
+    format!("{from}{params:?}")
+}
+
+/// Whether a search's page is found sooner by walking the sort's index and testing each
+/// call in turn (its name and phone folded: about 6 µs a call, for about (offset + page
+/// size) × all calls / matches calls) than by collecting every match from the indexes and
+/// sorting them (about 2 µs a match) — measured at 100,000 calls. Judged by the totals
+/// last counted (stale or not: only the speed depends on it, never the answer); when
+/// either is unknown, collect. Walking keeps a frequent fragment's first pages from
+/// growing with the table: at 1,000,000 calls "garc" matches 50,000.
+fn walk_is_cheaper(totals: &Totals, key: &str, page: &CallsPage) -> bool {
+    let count = |key: &str| totals.get(key).map(|(_, n)| n as f64);
+    let reach = (page.page as f64) * (page.page_size as f64);
+    match (count(key), count(&total_key(ALL_CALLS, &[]))) {
+        (Some(found), Some(all)) => 6.0 * reach * all / found.max(1.0) < 2.0 * found,
+        _ => false,
     }
 }
 
@@ -813,4 +847,42 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Answer, ApiError
             values: customer,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(page: i64) -> CallsPage {
+        CallsPage {
+            page,
+            page_size: 50,
+            search: Some("garc".into()),
+            sort_by: "started_at",
+            descending: true,
+        }
+    }
+
+    #[test]
+    fn a_search_walks_the_index_only_when_its_matches_are_known_to_be_dense() {
+        let totals = Totals::default();
+        let key = "FROM (…) s[Text(\"%garc%\")]";
+        // Nothing counted yet: collect.
+        assert!(!walk_is_cheaper(&totals, key, &page(1)));
+        totals.put(key.into(), "1:1:".into(), 5_097);
+        assert!(
+            !walk_is_cheaper(&totals, key, &page(1)),
+            "all calls unknown"
+        );
+        totals.put(total_key(ALL_CALLS, &[]), "1:1:".into(), 100_000);
+        // 5 % of the calls: the first page passes ~1,000 calls, the 37th ~36,000.
+        assert!(walk_is_cheaper(&totals, key, &page(1)));
+        assert!(!walk_is_cheaper(&totals, key, &page(37)));
+        // A rare fragment: collect.
+        totals.put(key.into(), "1:1:".into(), 12);
+        assert!(!walk_is_cheaper(&totals, key, &page(1)));
+        // None at all.
+        totals.put(key.into(), "1:1:".into(), 0);
+        assert!(!walk_is_cheaper(&totals, key, &page(1)));
+    }
 }
