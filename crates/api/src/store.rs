@@ -13,7 +13,7 @@ use ava_convert::datetime::format_sqlalchemy;
 use ava_convert::{convert, Cell, Value};
 use ava_sink::PgValue;
 use ava_source::Source;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -234,6 +234,16 @@ impl Totals {
     }
 }
 
+/// Every pooled connection's session: no incremental sorts. A search with many matches
+/// walks the call log's (column, id) index in order and tests each call
+/// (`read::calls`); allowed an incremental sort, Postgres may walk the app's
+/// single-column index instead and read every call with the same sort value before the
+/// first match — at 1,000,000 calls, the 10,000 without a start time: 77 ms instead of
+/// 6. No query of the API needs one: each order it asks for has its index, or is of a
+/// few rows. (Guarded: servers before 13 have no such setting.)
+const NO_INCREMENTAL_SORT: &str = "SELECT set_config('enable_incremental_sort', 'off', false) \
+     WHERE current_setting('enable_incremental_sort', true) IS NOT NULL";
+
 impl PgStore {
     /// A pool of at most `size` connections to `url` (connected on first use), named
     /// `application` in `pg_stat_activity`, with TLS as the URL's `sslmode` says (the
@@ -253,6 +263,14 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(size)
+            .post_create(Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(NO_INCREMENTAL_SORT)
+                        .await
+                        .map_err(HookError::Backend)
+                })
+            }))
             .build()
             .map_err(|e| StoreError::BadUrl(e.to_string()))?;
         Ok(PgStore {

@@ -444,3 +444,22 @@ async fn totals_stay_exact_when_another_program_writes() {
         120
     );
 }
+
+/// The pooled Postgres sessions run without incremental sorts, so that a search walking
+/// the call log's (column, id) index in order stays on it (`ava_api::store`).
+#[tokio::test]
+async fn pooled_sessions_run_without_incremental_sorts() {
+    let stores = Stores::seeded(5, 2).await;
+    let store = stores.pg_store();
+    for _ in 0..3 {
+        let rows = store
+            .rows(
+                "SELECT current_setting('enable_incremental_sort')",
+                &[],
+                &[ava_catalog::Kind::Text],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0][0], ava_api::Value::Text("off".into()));
+    }
+}
