@@ -4,17 +4,21 @@
 //! [`Invalid`](crate::Invalid).
 //!
 //! Every function takes `now` (what "today" means), so two stores asked at the same
-//! moment answer alike, and tests can pin it.
+//! moment answer alike, and tests can pin it. The call log, with its search and totals,
+//! is the private module `calls` (re-exported here).
 
-use ava_catalog::{Kind, Table, TABLES};
+use ava_catalog::{Table, TABLES};
 use ava_convert::Value;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{json, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select, Answer, Keys, Object, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Dialect, Param, Rows, Select, Store, Totals, SNAPSHOT};
+use crate::store::{Param, Select, Store};
 use crate::ApiError;
+
+mod calls;
+pub use calls::{calls, CallsPage, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS};
 
 pub(crate) fn table(name: &str) -> &'static Table {
     TABLES
@@ -32,7 +36,7 @@ fn midnight_days_before(now: DateTime<Utc>, days: i64) -> i64 {
         .timestamp_micros()
 }
 
-fn int(v: &Value<'_>) -> i64 {
+pub(super) fn int(v: &Value<'_>) -> i64 {
     match v {
         Value::Int(i) => *i,
         Value::Float(x) => *x as i64,
@@ -178,326 +182,12 @@ pub async fn overview(
     }))
 }
 
-/// A calls page: the query of `GET /api/admin/calls`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallsPage {
-    pub page: i64,
-    pub page_size: i64,
-    pub search: Option<String>,
-    pub sort_by: &'static str,
-    pub descending: bool,
-}
-
-pub const SORT_COLUMNS: [&str; 3] = ["started_at", "duration_seconds", "satisfaction_score"];
-
-/// `page` of the calls list (no upper bound but what keeps the offset an integer).
-pub const PAGE: Bounds = Bounds {
-    default: 1,
-    min: 1,
-    max: i64::MAX / 100,
-};
-/// `page_size` of the calls list.
-pub const PAGE_SIZE: Bounds = Bounds {
-    default: 50,
-    min: 1,
-    max: 100,
-};
 /// `days` of the daily series.
 pub const DAYS: Bounds = Bounds {
     default: 30,
     min: 1,
     max: 90,
 };
-
-const PAGE_FIELD: Field = Field::optional("page", Rule::Int(PAGE), "The page, from 1.");
-const PAGE_SIZE_FIELD: Field =
-    Field::optional("page_size", Rule::Int(PAGE_SIZE), "Calls per page.");
-const SORT_BY: Field = Field::optional(
-    "sort_by",
-    Rule::OneOf(&SORT_COLUMNS),
-    "The column to sort by.",
-)
-.or(SORT_COLUMNS[0]);
-const SORT_ORDER: Field =
-    Field::optional("sort_order", Rule::OneOf(&["asc", "desc"]), "The order.").or("desc");
-
-/// `search` of the calls list: compared with customers' names (and phone numbers).
-fn search_field() -> Field {
-    Field::optional(
-        "search",
-        Rule::column("customers", "name"),
-        "Part of the caller's phone number or of the customer's name, any case (empty: \
-         every call).",
-    )
-}
-
-impl Params for CallsPage {
-    fn fields() -> Vec<Field> {
-        vec![
-            PAGE_FIELD,
-            PAGE_SIZE_FIELD,
-            search_field(),
-            SORT_BY,
-            SORT_ORDER,
-        ]
-    }
-
-    fn from_query(query: &Query) -> CallsPage {
-        let sort_by = query.text(&SORT_BY).unwrap_or_default();
-        CallsPage {
-            page: query.int(&PAGE_FIELD),
-            page_size: query.int(&PAGE_SIZE_FIELD),
-            search: query.text(&search_field()).map(str::to_string),
-            sort_by: SORT_COLUMNS
-                .into_iter()
-                .find(|c| *c == sort_by)
-                .unwrap_or(SORT_COLUMNS[0]),
-            descending: query.text(&SORT_ORDER) != Some("asc"),
-        }
-    }
-}
-
-/// The columns of a call in the list.
-pub const LIST_COLUMNS: [&str; 12] = [
-    "id",
-    "session_id",
-    "started_at",
-    "ended_at",
-    "duration_seconds",
-    "phone_number",
-    "customer_id",
-    "satisfaction_score",
-    "sentiment",
-    "outcome",
-    "escalated",
-    "escalation_reason",
-];
-
-/// `search` as a `LIKE` pattern matching it anywhere, case-folded, `%`, `_` and `\`
-/// taken literally.
-fn contains_pattern(search: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in fold(search).chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// `GET /api/admin/calls`.
-pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> {
-    let sessions = table("call_sessions");
-    let d = store.dialect();
-    let mut params = Vec::new();
-    // Two arms rather than one OR across the join: each can use its own index (the
-    // trigram indexes on Postgres, `…_api_indexes.sql`).
-    let from = match &page.search {
-        Some(search) => {
-            params.push(Param::Text(contains_pattern(search)));
-            let phone = format!("{} LIKE $1 ESCAPE '\\'", d.fold("p.phone_number"));
-            let customers = d.any_of(
-                "n.customer_id",
-                &format!(
-                    "SELECT nc.id FROM customers nc WHERE {} LIKE $1 ESCAPE '\\'",
-                    d.fold("nc.name")
-                ),
-            );
-            match d {
-                // The matches' ids and sort keys alone: the customers' arm from the
-                // (customer_id, started_at, id) index without visiting a row, so a page
-                // sorts a few thousand index entries, not rows joined back by id
-                // (`…_customer_calls_index.sql`).
-                Dialect::Postgres => format!(
-                    "FROM (SELECT p.id, p.\"{sort}\" FROM call_sessions p WHERE {phone} \
-                     UNION SELECT n.id, n.\"{sort}\" FROM call_sessions n WHERE {customers}) s",
-                    sort = page.sort_by
-                ),
-                Dialect::Sqlite => format!(
-                    "FROM call_sessions s WHERE s.id IN (SELECT p.id FROM call_sessions p \
-                     WHERE {phone} UNION ALL SELECT n.id FROM call_sessions n WHERE {customers})"
-                ),
-            }
-        }
-        None => ALL_CALLS.to_string(),
-    };
-    // NULLs sort as the largest values (Postgres' default), so one (column, id) index
-    // serves both directions.
-    let direction = if page.descending {
-        "DESC NULLS FIRST"
-    } else {
-        "ASC NULLS LAST"
-    };
-    let n = params.len();
-    let order_by = |alias: &str| {
-        format!(
-            "ORDER BY {alias}.\"{}\" {direction}, {alias}.id {}",
-            page.sort_by,
-            if page.descending { "DESC" } else { "ASC" }
-        )
-    };
-    let order = order_by("s");
-    let (limit, columns) = (
-        format!("LIMIT ${} OFFSET ${}", n + 1, n + 2),
-        select(sessions, &LIST_COLUMNS, "s"),
-    );
-    // The exact total is remembered per query (one entry serves every page, sort and
-    // direction), with the state of the store it was counted in; each store tells
-    // cheaply whether that state still holds.
-    let key = total_key(&from, &params);
-    let ids = match store {
-        Store::Postgres(pg) if page.search.is_some() && walk_is_cheaper(&pg.totals, &key, page) => {
-            format!(
-                "SELECT s.id FROM call_sessions s LEFT JOIN customers c ON c.id = s.customer_id \
-                 WHERE {} LIKE $1 ESCAPE '\\' OR {} LIKE $1 ESCAPE '\\' {order} {limit}",
-                d.fold("c.name"),
-                d.fold("s.phone_number")
-            )
-        }
-        _ => format!("SELECT s.id {from} {order} {limit}"),
-    };
-    let sql = match d {
-        // The page's ids first, from the (column, id) index alone (an index-only scan
-        // once the table is vacuumed), then only their rows: a deep page skips index
-        // entries, not the wide rows they point at. Beside them, in the same statement,
-        // the total: the statement compares its snapshot with the one the query was last
-        // counted in (`$n+3`), and counts only when they differ (see `Totals`). One
-        // statement rather than two: measured with pgbench, 13 % more pages a second.
-        Dialect::Postgres => format!(
-            "WITH t AS (SELECT {SNAPSHOT} AS snapshot, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
-             ELSE (SELECT count(*) {from}) END AS total) \
-             SELECT t.snapshot, t.total, {} FROM t LEFT JOIN \
-             (SELECT {columns} FROM call_sessions s WHERE s.id IN ({ids})) p ON true {}",
-            n + 3,
-            select(sessions, &LIST_COLUMNS, "p"),
-            order_by("p")
-        ),
-        // SQLite reads a row by its id cheaply as it walks the index; measured, the
-        // two-step form was 3 × slower there. A search counts its matches in the same
-        // statement (`count(*) OVER ()`): SQLite keeps no totals, and the matches are
-        // found once, not twice.
-        Dialect::Sqlite => format!(
-            "SELECT {columns}{} {from} {order} {limit}",
-            if page.search.is_some() {
-                ", count(*) OVER ()"
-            } else {
-                ""
-            }
-        ),
-    };
-    let mut page_params = params.clone();
-    page_params.push(Param::Int(page.page_size));
-    page_params.push(Param::Int((page.page - 1) * page.page_size));
-    let mut columns = kinds(sessions, &LIST_COLUMNS);
-    match store {
-        Store::Postgres(pg) => {
-            let known = pg.totals.get(&key);
-            page_params.push(Param::Text(
-                known.as_ref().map(|k| k.0.clone()).unwrap_or_default(),
-            ));
-            let mut columns = columns;
-            columns.splice(0..0, [Kind::Text, Kind::Id]);
-            let mut rows = store.rows(&sql, &page_params, &columns).await?;
-            let total = match (rows.first().map(|r| &r[..2]), known) {
-                // The snapshot is the one counted in: the total recorded holds.
-                (Some([_, Value::Null]), Some((_, known))) => known,
-                (Some([Value::Text(snapshot), total]), _) => {
-                    let total = int(total);
-                    pg.totals.put(key, snapshot.to_string(), total);
-                    total
-                }
-                _ => 0,
-            };
-            // A page past the end is one row of the total with no call (no id).
-            rows.retain(|row| !matches!(row.get(2), None | Some(Value::Null)));
-            for row in &mut rows {
-                row.drain(..2);
-            }
-            calls_page(page, total, rows)
-        }
-        // Counted again only when the file changed (`SqliteStore::count`); a search
-        // counts its matches with its page, which finds them all anyway (to sort them).
-        // The count alone in its SELECT: SQLite then counts from its smallest index
-        // (with another column beside it, it reads every row).
-        Store::Sqlite(lite) => {
-            let count_sql = format!("SELECT count(*) {from}");
-            if page.search.is_none() {
-                let (total, rows) = futures_util::future::try_join(
-                    lite.count(&key, &count_sql, &params),
-                    store.rows(&sql, &page_params, &columns),
-                )
-                .await?;
-                return calls_page(page, total, rows);
-            }
-            columns.push(Kind::Id);
-            let rows = store.rows(&sql, &page_params, &columns).await?;
-            let total = match rows.first() {
-                Some(row) => int(&row[LIST_COLUMNS.len()]),
-                None => lite.count(&key, &count_sql, &params).await?,
-            };
-            calls_page(page, total, rows)
-        }
-    }
-}
-
-/// The unfiltered call log's `FROM`.
-const ALL_CALLS: &str = "FROM call_sessions s";
-
-/// The key of the total of the calls `from` selects with `params`, in `Totals`.
-fn total_key(from: &str, params: &[Param]) -> String {
-    format!("{from}{params:?}")
-}
-
-/// Whether a search's page is found sooner by walking the sort's index and testing each
-/// call in turn (its name and phone folded: about 6 µs a call, for about (offset + page
-/// size) × all calls / matches calls) than by collecting every match from the indexes and
-/// sorting them (about 2 µs a match) — measured at 100,000 calls. Judged by the totals
-/// last counted (stale or not: only the speed depends on it, never the answer); when
-/// either is unknown, collect. Walking keeps a frequent fragment's first pages from
-/// growing with the table: at 1,000,000 calls "garc" matches 50,000.
-fn walk_is_cheaper(totals: &Totals, key: &str, page: &CallsPage) -> bool {
-    let count = |key: &str| totals.get(key).map(|(_, n)| n as f64);
-    let reach = (page.page as f64) * (page.page_size as f64);
-    match (count(key), count(&total_key(ALL_CALLS, &[]))) {
-        (Some(found), Some(all)) => 6.0 * reach * all / found.max(1.0) < 2.0 * found,
-        _ => false,
-    }
-}
-
-/// The call log's answer: the page of calls and the exact total.
-fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, ApiError> {
-    // The original sent 0 for a call without a duration.
-    let duration = LIST_COLUMNS
-        .iter()
-        .position(|c| *c == "duration_seconds")
-        .unwrap_or(usize::MAX);
-    for row in &mut rows {
-        if let Some(cell @ Value::Null) = row.get_mut(duration) {
-            *cell = Value::Int(0);
-        }
-    }
-    // Its keys in sorted order, as every answer's.
-    #[derive(serde::Serialize)]
-    struct CallsAnswer<'a> {
-        calls: Objects<'a>,
-        page: i64,
-        page_size: i64,
-        total: i64,
-        total_pages: i64,
-    }
-    Answer::write(&CallsAnswer {
-        calls: Objects {
-            keys: &Keys::new(&LIST_COLUMNS),
-            rows: &rows,
-        },
-        page: page.page,
-        page_size: page.page_size,
-        total,
-        total_pages: (total + page.page_size - 1) / page.page_size,
-    })
-}
 
 /// The columns of a call in its detail.
 pub const DETAIL_COLUMNS: [&str; 11] = [
@@ -847,42 +537,4 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Answer, ApiError
             values: customer,
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn page(page: i64) -> CallsPage {
-        CallsPage {
-            page,
-            page_size: 50,
-            search: Some("garc".into()),
-            sort_by: "started_at",
-            descending: true,
-        }
-    }
-
-    #[test]
-    fn a_search_walks_the_index_only_when_its_matches_are_known_to_be_dense() {
-        let totals = Totals::default();
-        let key = "FROM (…) s[Text(\"%garc%\")]";
-        // Nothing counted yet: collect.
-        assert!(!walk_is_cheaper(&totals, key, &page(1)));
-        totals.put(key.into(), "1:1:".into(), 5_097);
-        assert!(
-            !walk_is_cheaper(&totals, key, &page(1)),
-            "all calls unknown"
-        );
-        totals.put(total_key(ALL_CALLS, &[]), "1:1:".into(), 100_000);
-        // 5 % of the calls: the first page passes ~1,000 calls, the 37th ~36,000.
-        assert!(walk_is_cheaper(&totals, key, &page(1)));
-        assert!(!walk_is_cheaper(&totals, key, &page(37)));
-        // A rare fragment: collect.
-        totals.put(key.into(), "1:1:".into(), 12);
-        assert!(!walk_is_cheaper(&totals, key, &page(1)));
-        // None at all.
-        totals.put(key.into(), "1:1:".into(), 0);
-        assert!(!walk_is_cheaper(&totals, key, &page(1)));
-    }
 }
