@@ -1,369 +1,19 @@
-//! The store the API reads and writes: Postgres, or the SQLite file.
-//!
-//! Both take one SQL text (built with [`Dialect`] where the two differ) and [`Param`]s,
-//! and give rows as catalog [`Value`]s: Postgres' through the sink's binary decoder,
-//! SQLite's through the migration's converters (a cell that does not convert — a file
-//! the app wrote years ago may hold anything — is served as NULL and logged).
+//! The SQLite file: a pool of read-only connections and one writer, every call on a
+//! blocking thread; rows decoded by the migration's converters.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ava_catalog::{Column, Kind, Shape, SQLITE_DDL, TABLES};
 use ava_convert::datetime::format_sqlalchemy;
 use ava_convert::{convert, Cell, Value};
-use ava_sink::PgValue;
 use ava_source::Source;
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-/// What failed in the store. Shown in the server's log only; clients get a generic 500.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{url}: {}", ava_sink::describe(.source))]
-    Postgres {
-        url: String,
-        source: tokio_postgres::Error,
-    },
-    #[error("{url}: no connection from the pool: {reason}")]
-    Pool { url: String, reason: String },
-    #[error("{path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
-    #[error("the database URL is not valid: {0}")]
-    BadUrl(String),
-    #[error("a blocking task failed: {0}")]
-    Task(String),
-    #[error("{0} is open for reading only")]
-    ReadOnly(PathBuf),
-    /// An existing file refused before anything wrote to it, in the words `ava migrate`
-    /// uses for it.
-    #[error(transparent)]
-    Refused(ava_source::SourceError),
-}
-
-/// A query parameter, bound as each store needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Text(String),
-    /// A point in time (µs since 1970, UTC): `timestamptz` on Postgres, the app's
-    /// `YYYY-MM-DD HH:MM:SS.ffffff` text on SQLite (which compares as text).
-    Time(i64),
-    Null,
-}
-
-/// Where the two SQL dialects differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Postgres,
-    Sqlite,
-}
-
-impl Dialect {
-    /// `expr` case-folded the same way on both stores (Unicode lower case): ICU's on
-    /// Postgres, whatever the database's locale; Rust's on SQLite (whose own `lower()`
-    /// folds ASCII only), registered as `ava_fold`.
-    pub fn fold(self, expr: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("lower(({expr}) COLLATE \"und-x-icu\")"),
-            Dialect::Sqlite => format!("ava_fold({expr})"),
-        }
-    }
-
-    /// `expr` is one of the values `subquery` selects. On Postgres as `= ANY(ARRAY(…))`:
-    /// the subquery runs first and the values drive an index on `expr` (as `IN (…)` the
-    /// planner may hash-join against the whole table instead).
-    pub fn any_of(self, expr: &str, subquery: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("{expr} = ANY(ARRAY({subquery}))"),
-            Dialect::Sqlite => format!("{expr} IN ({subquery})"),
-        }
-    }
-}
-
-/// Case-folds `text` as [`Dialect::fold`] does in SQL.
-pub fn fold(text: &str) -> String {
-    text.to_lowercase()
-}
-
-/// The store: cheap to clone (every clone shares the pools).
-#[derive(Clone)]
-pub enum Store {
-    Postgres(PgStore),
-    Sqlite(SqliteStore),
-}
-
-/// One query of [`Store::rows_together`]: its SQL, parameters, and how to read each
-/// column (see [`Store::rows`]).
-pub struct Select<'a> {
-    pub sql: &'a str,
-    pub params: &'a [Param],
-    pub kinds: &'a [Kind],
-}
-
-impl<'a> Select<'a> {
-    /// A query to run with [`Store::rows_together`].
-    pub fn new(sql: &'a str, params: &'a [Param], kinds: &'a [Kind]) -> Select<'a> {
-        Select { sql, params, kinds }
-    }
-}
-
-/// Rows as values, in the order of the query's columns.
-pub type Rows = Vec<Vec<Value<'static>>>;
-
-impl Store {
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            Store::Postgres(_) => Dialect::Postgres,
-            Store::Sqlite(_) => Dialect::Sqlite,
-        }
-    }
-
-    /// What the store is, for `/health` and the log: `postgres` or `sqlite`, and where
-    /// (a URL without its password, or the file's path).
-    pub fn describe(&self) -> (&'static str, String) {
-        match self {
-            Store::Postgres(pg) => ("postgres", pg.url.to_string()),
-            Store::Sqlite(lite) => ("sqlite", lite.path.display().to_string()),
-        }
-    }
-
-    /// Runs a query; `kinds` says how to read each column (SQLite holds no types).
-    pub async fn rows(
-        &self,
-        sql: &str,
-        params: &[Param],
-        kinds: &[Kind],
-    ) -> Result<Rows, StoreError> {
-        match self {
-            Store::Postgres(pg) => pg.rows(sql, params).await,
-            Store::Sqlite(lite) => lite.rows(sql, params, kinds).await,
-        }
-    }
-
-    /// Runs several queries at once, answering in the same order. On Postgres they share
-    /// one pooled connection and go out together (one round trip, and one connection a
-    /// request, so the pool serves as many requests as it has connections); on SQLite
-    /// each runs on a read connection of its own, in parallel.
-    pub async fn rows_together<const N: usize>(
-        &self,
-        queries: [Select<'_>; N],
-    ) -> Result<[Rows; N], StoreError> {
-        let answers: Vec<Rows> = match self {
-            Store::Postgres(pg) => {
-                let client = pg.client().await?;
-                futures_util::future::join_all(
-                    queries.iter().map(|q| pg.rows_on(&client, q.sql, q.params)),
-                )
-                .await
-                .into_iter()
-                .collect::<Result<_, _>>()?
-            }
-            Store::Sqlite(lite) => futures_util::future::join_all(
-                queries.iter().map(|q| lite.rows(q.sql, q.params, q.kinds)),
-            )
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?,
-        };
-        // One answer a query, in order.
-        let mut answers = answers.into_iter();
-        Ok(std::array::from_fn(|_| answers.next().unwrap_or_default()))
-    }
-
-    /// Whether the store answers a trivial query.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.rows("SELECT 1", &[], &[Kind::Int]).await.map(drop)
-    }
-}
-
-/// Postgres through a pool of connections.
-#[derive(Clone)]
-pub struct PgStore {
-    pub(crate) pool: Pool,
-    /// The URL with its password redacted (shared: a store is cloned for every request).
-    pub(crate) url: Arc<str>,
-    pub(crate) totals: std::sync::Arc<Totals>,
-}
-
-/// Exact totals of list queries, each with the state of the store it was counted in.
-/// On Postgres that is the statement's snapshot ([`SNAPSHOT`]): a later statement whose
-/// snapshot is the same sees exactly the same rows — no transaction has begun writing or
-/// committed since — so the total holds for it and the count can be skipped; any write
-/// anywhere in the database changes the snapshot. On SQLite it is a read connection's
-/// `PRAGMA data_version` ([`SqliteStore::count`]). One entry serves every page, sort and
-/// direction of a query.
-#[derive(Default)]
-pub struct Totals(std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>);
-
-/// The statement's snapshot as text (`xmin:xmax:in-progress ids`), the key of
-/// [`Totals`]. (`txid_current_snapshot`, not its newer name `pg_current_snapshot`: the
-/// older servers have only it, the newer ones both.)
-pub const SNAPSHOT: &str = "txid_current_snapshot()::text";
-
-impl Totals {
-    /// Entries kept at most (the map is emptied when full: each is one count away).
-    const MAX: usize = 1024;
-
-    /// The snapshot and total recorded for `query`.
-    pub fn get(&self, query: &str) -> Option<(String, i64)> {
-        self.lock().get(query).cloned()
-    }
-
-    /// Records `total` as counted in `snapshot`.
-    pub fn put(&self, query: String, snapshot: String, total: i64) {
-        let mut map = self.lock();
-        if map.len() >= Self::MAX && !map.contains_key(&query) {
-            map.clear();
-        }
-        map.insert(query, (snapshot, total));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, i64)>> {
-        // A panic while holding the lock leaves a map that is still consistent.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Every pooled connection's session: no incremental sorts. A search with many matches
-/// walks the call log's (column, id) index in order and tests each call
-/// (`read::calls`); allowed an incremental sort, Postgres may walk the app's
-/// single-column index instead and read every call with the same sort value before the
-/// first match — at 1,000,000 calls, the 10,000 without a start time: 77 ms instead of
-/// 6. No query of the API needs one: each order it asks for has its index, or is of a
-/// few rows. (Guarded: servers before 13 have no such setting.)
-const NO_INCREMENTAL_SORT: &str = "SELECT set_config('enable_incremental_sort', 'off', false) \
-     WHERE current_setting('enable_incremental_sort', true) IS NOT NULL";
-
-impl PgStore {
-    /// A pool of at most `size` connections to `url` (connected on first use), named
-    /// `application` in `pg_stat_activity`, with TLS as the URL's `sslmode` says (the
-    /// sink's [`ava_sink::ConnectParams`]).
-    pub fn new(url: &str, size: usize, application: &str) -> Result<PgStore, StoreError> {
-        let ava_sink::ConnectParams {
-            mut config, tls, ..
-        } = ava_sink::ConnectParams::from_url(url)
-            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-        config.application_name(application);
-        let manager = Manager::from_config(
-            config,
-            tls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(size)
-            .post_create(Hook::async_fn(|client, _| {
-                Box::pin(async move {
-                    client
-                        .batch_execute(NO_INCREMENTAL_SORT)
-                        .await
-                        .map_err(HookError::Backend)
-                })
-            }))
-            .build()
-            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
-        Ok(PgStore {
-            pool,
-            url: ava_sink::redact(url).into(),
-            totals: Default::default(),
-        })
-    }
-
-    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Pool {
-            url: self.url.to_string(),
-            reason: e.to_string(),
-        })
-    }
-
-    pub(crate) fn error(&self, source: tokio_postgres::Error) -> StoreError {
-        StoreError::Postgres {
-            url: self.url.to_string(),
-            source,
-        }
-    }
-
-    async fn rows(&self, sql: &str, params: &[Param]) -> Result<Rows, StoreError> {
-        let client = self.client().await?;
-        self.rows_on(&client, sql, params).await
-    }
-}
-
-impl PgStore {
-    /// Runs a query in `tx`, a transaction on one of this pool's connections (for writes
-    /// of several statements).
-    pub(crate) async fn rows_in(
-        &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        sql: &str,
-        params: &[Param],
-    ) -> Result<Rows, StoreError> {
-        self.rows_on(tx, sql, params).await
-    }
-
-    /// Runs a query on `client` (a pooled connection or a transaction on one), with its
-    /// statement prepared once per connection.
-    async fn rows_on(
-        &self,
-        client: &impl deadpool_postgres::GenericClient,
-        sql: &str,
-        params: &[Param],
-    ) -> Result<Rows, StoreError> {
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.error(e))?;
-        let bound = pg_params(params);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            bound.iter().map(|p| p.as_ref() as _).collect();
-        let rows = client
-            .query(&statement, &refs)
-            .await
-            .map_err(|e| self.error(e))?;
-        rows.iter()
-            .map(|row| pg_row(row).map_err(|e| self.error(e)))
-            .collect()
-    }
-}
-
-/// The parameters as Postgres values.
-pub(crate) fn pg_params(
-    params: &[Param],
-) -> Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> {
-    params
-        .iter()
-        .map(|p| -> Box<dyn tokio_postgres::types::ToSql + Sync + Send> {
-            match p {
-                Param::Int(i) => Box::new(*i),
-                Param::Float(x) => Box::new(*x),
-                Param::Bool(b) => Box::new(*b),
-                Param::Text(s) => Box::new(s.clone()),
-                Param::Time(t) => Box::new(chrono::DateTime::from_timestamp_micros(*t)),
-                Param::Null => Box::new(None::<String>),
-            }
-        })
-        .collect()
-}
-
-/// One Postgres row as values.
-pub(crate) fn pg_row(
-    row: &tokio_postgres::Row,
-) -> Result<Vec<Value<'static>>, tokio_postgres::Error> {
-    (0..row.len())
-        .map(|i| Ok(row.try_get::<_, PgValue>(i)?.0.into_owned()))
-        .collect()
-}
+use super::{fold, Param, Rows, StoreError, Totals};
 
 /// The SQLite file: read-only connections for reads (WAL mode, so reads never wait for
 /// the writer), one connection for writes (none when opened read-only); every call on a
@@ -485,7 +135,12 @@ impl SqliteStore {
         }
     }
 
-    async fn rows(&self, sql: &str, params: &[Param], kinds: &[Kind]) -> Result<Rows, StoreError> {
+    pub(super) async fn rows(
+        &self,
+        sql: &str,
+        params: &[Param],
+        kinds: &[Kind],
+    ) -> Result<Rows, StoreError> {
         let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
         self.on_reader(move |reader, _| sqlite_rows(&reader.conn, &sql, &params, &kinds))
             .await
@@ -721,7 +376,9 @@ fn sqlite_value(cell: ValueRef<'_>, kind: Kind) -> Value<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use ava_source::SourceError;
+    use std::path::PathBuf;
     use std::time::Duration;
 
     /// The bytes of `path` and the names of the files beside it.
