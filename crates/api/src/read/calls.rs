@@ -3,7 +3,7 @@
 //! with the exact total of the calls that match.
 //!
 //! The total is remembered per query with the state of the store it was counted in
-//! ([`Totals`]), so the pages and sorts of one query share one count; a search finds its
+//! (`store::Totals`), so the pages and sorts of one query share one count; a search finds its
 //! page by collecting its matches from the indexes, or — when the totals say they are
 //! dense — by walking the sort's index ([`walk_is_cheaper`]).
 
@@ -13,7 +13,7 @@ use ava_convert::Value;
 use super::{int, table};
 use crate::json::{kinds, select, Answer, Keys, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
-use crate::store::{fold, Dialect, Param, Rows, Store, Totals, SNAPSHOT};
+use crate::store::{fold, Dialect, Param, Rows, Store, SNAPSHOT};
 use crate::ApiError;
 
 /// A calls page: the query of `GET /api/admin/calls`.
@@ -178,16 +178,25 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
     // direction), with the state of the store it was counted in; each store tells
     // cheaply whether that state still holds.
     let key = total_key(&from, &params);
-    let ids = match store {
-        Store::Postgres(pg) if page.search.is_some() && walk_is_cheaper(&pg.totals, &key, page) => {
-            format!(
-                "SELECT s.id FROM call_sessions s LEFT JOIN customers c ON c.id = s.customer_id \
-                 WHERE {} LIKE $1 ESCAPE '\\' OR {} LIKE $1 ESCAPE '\\' {order} {limit}",
-                d.fold("c.name"),
-                d.fold("s.phone_number")
-            )
-        }
-        _ => format!("SELECT s.id {from} {order} {limit}"),
+    // A search's page: walked — the sort's index in order, each call tested — when the
+    // totals last counted say its matches are dense; else collected from `from`.
+    let walk = page.search.is_some()
+        && walk_is_cheaper(
+            store.last_count(&key),
+            store.last_count(&total_key(ALL_CALLS, &[])),
+            page,
+        );
+    let walked;
+    let page_from = if walk {
+        walked = format!(
+            "FROM call_sessions s LEFT JOIN customers c ON c.id = s.customer_id \
+             WHERE {} LIKE $1 ESCAPE '\\' OR {} LIKE $1 ESCAPE '\\'",
+            d.fold("c.name"),
+            d.fold("s.phone_number")
+        );
+        &walked
+    } else {
+        &from
     };
     let sql = match d {
         // The page's ids first, from the (column, id) index alone (an index-only scan
@@ -200,7 +209,8 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             "WITH t AS (SELECT {SNAPSHOT} AS snapshot, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
              ELSE (SELECT count(*) {from}) END AS total) \
              SELECT t.snapshot, t.total, {} FROM t LEFT JOIN \
-             (SELECT {columns} FROM call_sessions s WHERE s.id IN ({ids})) p ON true {}",
+             (SELECT {columns} FROM call_sessions s WHERE s.id IN \
+             (SELECT s.id {page_from} {order} {limit})) p ON true {}",
             n + 3,
             select(sessions, &LIST_COLUMNS, "p"),
             order_by("p")
@@ -209,19 +219,12 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         // two-step form was 3 × slower there. A search counts its matches in the same
         // statement (`count(*) OVER ()`): SQLite keeps no totals, and the matches are
         // found once, not twice.
-        Dialect::Sqlite => format!(
-            "SELECT {columns}{} {from} {order} {limit}",
-            if page.search.is_some() {
-                ", count(*) OVER ()"
-            } else {
-                ""
-            }
-        ),
+        Dialect::Sqlite => format!("SELECT {columns} {page_from} {order} {limit}"),
     };
     let mut page_params = params.clone();
     page_params.push(Param::Int(page.page_size));
     page_params.push(Param::Int((page.page - 1) * page.page_size));
-    let mut columns = kinds(sessions, &LIST_COLUMNS);
+    let columns = kinds(sessions, &LIST_COLUMNS);
     match store {
         Store::Postgres(pg) => {
             let known = pg.totals.get(&key);
@@ -254,20 +257,11 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         // (with another column beside it, it reads every row).
         Store::Sqlite(lite) => {
             let count_sql = format!("SELECT count(*) {from}");
-            if page.search.is_none() {
-                let (total, rows) = futures_util::future::try_join(
-                    lite.count(&key, &count_sql, &params),
-                    store.rows(&sql, &page_params, &columns),
-                )
-                .await?;
-                return calls_page(page, total, rows);
-            }
-            columns.push(Kind::Id);
-            let rows = store.rows(&sql, &page_params, &columns).await?;
-            let total = match rows.first() {
-                Some(row) => int(&row[LIST_COLUMNS.len()]),
-                None => lite.count(&key, &count_sql, &params).await?,
-            };
+            let (total, rows) = futures_util::future::try_join(
+                lite.count(&key, &count_sql, &params),
+                store.rows(&sql, &page_params, &columns),
+            )
+            .await?;
             calls_page(page, total, rows)
         }
     }
@@ -288,11 +282,13 @@ fn total_key(from: &str, params: &[Param]) -> String {
 /// last counted (stale or not: only the speed depends on it, never the answer); when
 /// either is unknown, collect. Walking keeps a frequent fragment's first pages from
 /// growing with the table: at 1,000,000 calls "garc" matches 50,000.
-fn walk_is_cheaper(totals: &Totals, key: &str, page: &CallsPage) -> bool {
-    let count = |key: &str| totals.get(key).map(|(_, n)| n as f64);
+fn walk_is_cheaper(found: Option<i64>, all: Option<i64>, page: &CallsPage) -> bool {
     let reach = (page.page as f64) * (page.page_size as f64);
-    match (count(key), count(&total_key(ALL_CALLS, &[]))) {
-        (Some(found), Some(all)) => 6.0 * reach * all / found.max(1.0) < 2.0 * found,
+    match (found, all) {
+        (Some(found), Some(all)) => {
+            let (found, all) = (found as f64, all as f64);
+            6.0 * reach * all / found.max(1.0) < 2.0 * found
+        }
         _ => false,
     }
 }
@@ -346,24 +342,19 @@ mod tests {
 
     #[test]
     fn a_search_walks_the_index_only_when_its_matches_are_known_to_be_dense() {
-        let totals = Totals::default();
-        let key = "FROM (…) s[Text(\"%garc%\")]";
+        let all = Some(100_000);
         // Nothing counted yet: collect.
-        assert!(!walk_is_cheaper(&totals, key, &page(1)));
-        totals.put(key.into(), "1:1:".into(), 5_097);
+        assert!(!walk_is_cheaper(None, None, &page(1)));
         assert!(
-            !walk_is_cheaper(&totals, key, &page(1)),
+            !walk_is_cheaper(Some(5_097), None, &page(1)),
             "all calls unknown"
         );
-        totals.put(total_key(ALL_CALLS, &[]), "1:1:".into(), 100_000);
+        assert!(!walk_is_cheaper(None, all, &page(1)), "matches unknown");
         // 5 % of the calls: the first page passes ~1,000 calls, the 37th ~36,000.
-        assert!(walk_is_cheaper(&totals, key, &page(1)));
-        assert!(!walk_is_cheaper(&totals, key, &page(37)));
-        // A rare fragment: collect.
-        totals.put(key.into(), "1:1:".into(), 12);
-        assert!(!walk_is_cheaper(&totals, key, &page(1)));
-        // None at all.
-        totals.put(key.into(), "1:1:".into(), 0);
-        assert!(!walk_is_cheaper(&totals, key, &page(1)));
+        assert!(walk_is_cheaper(Some(5_097), all, &page(1)));
+        assert!(!walk_is_cheaper(Some(5_097), all, &page(37)));
+        // A rare fragment, or none at all: collect.
+        assert!(!walk_is_cheaper(Some(12), all, &page(1)));
+        assert!(!walk_is_cheaper(Some(0), all, &page(1)));
     }
 }

@@ -175,6 +175,15 @@ impl Store {
         Ok(std::array::from_fn(|_| answers.next().unwrap_or_default()))
     }
 
+    /// The total last counted under `key` (see [`Totals`]), whether or not it still
+    /// holds: a guess of its size, for choosing how to find a page.
+    pub fn last_count(&self, key: &str) -> Option<i64> {
+        match self {
+            Store::Postgres(pg) => pg.totals.get(key).map(|(_, n)| n),
+            Store::Sqlite(lite) => lite.last_count(key),
+        }
+    }
+
     /// Whether the store answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.rows("SELECT 1", &[], &[Kind::Int]).await.map(drop)

@@ -35,6 +35,13 @@ struct Readers {
     /// Totals counted on each connection, keyed by the connection's number and the
     /// query; see [`SqliteStore::count`].
     totals: Totals,
+    /// How many connections (numbered from 0).
+    size: usize,
+}
+
+/// The key of `key`'s total counted on read connection `number`.
+fn reader_key(number: usize, key: &str) -> String {
+    format!("{number}\0{key}")
 }
 
 /// A read connection and its number in the pool.
@@ -121,6 +128,7 @@ impl SqliteStore {
             path: path.into(),
             readers: Arc::new(Readers {
                 permits: Arc::new(Semaphore::new(idle.len())),
+                size: idle.len(),
                 idle: Mutex::new(idle),
                 totals: Totals::default(),
             }),
@@ -163,7 +171,7 @@ impl SqliteStore {
             let version: i64 = reader
                 .conn
                 .query_row("PRAGMA data_version", [], |row| row.get(0))?;
-            let (version, key) = (version.to_string(), format!("{}\0{key}", reader.number));
+            let (version, key) = (version.to_string(), reader_key(reader.number, &key));
             if let Some((_, total)) = totals.get(&key).filter(|(at, _)| *at == version) {
                 return Ok(total);
             }
@@ -176,6 +184,14 @@ impl SqliteStore {
             Ok(total)
         })
         .await
+    }
+
+    /// The total last counted under `key` on any read connection (see [`Self::count`]),
+    /// whether or not it still holds.
+    pub(crate) fn last_count(&self, key: &str) -> Option<i64> {
+        (0..self.readers.size)
+            .find_map(|number| self.readers.totals.get(&reader_key(number, key)))
+            .map(|(_, n)| n)
     }
 
     /// Runs `work` on a read connection, on a blocking thread.
