@@ -216,9 +216,8 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             order_by("p")
         ),
         // SQLite reads a row by its id cheaply as it walks the index; measured, the
-        // two-step form was 3 × slower there. A search counts its matches in the same
-        // statement (`count(*) OVER ()`): SQLite keeps no totals, and the matches are
-        // found once, not twice.
+        // two-step form was 3 × slower there. The total comes from its own statement,
+        // on another read connection, counted only when the file changed.
         Dialect::Sqlite => format!("SELECT {columns} {page_from} {order} {limit}"),
     };
     let mut page_params = params.clone();
