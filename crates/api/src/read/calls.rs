@@ -178,11 +178,20 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
     // direction), with the state of the store it was counted in; each store tells
     // cheaply whether that state still holds.
     let key = total_key(&from, &params);
+    // On SQLite a search's total is counted first (usually remembered: see
+    // `SqliteStore::count`), so that even the first requests of a new search know it.
+    let count_sql = format!("SELECT count(*) {from}");
+    let counted = match store {
+        Store::Sqlite(lite) if page.search.is_some() => {
+            Some(lite.count(&key, &count_sql, &params).await?)
+        }
+        _ => None,
+    };
     // A search's page: walked — the sort's index in order, each call tested — when the
     // totals last counted say its matches are dense; else collected from `from`.
     let walk = page.search.is_some()
         && walk_is_cheaper(
-            store.last_count(&key),
+            counted.or_else(|| store.last_count(&key)),
             store.last_count(&total_key(ALL_CALLS, &[])),
             page,
         );
@@ -255,12 +264,16 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         // The count alone in its SELECT: SQLite then counts from its smallest index
         // (with another column beside it, it reads every row).
         Store::Sqlite(lite) => {
-            let count_sql = format!("SELECT count(*) {from}");
-            let (total, rows) = futures_util::future::try_join(
-                lite.count(&key, &count_sql, &params),
-                store.rows(&sql, &page_params, &columns),
-            )
-            .await?;
+            let (total, rows) = match counted {
+                Some(total) => (total, store.rows(&sql, &page_params, &columns).await?),
+                None => {
+                    futures_util::future::try_join(
+                        lite.count(&key, &count_sql, &params),
+                        store.rows(&sql, &page_params, &columns),
+                    )
+                    .await?
+                }
+            };
             calls_page(page, total, rows)
         }
     }

@@ -23,6 +23,7 @@ pub struct SqliteStore {
     /// Shared: a store is cloned for every request.
     pub(crate) path: Arc<Path>,
     readers: Arc<Readers>,
+    counter: Arc<Counter>,
     pub(crate) writer: Option<Arc<Mutex<Connection>>>,
 }
 
@@ -30,24 +31,15 @@ pub struct SqliteStore {
 /// rusqlite releases than the one the rest of ava uses, and a semaphore and a stack of
 /// connections is all this needs.
 struct Readers {
-    idle: Mutex<Vec<Reader>>,
+    idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
-    /// Totals counted on each connection, keyed by the connection's number and the
-    /// query; see [`SqliteStore::count`].
+}
+
+/// The read connection every count runs on, one at a time, and what it counted (see
+/// [`SqliteStore::count`]).
+struct Counter {
+    conn: Arc<tokio::sync::Mutex<Connection>>,
     totals: Totals,
-    /// How many connections (numbered from 0).
-    size: usize,
-}
-
-/// The key of `key`'s total counted on read connection `number`.
-fn reader_key(number: usize, key: &str) -> String {
-    format!("{number}\0{key}")
-}
-
-/// A read connection and its number in the pool.
-struct Reader {
-    number: usize,
-    conn: Connection,
 }
 
 /// How long a statement waits for the file's lock before failing (SQLite's busy timeout).
@@ -113,23 +105,27 @@ impl SqliteStore {
             path: path.into(),
             source,
         };
-        let mut idle = Vec::with_capacity(readers);
-        for number in 0..readers.max(1) {
+        let open = || -> rusqlite::Result<Connection> {
             let conn = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
+            )?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            register_fold(&conn)?;
+            Ok(conn)
+        };
+        let idle = (0..readers.max(1))
+            .map(|_| open())
+            .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(err)?;
-            conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-            register_fold(&conn).map_err(err)?;
-            idle.push(Reader { number, conn });
-        }
         Ok(SqliteStore {
             path: path.into(),
             readers: Arc::new(Readers {
                 permits: Arc::new(Semaphore::new(idle.len())),
-                size: idle.len(),
                 idle: Mutex::new(idle),
+            }),
+            counter: Arc::new(Counter {
+                conn: Arc::new(tokio::sync::Mutex::new(open().map_err(err)?)),
                 totals: Totals::default(),
             }),
             writer: None,
@@ -150,16 +146,18 @@ impl SqliteStore {
         kinds: &[Kind],
     ) -> Result<Rows, StoreError> {
         let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
-        self.on_reader(move |reader, _| sqlite_rows(&reader.conn, &sql, &params, &kinds))
+        self.on_reader(move |conn| sqlite_rows(conn, &sql, &params, &kinds))
             .await
     }
 
     /// The count `sql` answers (its first column), counted again only when the file may
-    /// have changed since it was last counted on the same connection under `key`:
-    /// SQLite's `PRAGMA data_version` moves whenever another connection commits, and
-    /// the readers never write. (The version is each connection's own, hence a memo per
-    /// connection.) A commit between the version's read and the count makes the next
-    /// read differ, so a total is never served for a state it was not counted in.
+    /// have changed since it was last counted under `key`: SQLite's `PRAGMA data_version`
+    /// moves whenever another connection commits, and no reader writes. Every count runs
+    /// on one connection of its own (the version is each connection's own), one at a
+    /// time: requests that ask for the same total at once wait for the first to count it
+    /// rather than each scanning the file. A commit between the version's read and the
+    /// count makes the next read differ, so a total is never served for a state it was
+    /// not counted in.
     pub(crate) async fn count(
         &self,
         key: &str,
@@ -167,37 +165,38 @@ impl SqliteStore {
         params: &[Param],
     ) -> Result<i64, StoreError> {
         let (key, sql, params) = (key.to_string(), sql.to_string(), params.to_vec());
-        self.on_reader(move |reader, totals| {
-            let version: i64 = reader
-                .conn
-                .query_row("PRAGMA data_version", [], |row| row.get(0))?;
-            let (version, key) = (version.to_string(), reader_key(reader.number, &key));
-            if let Some((_, total)) = totals.get(&key).filter(|(at, _)| *at == version) {
+        let counter = self.counter.clone();
+        // Held by the blocking task: a request given up half-way leaves it to finish.
+        let conn = counter.conn.clone().lock_owned().await;
+        let result = tokio::task::spawn_blocking(move || {
+            let version: i64 = conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+            let version = version.to_string();
+            if let Some((_, total)) = counter.totals.get(&key).filter(|(at, _)| *at == version) {
                 return Ok(total);
             }
-            let rows = sqlite_rows(&reader.conn, &sql, &params, &[Kind::Id])?;
+            let rows = sqlite_rows(&conn, &sql, &params, &[Kind::Id])?;
             let total = match rows.first().map(|r| &r[0]) {
                 Some(Value::Int(n)) => *n,
                 _ => 0,
             };
-            totals.put(key, version, total);
+            counter.totals.put(key, version, total);
             Ok(total)
         })
         .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+        result.map_err(|e| self.error(e))
     }
 
-    /// The total last counted under `key` on any read connection (see [`Self::count`]),
-    /// whether or not it still holds.
+    /// The total last counted under `key` (see [`Self::count`]), whether or not it
+    /// still holds.
     pub(crate) fn last_count(&self, key: &str) -> Option<i64> {
-        (0..self.readers.size)
-            .find_map(|number| self.readers.totals.get(&reader_key(number, key)))
-            .map(|(_, n)| n)
+        self.counter.totals.get(key).map(|(_, n)| n)
     }
 
     /// Runs `work` on a read connection, on a blocking thread.
     async fn on_reader<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Reader, &Totals) -> rusqlite::Result<T> + Send + 'static,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let permit = self
             .readers
@@ -212,18 +211,18 @@ impl SqliteStore {
         // lose a connection from the pool.
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let reader = readers
+            let conn = readers
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop()
                 .ok_or_else(|| StoreError::Task("no idle SQLite connection".into()))?;
-            let result = work(&reader, &readers.totals);
+            let result = work(&conn);
             readers
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(reader);
+                .push(conn);
             Ok(result)
         })
         .await
