@@ -194,9 +194,9 @@ impl Store {
 /// On Postgres that is the statement's snapshot ([`SNAPSHOT`]): a later statement whose
 /// snapshot is the same sees exactly the same rows — no transaction has begun writing or
 /// committed since — so the total holds for it and the count can be skipped; any write
-/// anywhere in the database changes the snapshot. On SQLite it is a read connection's
-/// `PRAGMA data_version` (`SqliteStore::count`). One entry serves every page, sort and
-/// direction of a query.
+/// anywhere in the database changes the snapshot. On SQLite it is the `PRAGMA
+/// data_version` of the connection that counts (`SqliteStore::count`). One entry serves
+/// every page, sort and direction of a query.
 #[derive(Default)]
 pub struct Totals(std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>);
 
