@@ -210,7 +210,10 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
     let sql = match d {
         // The page's ids first, from the (column, id) index alone (an index-only scan
         // once the table is vacuumed), then only their rows: a deep page skips index
-        // entries, not the wide rows they point at. Beside them, in the same statement,
+        // entries, not the wide rows they point at. The ids as `= ANY(ARRAY(…))`: the
+        // rows by primary key whatever the plan guesses of their number (as `IN (…)`, a
+        // generic plan hash-joined the whole table); 8 % more pages a second in pgbench
+        // even with a plan per execution, 20 % more by wrk. Beside them, in the same statement,
         // the total: the statement compares its snapshot with the one the query was last
         // counted in (`$n+3`), and counts only when they differ (see `Totals`). One
         // statement rather than two: measured with pgbench, 13 % more pages a second.
@@ -218,10 +221,10 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             "WITH t AS (SELECT {SNAPSHOT} AS snapshot, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
              ELSE (SELECT count(*) {from}) END AS total) \
              SELECT t.snapshot, t.total, {} FROM t LEFT JOIN \
-             (SELECT {columns} FROM call_sessions s WHERE s.id IN \
-             (SELECT s.id {page_from} {order} {limit})) p ON true {}",
+             (SELECT {columns} FROM call_sessions s WHERE {}) p ON true {}",
             n + 3,
             select(sessions, &LIST_COLUMNS, "p"),
+            d.any_of("s.id", &format!("SELECT s.id {page_from} {order} {limit}")),
             order_by("p")
         ),
         // SQLite reads a row by its id cheaply as it walks the index; measured, the
