@@ -205,9 +205,12 @@ mod tests {
             mapped.to_string()
         );
         assert_eq!(written.value().unwrap(), mapped);
+        // And what both write, spelt out: keys sorted, text escaped, the timestamp in
+        // UTC with microseconds, the JSON column's keys sorted, infinity as null.
+        let one = r#"{"a":"é \"quoted\"\n","at":"2023-11-14T22:13:20.123456Z","b":-3,"c":null,"data":{"a":[1.5,null],"z":1},"x":null}"#;
         assert_eq!(
-            mapped[0]["data"],
-            serde_json::json!({"a": [1.5, null], "z": 1})
+            String::from_utf8(written.into_bytes()).unwrap(),
+            format!("[{one},{one}]")
         );
     }
 
