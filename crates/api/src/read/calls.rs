@@ -180,10 +180,13 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
     let key = total_key(&from, &params);
     // On SQLite a search's total is counted first (usually remembered: see
     // `SqliteStore::count`), so that even the first requests of a new search know it.
-    let count_sql = format!("SELECT count(*) {from}");
+    // The count alone in its SELECT: SQLite then counts from its smallest index (with
+    // another column beside it, it reads every row). Postgres counts in the page's
+    // statement.
+    let count_sql = || format!("SELECT count(*) {from}");
     let counted = match store {
         Store::Sqlite(lite) if page.search.is_some() => {
-            Some(lite.count(&key, &count_sql, &params).await?)
+            Some(lite.count(&key, &count_sql(), &params).await?)
         }
         _ => None,
     };
@@ -262,16 +265,14 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             }
             calls_page(page, total, rows)
         }
-        // Counted again only when the file changed (`SqliteStore::count`); a search
-        // counts its matches with its page, which finds them all anyway (to sort them).
-        // The count alone in its SELECT: SQLite then counts from its smallest index
-        // (with another column beside it, it reads every row).
+        // Counted again only when the file changed (`SqliteStore::count`): a search's
+        // total above, before its page was chosen; else beside the page.
         Store::Sqlite(lite) => {
             let (total, rows) = match counted {
                 Some(total) => (total, store.rows(&sql, &page_params, &columns).await?),
                 None => {
                     futures_util::future::try_join(
-                        lite.count(&key, &count_sql, &params),
+                        lite.count(&key, &count_sql(), &params),
                         store.rows(&sql, &page_params, &columns),
                     )
                     .await?
