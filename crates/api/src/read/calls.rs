@@ -216,7 +216,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         // entries, not the wide rows they point at. The ids as `= ANY(ARRAY(…))`: the
         // rows by primary key whatever the plan guesses of their number (as `IN (…)`, a
         // generic plan hash-joined the whole table); 8 % more pages a second in pgbench
-        // even with a plan per execution, 20 % more by wrk. Beside them, in the same statement,
+        // even with a plan per execution, 10–20 % by wrk (noisy here). Beside them, in the same statement,
         // the total: the statement compares its snapshot with the one the query was last
         // counted in (`$n+3`), and counts only when they differ (see `Totals`). One
         // statement rather than two: measured with pgbench, 13 % more pages a second.
