@@ -52,10 +52,23 @@ fn sync_of_an_identical_target_writes_nothing() {
 #[test]
 fn sync_refuses_bad_input_like_migrate() {
     let case = Case::migrated(100, 93);
+    let before = case.pg.fingerprint();
+    // A good change in the first table, whose rows go to the target while the later
+    // tables are read, then bad cells in the first table and in the last: nothing lands.
+    case.lite("update customers set notes = 'changed by the app' where id = 3");
     case.lite("update customers set is_new_client = 'n/a' where id = 2");
-    case.with_both(&["sync"])
-        .code(5)
-        .stderr_has(&["customers id 2, column is_new_client"]);
+    case.lite("update daily_metrics set total_calls = 'many' where id = 1");
+    case.with_both(&["sync"]).code(5).stderr_has(&[
+        "customers id 2, column is_new_client",
+        "daily_metrics id 1, column total_calls",
+    ]);
+    assert_eq!(case.pg.fingerprint(), before);
+    assert_ne!(
+        case.pg
+            .one::<Option<String>>("select notes from customers where id = 3")
+            .as_deref(),
+        Some("changed by the app")
+    );
 }
 
 /// The counts sync printed for `table`: inserted, updated, deleted.

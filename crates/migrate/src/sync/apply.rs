@@ -1,14 +1,20 @@
 //! The writes of a sync, in one transaction and few round trips: far from the server
 //! each round trip costs the distance, and a sync of a handful of rows per table would
-//! otherwise spend most of its time waiting. Every statement of a flight is sent before
-//! the first answer is awaited (tokio-postgres pipelines requests issued together, and
-//! sends the next one right after a COPY's data), so a sync costs about one round trip
-//! per staged COPY and three more, whatever the number of tables and statements.
+//! otherwise spend most of its time waiting. No statement waits for the answer of the
+//! one before ([`InFlight`]), and a table's rows are written as soon as the pass over
+//! the file has finished the table, while it reads the next ([`InFlight::stream`]): a
+//! COPY's wait for the server to accept its data, about one round trip, is spent while
+//! the file is read. After the pass, a sync costs three round trips: the deletes,
+//! sequences and hashes with the last answers ([`finish`]), the state, the commit.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::future::{maybe_done, MaybeDone};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use ava_catalog::{IdRange, TABLES};
 use ava_convert::{convert_row, Cell};
@@ -66,37 +72,88 @@ fn step<'a>(
     Box::pin(async move { work.await.map_err(|e| (context, e)) })
 }
 
-/// Runs `steps` at once, each sending its first request in the order given: the order
-/// the server runs them in. (`join_all` drives large sets through `FuturesOrdered`,
-/// which does not promise the order of first polls.)
-async fn pipelined(steps: Vec<Step<'_>>) -> Vec<Result<Answer, (&'static str, Error)>> {
-    use futures_util::future::{maybe_done, MaybeDone};
-    use std::task::Poll;
-    let mut steps: Vec<MaybeDone<Step<'_>>> = steps.into_iter().map(maybe_done).collect();
-    for step in &mut steps {
-        // A step sends its first request when first polled.
-        let _ = futures_util::poll!(Pin::new(step));
+/// Statements in flight on the sync's transaction, in the order they were sent: each
+/// sends its first request when added, before any answer is awaited (tokio-postgres
+/// pipelines requests issued together, and sends the next one right after a COPY's
+/// data). The order on the wire is the order the server runs them in. (`join_all` drives
+/// large sets through `FuturesOrdered`, which does not promise the order of first polls.)
+#[derive(Default)]
+pub(super) struct InFlight<'a> {
+    steps: Vec<MaybeDone<Step<'a>>>,
+}
+
+impl<'a> InFlight<'a> {
+    /// Sends the first request of each of `steps`, in order, after those sent before.
+    fn send(&mut self, steps: Vec<Step<'a>>, cx: &mut Context<'_>) {
+        for step in steps {
+            let mut step = maybe_done(step);
+            // A step sends its first request when first polled.
+            let _ = Pin::new(&mut step).poll(cx);
+            self.steps.push(step);
+        }
     }
-    std::future::poll_fn(|cx| {
+
+    /// Drives every step sent; whether any is still waiting.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
         let mut pending = false;
-        for step in &mut steps {
+        for step in &mut self.steps {
             pending |= Pin::new(step).poll(cx).is_pending();
         }
-        if pending {
+        pending
+    }
+
+    /// Writes each table as it comes from `tables` (see [`upsert_steps`]) until it ends,
+    /// driving what is in flight meanwhile. Returns with the last statements perhaps
+    /// still in flight: [`finish`] sends the rest after them without waiting.
+    pub(super) async fn stream(
+        &mut self,
+        tx: &'a Transaction<'_>,
+        staging: &Staging,
+        mut tables: UnboundedReceiver<TableWrite>,
+        collisions: bool,
+    ) {
+        std::future::poll_fn(|cx| {
+            loop {
+                match tables.poll_recv(cx) {
+                    Poll::Ready(Some(write)) => {
+                        self.send(upsert_steps(tx, staging, write, collisions), cx)
+                    }
+                    Poll::Ready(None) => {
+                        let _ = self.drive(cx);
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            let _ = self.drive(cx);
             Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    steps
-        .iter_mut()
-        .map(|step| {
-            Pin::new(step)
-                .take_output()
-                .expect("every step is done, and its output taken once")
         })
-        .collect()
+        .await
+    }
+
+    /// Sends `steps` after those in flight, then waits for every answer, in order.
+    async fn answers(mut self, steps: Vec<Step<'a>>) -> Vec<Result<Answer, (&'static str, Error)>> {
+        let mut last = Some(steps);
+        std::future::poll_fn(|cx| {
+            if let Some(steps) = last.take() {
+                self.send(steps, cx);
+            }
+            if self.drive(cx) {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        self.steps
+            .iter_mut()
+            .map(|step| {
+                Pin::new(step)
+                    .take_output()
+                    .expect("every step is done, and its output taken once")
+            })
+            .collect()
+    }
 }
 
 /// The staging table of `table` (a temporary table dropped at commit).
@@ -145,88 +202,120 @@ pub(super) async fn stage(tx: &Transaction<'_>) -> Result<Staging, Applied> {
     Ok(Staging { xid, copies })
 }
 
-/// Writes `changes` inside `tx`, then records the new hashes and `state` (`None`:
-/// forgets the recorded state). Fails with what it was doing. With `collisions`, first
-/// makes sure no row to write takes a unique value that a row staying as it is holds
-/// (the scan did not check: those rows were checked by their id only).
+/// One table's new and changed rows encoded for `COPY`, and its ids gone from the
+/// source: what [`upsert_steps`] writes.
+pub(super) struct TableWrite {
+    pub table: usize,
+    pub rows: Vec<Bytes>,
+    pub deletes: Vec<i64>,
+}
+
+/// The statements that write one table's new and changed rows: the COPYs into its
+/// staging table; with `collisions`, the checks that no row to write takes a unique
+/// value that a row staying as it is holds (the scan did not check: those rows were
+/// checked by their id only); and the upsert.
 ///
-/// The fingerprint moves by exactly what the writes do: each statement returns the count
-/// and `xmin` sum of the rows it replaces or deletes (read in its own snapshot), and
-/// every row it writes gets this transaction's id as its `xmin`.
-///
-/// Two flights after the [`Staging`]: the COPYs, collision checks, upserts, deletes,
-/// sequences and hashes; then the state.
+/// The fingerprint moves by exactly what the writes do: the upsert (as the deletes in
+/// [`finish`]) returns the count and `xmin` sum of the rows it replaces (read in its own
+/// snapshot), and every row it writes gets this transaction's id as its `xmin`.
+fn upsert_steps<'a>(
+    tx: &'a Transaction<'_>,
+    staging: &Staging,
+    write: TableWrite,
+    collisions: bool,
+) -> Vec<Step<'a>> {
+    let t = write.table;
+    let (table, staging_name) = (&TABLES[t], staging_table(t));
+    let mut steps: Vec<Step> = Vec::new();
+    for data in write.rows {
+        let statement = staging.copies[t].clone();
+        steps.push(step("copying rows into the staging table", async move {
+            copy_statement(tx, &statement, data)
+                .await
+                .map(|_| Answer::Done)
+        }));
+    }
+    for index in table.indexes.iter().filter(|i| i.unique && collisions) {
+        let sql = format!(
+            "SELECT 1 FROM {staging_name} s JOIN public.\"{name}\" t \
+             ON t.\"{col}\" = s.\"{col}\" WHERE t.id <> s.id \
+             AND NOT EXISTS (SELECT 1 FROM {staging_name} r WHERE r.id = t.id) \
+             AND t.id <> ALL($1) LIMIT 1",
+            name = table.name,
+            col = index.column
+        );
+        let deletes = write.deletes.clone();
+        steps.push(step(
+            "checking the unique columns of the rows to write",
+            async move {
+                let found = tx
+                    .query_typed(&sql, &[(&deletes, Type::INT8_ARRAY)])
+                    .await?;
+                Ok(Answer::Taken(!found.is_empty()))
+            },
+        ));
+    }
+    let columns = table.column_list();
+    let updates = table.columns[1..]
+        .iter()
+        .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "WITH replaced AS (SELECT {COUNT_AND_XMIN} FROM public.\"{name}\" \
+         WHERE id IN (SELECT id FROM {staging_name})), \
+         written AS (INSERT INTO public.\"{name}\" ({columns}) \
+         SELECT {columns} FROM {staging_name} \
+         ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1) \
+         SELECT replaced.*, (SELECT count(*) FROM written) FROM replaced",
+        name = table.name
+    );
+    steps.push(step("upserting the new and changed rows", async move {
+        let row = tx.query_typed_one(&sql, &[]).await?;
+        Ok(Answer::Moved {
+            table: t,
+            before: count_and_xmin(&row),
+            written: row.get(2),
+        })
+    }));
+    steps
+}
+
+/// Writes `changes` inside `tx` in one flight, then records the new hashes and `state`
+/// (`None`: forgets the recorded state). Fails with what it was doing.
 pub(super) async fn apply(
     tx: &Transaction<'_>,
     staging: &Staging,
     changes: &Changes,
     hashes: Recording<'_>,
-    mut state: Option<State>,
+    state: Option<State>,
     collisions: bool,
 ) -> Result<(), Applied> {
-    let at = |context: &'static str| move |e| Applied::Failed(context, e);
-    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
-    let staged: Vec<usize> = (0..TABLES.len())
-        .filter(|&t| !changes.upserts[t].is_empty())
-        .collect();
-    let xid = staging.xid;
+    let mut flight = InFlight::default();
+    let (send, tables) = tokio::sync::mpsc::unbounded_channel();
+    for write in changes.table_writes() {
+        // The receiver is right here.
+        let _ = send.send(write);
+    }
+    drop(send);
+    flight.stream(tx, staging, tables, collisions).await;
+    finish(tx, staging, flight, changes, hashes, state).await
+}
 
-    // Flight 1, in this order on the wire: the order the statements must run in.
+/// The writes after every table's upserts (those in `flight`, sent by
+/// [`InFlight::stream`]): sent after them without waiting, the deletes (children
+/// first), the sequences and the hashes; then, once every answer is in, the state.
+/// Fails with what it was doing; the first failure in statement order is the cause.
+pub(super) async fn finish<'a>(
+    tx: &'a Transaction<'_>,
+    staging: &Staging,
+    flight: InFlight<'a>,
+    changes: &'a Changes,
+    hashes: Recording<'a>,
+    mut state: Option<State>,
+) -> Result<(), Applied> {
+    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
     let mut steps: Vec<Step> = Vec::new();
-    for &t in &staged {
-        let statement = &staging.copies[t];
-        for data in &changes.upserts[t] {
-            steps.push(step("copying rows into the staging table", async move {
-                copy_statement(tx, statement, data.clone())
-                    .await
-                    .map(|_| Answer::Done)
-            }));
-        }
-    }
-    for &t in &staged {
-        let (table, staging) = (&TABLES[t], staging_table(t));
-        for index in table.indexes.iter().filter(|i| i.unique && collisions) {
-            let sql = format!(
-                "SELECT 1 FROM {staging} s JOIN public.\"{name}\" t \
-                 ON t.\"{col}\" = s.\"{col}\" WHERE t.id <> s.id \
-                 AND NOT EXISTS (SELECT 1 FROM {staging} r WHERE r.id = t.id) \
-                 AND t.id <> ALL($1) LIMIT 1",
-                name = table.name,
-                col = index.column
-            );
-            let deletes = &changes.deletes[t];
-            steps.push(step(
-                "checking the unique columns of the rows to write",
-                async move {
-                    let found = tx.query_typed(&sql, &[(deletes, Type::INT8_ARRAY)]).await?;
-                    Ok(Answer::Taken(!found.is_empty()))
-                },
-            ));
-        }
-        let columns = table.column_list();
-        let updates = table.columns[1..]
-            .iter()
-            .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "WITH replaced AS (SELECT {COUNT_AND_XMIN} FROM public.\"{name}\" \
-             WHERE id IN (SELECT id FROM {staging})), \
-             written AS (INSERT INTO public.\"{name}\" ({columns}) \
-             SELECT {columns} FROM {staging} \
-             ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1) \
-             SELECT replaced.*, (SELECT count(*) FROM written) FROM replaced",
-            name = table.name
-        );
-        steps.push(step("upserting the new and changed rows", async move {
-            let row = tx.query_typed_one(&sql, &[]).await?;
-            Ok(Answer::Moved {
-                table: t,
-                before: count_and_xmin(&row),
-                written: row.get(2),
-            })
-        }));
-    }
     for (t, ids) in changes.deletes.iter().enumerate().rev() {
         if ids.is_empty() {
             continue;
@@ -275,10 +364,8 @@ pub(super) async fn apply(
         };
         steps.push(recorded);
     }
-    // The first failure in statement order is the cause; the statements after it fail
-    // only because the transaction is aborted. A collision found by a check comes
-    // before the upsert it would make fail.
-    for answer in pipelined(steps).await {
+    // A collision found by a check comes before the upsert it would make fail.
+    for answer in flight.answers(steps).await {
         match answer.map_err(|(context, e)| Applied::Failed(context, e))? {
             Answer::Taken(true) => return Err(Applied::Collision),
             Answer::Moved {
@@ -287,7 +374,7 @@ pub(super) async fn apply(
                 written,
             } => {
                 if let Some(state) = &mut state {
-                    let after = (written, i128::from(written) * i128::from(xid));
+                    let after = (written, i128::from(written) * i128::from(staging.xid));
                     state.fingerprint.replace(table, before, after);
                 }
             }
@@ -295,12 +382,11 @@ pub(super) async fn apply(
         }
     }
 
-    // Flight 2.
     match &state {
         Some(state) => state::write(tx, state).await,
         None => state::clear(tx, false).await,
     }
-    .map_err(at("recording ava.sync_state"))
+    .map_err(|e| Applied::Failed("recording ava.sync_state", e))
 }
 
 /// The source rows with these ids, per table, encoded for `COPY` in batches of at most

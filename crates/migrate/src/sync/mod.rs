@@ -38,10 +38,11 @@ use tokio_postgres::{IsolationLevel, Transaction};
 
 mod apply;
 
-use apply::{apply, encode_rows, stage, Applied, Recording};
+use apply::{apply, encode_rows, finish, stage, Applied, InFlight, Recording, TableWrite};
 
 use crate::reader::{self, Check, ReaderError, Scan, Visit};
 use std::sync::mpsc::Receiver;
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::state::{self, Fingerprint, Hashes, Patches, State, UNKNOWN};
 use crate::writer::{query_error, reader_error, start};
@@ -119,6 +120,20 @@ impl Changes {
 
     fn touches(&self, table: usize) -> bool {
         !(self.upsert_ids[table].is_empty() && self.deletes[table].is_empty())
+    }
+
+    /// The upserts of every table with rows to write, parents first.
+    fn table_writes(&self) -> impl Iterator<Item = TableWrite> + '_ {
+        (0..TABLES.len()).filter_map(|t| self.table_write(t))
+    }
+
+    /// What writes `table`'s new and changed rows, if it has any.
+    fn table_write(&self, table: usize) -> Option<TableWrite> {
+        (!self.upserts[table].is_empty()).then(|| TableWrite {
+            table,
+            rows: self.upserts[table].clone(),
+            deletes: self.deletes[table].clone(),
+        })
     }
 }
 
@@ -253,6 +268,9 @@ async fn attempt(
     };
     // The recorded hashes, table by table as the pass reaches them.
     let (send_known, known) = std::sync::mpsc::channel();
+    // Each table's rows to write, as the pass finishes the table.
+    let (send_writes, table_writes) = tokio::sync::mpsc::unbounded_channel();
+    let send_writes = (!opts.dry_run).then_some(send_writes);
     // Whether the file is read: then the recorded hashes are needed, and (unless a dry
     // run) the staging tables are made meanwhile.
     let (reading, read_file) = tokio::sync::watch::channel(None::<bool>);
@@ -301,7 +319,17 @@ async fn attempt(
             }
             reading.send_replace(Some(true));
             progress.phase("reading the SQLite file");
-            let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
+            let found = run_pass(
+                &opts.sqlite,
+                opts,
+                &url,
+                known,
+                Collect::Changes {
+                    writes: send_writes,
+                    keys_always,
+                },
+            )
+            .await?;
             return Ok((Some(digest), Some(found)));
         }
         // Changed: the pass starts at once, with the digest read at the start (or, if
@@ -314,7 +342,17 @@ async fn attempt(
         // commit from then to the pass's end means it is the pass's snapshot's digest.
         let (watch, digest, found) = match early.await {
             Ok((Some(watch), Some(digest))) => {
-                let found = run_pass(&opts.sqlite, opts, &url, known, true, keys_always).await?;
+                let found = run_pass(
+                    &opts.sqlite,
+                    opts,
+                    &url,
+                    known,
+                    Collect::Changes {
+                        writes: send_writes,
+                        keys_always,
+                    },
+                )
+                .await?;
                 (watch, digest, found)
             }
             _ => {
@@ -324,7 +362,16 @@ async fn attempt(
                     .map_err(thread)??;
                 let (digest, found) = tokio::join!(
                     digest_of(&opts.sqlite),
-                    run_pass(&opts.sqlite, opts, &url, known, true, keys_always)
+                    run_pass(
+                        &opts.sqlite,
+                        opts,
+                        &url,
+                        known,
+                        Collect::Changes {
+                            writes: send_writes,
+                            keys_always
+                        }
+                    )
                 );
                 (watch, digest?, found?)
             }
@@ -334,17 +381,26 @@ async fn attempt(
             .map_err(thread)??;
         Ok::<_, MigrateError>((quiet.then_some(digest), Some(found)))
     };
-    let staging = async {
-        if told(read_file.clone()).await && !opts.dry_run {
-            Some(stage(&tx).await)
-        } else {
-            None
+    // Unless a dry run, each table's rows are written as soon as the pass has finished
+    // the table (the target's fingerprint, read first, is not moved by them): far from
+    // the server, the COPYs' waits go while the file is read. Should anything below
+    // fail, the transaction ends without a commit, and those writes with it.
+    let writes = async {
+        if !told(read_file.clone()).await || opts.dry_run {
+            return Ok(None);
         }
+        let staging = stage(&tx).await?;
+        let mut flight = InFlight::default();
+        flight
+            .stream(&tx, &staging, table_writes, !keys_always)
+            .await;
+        Ok::<_, Applied>(Some((staging, flight)))
     };
-    let (fingerprint, patches, pass, staging) = tokio::join!(fingerprint, load, pass, staging);
+    let (fingerprint, patches, pass, writes) = tokio::join!(fingerprint, load, pass, writes);
     let (fingerprint, (patches, hashes_conn), (digest, found)) = (fingerprint?, patches?, pass?);
     drop(hashes_conn);
     if fingerprint != recorded.fingerprint {
+        drop(writes);
         drop(tx);
         progress
             .phase("the target was written outside ava since the last run: comparing every row");
@@ -382,19 +438,23 @@ async fn attempt(
         written: &pass.written,
     };
     let applied = async {
-        let staging = match staging {
-            Some(staging) => staging?,
-            None => stage(&tx).await?,
-        };
-        apply(
-            &tx,
-            &staging,
-            &pass.changes,
-            hashes,
-            Some(state),
-            !keys_always,
-        )
-        .await
+        match writes? {
+            Some((staging, flight)) => {
+                finish(&tx, &staging, flight, &pass.changes, hashes, Some(state)).await
+            }
+            None => {
+                let staging = stage(&tx).await?;
+                apply(
+                    &tx,
+                    &staging,
+                    &pass.changes,
+                    hashes,
+                    Some(state),
+                    !keys_always,
+                )
+                .await
+            }
+        }
     };
     match applied.await {
         Err(Applied::Collision) => return Err(Attempt::Collision),
@@ -452,7 +512,7 @@ async fn every_row(
     for _ in &TABLES {
         let _ = send_known.send(Vec::new());
     }
-    let (scan, pass) = run_pass(&copy, opts, &url, no_hashes, false, true).await?;
+    let (scan, pass) = run_pass(&copy, opts, &url, no_hashes, Collect::Hashes).await?;
     let scan = accept(scan, opts)?;
     let excluded = Excluded::new(scan.rejected.clone());
 
@@ -578,12 +638,11 @@ async fn run_pass(
     opts: &SyncOptions,
     url: &str,
     known: Receiver<Vec<(i64, u128)>>,
-    encode: bool,
-    keys_always: bool,
+    collect: Collect,
 ) -> Result<(Scan, Pass), MigrateError> {
     let (path, rejects) = (path.to_path_buf(), opts.rejects.clone());
     let result = tokio::task::spawn_blocking(move || {
-        let mut pass = Pass::new(known, encode, keys_always);
+        let mut pass = Pass::new(known, collect);
         let scan = reader::scan_file(&path, rejects.as_deref(), &mut pass)?;
         pass.finish();
         Ok::<_, ReaderError>((scan, pass))
@@ -593,6 +652,21 @@ async fn run_pass(
     result.map_err(|e| reader_error(e, url))
 }
 
+/// What a [`Pass`] collects besides the new hash of every row.
+enum Collect {
+    /// Nothing more, and every row's keys are checked: the every-row comparison finds
+    /// the rows to write.
+    Hashes,
+    /// The rows to write, found by comparing each row's hash with the recorded one.
+    Changes {
+        /// Where each table's rows to write go as soon as the table is finished (none:
+        /// a dry run).
+        writes: Option<UnboundedSender<TableWrite>>,
+        /// Check the keys of unchanged rows too (else only after a parent lost rows).
+        keys_always: bool,
+    },
+}
+
 /// What one scan of the file collects for sync: the new hash of every row, and — when
 /// `encode` — the rows to write, found by comparing each row's hash with `known`.
 struct Pass {
@@ -600,6 +674,8 @@ struct Pass {
     known: Hashes,
     coming: Receiver<Vec<(i64, u128)>>,
     encode: bool,
+    /// Where each table's rows to write go when it is finished.
+    writes: Option<UnboundedSender<TableWrite>>,
     /// Position in `known[table]` of the next id not yet reached.
     at: usize,
     /// The row being checked: its id, hash and recorded hash.
@@ -618,11 +694,19 @@ struct Pass {
 }
 
 impl Pass {
-    fn new(coming: Receiver<Vec<(i64, u128)>>, encode: bool, keys_always: bool) -> Pass {
+    fn new(coming: Receiver<Vec<(i64, u128)>>, collect: Collect) -> Pass {
+        let (encode, writes, keys_always) = match collect {
+            Collect::Hashes => (false, None, true),
+            Collect::Changes {
+                writes,
+                keys_always,
+            } => (true, writes, keys_always),
+        };
         Pass {
             known: Vec::with_capacity(TABLES.len()),
             coming,
             encode,
+            writes,
             at: 0,
             current: None,
             keys_always,
@@ -662,6 +746,8 @@ impl Pass {
     }
 
     fn finish(&mut self) {
+        // Every table is sent: the writer hears the end.
+        self.writes = None;
         for (t, deletes) in self.changes.deletes.iter().enumerate() {
             self.tables[t].deleted = deletes.len() as u64;
         }
@@ -740,6 +826,10 @@ impl Visit for Pass {
         self.at = 0;
         if !self.batch.is_empty() {
             self.flush(table);
+        }
+        if let (Some(writes), Some(write)) = (&self.writes, self.changes.table_write(table)) {
+            // A writer that stopped has failed; the sync reports its error.
+            let _ = writes.send(write);
         }
         Ok(())
     }
