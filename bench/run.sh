@@ -258,14 +258,24 @@ checkpoint() { "${PSQL[@]}" "$ADMIN" -c checkpoint >/dev/null 2>&1 || true; }
 # and KB (peak resident set size). Returns CMD's exit status. For a command that starts
 # others (bash, pipelines), %M is the largest single process, not the sum.
 timed() {
-    local log=$1 rc=0
+    local log=$1 rc=0 before
     shift
+    before=$(busy_ticks)
     # stdin from /dev/null: a crashing pgloader (SBCL) would otherwise wait in its debugger.
     /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" </dev/null 2>&1 | stamp >"$log" || rc=$?
     # On failure GNU time writes "Command exited with non-zero status N" first.
     read -r SECS KB < <(tail -n 1 "$WORK/time")
+    BUSY=$(calc "($(busy_ticks) - $before) / $(getconf CLK_TCK)")
     return "$rc"
 }
+
+# busy_ticks: the CPU time the whole machine has spent busy (every core, every process:
+# the client, Postgres and the proxy alike), in clock ticks, from /proc/stat.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+
+# busy_text: ", machine busy N of M core-s" after a timed command: how near the cores
+# were to saturated (M = wall time × cores). Near M, only less work makes it faster.
+busy_text() { printf ', machine busy %s of %s core-s' "$BUSY" "$(calc "$SECS * $(nproc)")"; }
 
 # stamp: prefix each line with the seconds since it started, so that the logs show where
 # the time goes (ava's scan, copy and index phases; pgloader's own summary has its own).
@@ -529,7 +539,7 @@ peer_done() {
     proxy_stop "$log"
     record "$calls" "$rtt" "$round" "$step" "$SECS" "$KB" "$TRIPS" ok
     record_phases "$calls" "$rtt" "$round" "$step" "$marks"
-    log "  ($step) $name: $SECS s ($PHASES$(trips_text)), peak $((KB / 1024)) MB"
+    log "  ($step) $name: $SECS s ($PHASES$(trips_text))$(busy_text), peak $((KB / 1024)) MB"
     check_counts "$calls" "$rtt" "$round" "$step" "$url"
 }
 
@@ -554,7 +564,7 @@ step_ava() {
     record "$calls" "$rtt" "$round" a.migrate "$SECS" "$KB" "$TRIPS" ok
     record "$calls" "$rtt" "$round" a "$(calc "$push_s + $SECS")" "$((KB > push_kb ? KB : push_kb))" \
         "${TRIPS:+$((push_trips + TRIPS))}" ok
-    log "  (a) ava db push + migrate: $(calc "$push_s + $SECS") s (push $push_s s${push_trips:+, $push_trips round trips}, migrate $SECS s$(trips_text)), peak $((KB / 1024)) MB"
+    log "  (a) ava db push + migrate: $(calc "$push_s + $SECS") s (push $push_s s${push_trips:+, $push_trips round trips}, migrate $SECS s$(trips_text)$(busy_text)), peak $((KB / 1024)) MB"
     check_counts "$calls" "$rtt" "$round" a "$url"
     if first "$round" "$rtt"; then
         note "$(thousands "$calls") calls, (a) ava: $(schema_report "$url")."
@@ -617,7 +627,7 @@ step_pgloader() {
     if timed "$log" pgloader --root-dir "$WORK/pgloader" "${opts[@]}" "sqlite://$DATA/calls-$calls.db" "$(url_at "$TARGET" "$db")"; then
         proxy_stop "$log"
         record "$calls" "$rtt" "$round" c "$SECS" "$KB" "$TRIPS" ok
-        log "  (c) pgloader: $SECS s$(trips_text), peak $((KB / 1024)) MB"
+        log "  (c) pgloader: $SECS s$(trips_text)$(busy_text), peak $((KB / 1024)) MB"
         check_counts "$calls" "$rtt" "$round" c "$url"
         ! first "$round" "$rtt" || note "$(thousands "$calls") calls, (c) pgloader: $(schema_report "$url")."
     else
@@ -643,7 +653,7 @@ step_verify() {
         die "ava verify failed or found differences, see $log"
     proxy_stop "$log"
     record "$calls" "$rtt" "$round" d "$SECS" "$KB" "$TRIPS" ok
-    log "  (d) ava verify: $SECS s$(trips_text), peak $((KB / 1024)) MB"
+    log "  (d) ava verify: $SECS s$(trips_text)$(busy_text), peak $((KB / 1024)) MB"
 }
 
 # step_duckdb CALLS RTT ROUND DB: (h). Made ready exactly as (b) (untimed: ava db push,
@@ -749,7 +759,7 @@ step_sync() {
         [[ $step != e ]] || grep -q 'nothing written' "$log" ||
             die "ava sync wrote to a target that was in sync, see $log"
         record "$calls" "$rtt" "$round" "$step" "$SECS" "$KB" "$TRIPS" ok
-        log "  ($step) ava sync $(basename "$file"): $SECS s$(trips_text), peak $((KB / 1024)) MB"
+        log "  ($step) ava sync $(basename "$file"): $SECS s$(trips_text)$(busy_text), peak $((KB / 1024)) MB"
         "$AVA" verify --sqlite "$file" --database-url "$url" >"$prefix-$step-verify.log" 2>&1 ||
             die "after ($step) the target differs from $file, see $prefix-$step-verify.log"
         # Untimed: back to the seeded file, so that each step starts from the migrated rows.
