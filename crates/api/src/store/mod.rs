@@ -115,6 +115,12 @@ impl<'a> Select<'a> {
 /// Rows as values, in the order of the query's columns.
 pub type Rows = Vec<Vec<Value<'static>>>;
 
+/// The answers of [`Store::rows_together`]'s queries, one a query in order.
+fn in_order<const N: usize>(answers: Vec<Rows>) -> [Rows; N] {
+    let mut answers = answers.into_iter();
+    std::array::from_fn(|_| answers.next().unwrap_or_default())
+}
+
 impl Store {
     pub fn dialect(&self) -> Dialect {
         match self {
@@ -145,34 +151,17 @@ impl Store {
         }
     }
 
-    /// Runs several queries at once, answering in the same order. On Postgres they share
-    /// one pooled connection and go out together (one round trip, and one connection a
-    /// request, so the pool serves as many requests as it has connections); on SQLite
-    /// each runs on a read connection of its own, in parallel.
+    /// Runs several queries at once, answering in the same order: on Postgres sent
+    /// together on one connection (one round trip), on SQLite in one read transaction
+    /// on one connection (one snapshot).
     pub async fn rows_together<const N: usize>(
         &self,
         queries: [Select<'_>; N],
     ) -> Result<[Rows; N], StoreError> {
-        let answers: Vec<Rows> = match self {
-            Store::Postgres(pg) => {
-                let client = pg.client().await?;
-                futures_util::future::join_all(
-                    queries.iter().map(|q| pg.rows_on(&client, q.sql, q.params)),
-                )
-                .await
-                .into_iter()
-                .collect::<Result<_, _>>()?
-            }
-            Store::Sqlite(lite) => futures_util::future::join_all(
-                queries.iter().map(|q| lite.rows(q.sql, q.params, q.kinds)),
-            )
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?,
-        };
-        // One answer a query, in order.
-        let mut answers = answers.into_iter();
-        Ok(std::array::from_fn(|_| answers.next().unwrap_or_default()))
+        match self {
+            Store::Postgres(pg) => pg.rows_together(queries).await,
+            Store::Sqlite(lite) => lite.rows_together(queries).await,
+        }
     }
 
     /// The total last counted under `key` (see [`Totals`]), whether or not it still

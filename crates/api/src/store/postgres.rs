@@ -6,7 +6,7 @@ use ava_convert::Value;
 use ava_sink::PgValue;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 
-use super::{Param, Rows, StoreError, Totals};
+use super::{in_order, Param, Rows, Select, StoreError, Totals};
 
 /// Postgres through a pool of connections.
 #[derive(Clone)]
@@ -80,6 +80,25 @@ impl PgStore {
     pub(super) async fn rows(&self, sql: &str, params: &[Param]) -> Result<Rows, StoreError> {
         let client = self.client().await?;
         self.rows_on(&client, sql, params).await
+    }
+
+    /// The answers of `queries`, in order: on one pooled connection, sent together (one
+    /// round trip, and one connection a request, so the pool serves as many requests as
+    /// it has connections).
+    pub(super) async fn rows_together<const N: usize>(
+        &self,
+        queries: [Select<'_>; N],
+    ) -> Result<[Rows; N], StoreError> {
+        let client = self.client().await?;
+        let answers = futures_util::future::join_all(
+            queries
+                .iter()
+                .map(|q| self.rows_on(&client, q.sql, q.params)),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(in_order(answers))
     }
 }
 
