@@ -12,7 +12,7 @@ use ava_convert::Value;
 
 mod postgres;
 mod sqlite;
-pub use postgres::PgStore;
+pub use postgres::{PgStore, MAX_STATEMENTS};
 pub(crate) use sqlite::sqlite_rows;
 pub use sqlite::SqliteStore;
 

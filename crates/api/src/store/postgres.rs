@@ -27,6 +27,12 @@ pub struct PgStore {
 const NO_INCREMENTAL_SORT: &str = "SELECT set_config('enable_incremental_sort', 'off', false) \
      WHERE current_setting('enable_incremental_sort', true) IS NOT NULL";
 
+/// The most statements a pooled connection keeps prepared. Most of the API's texts are
+/// fixed; an unfiltered calls page's vary with its page and size (`read::calls`), so
+/// without a bound a client asking for page after page would grow every connection's
+/// cache, and the server's memory, without end.
+pub const MAX_STATEMENTS: usize = 200;
+
 impl PgStore {
     /// A pool of at most `size` connections to `url` (connected on first use), named
     /// `application` in `pg_stat_activity`, with TLS as the URL's `sslmode` says (the
@@ -46,6 +52,14 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(size)
+            // Checked as a connection is taken: the cache is emptied (its statements
+            // closed) rather than grow without end.
+            .post_recycle(Hook::sync_fn(|client, _| {
+                if client.statement_cache.size() > MAX_STATEMENTS {
+                    client.statement_cache.clear();
+                }
+                Ok(())
+            }))
             .post_create(Hook::async_fn(|client, _| {
                 Box::pin(async move {
                     client

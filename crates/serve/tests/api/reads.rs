@@ -467,3 +467,51 @@ async fn pooled_sessions_run_without_incremental_sorts() {
         assert_eq!(rows[0][0], ava_api::Value::Text("off".into()));
     }
 }
+
+/// An unfiltered calls page's statement has its page in its text (so that Postgres plans
+/// it once per connection, not at every request): asked for page after page, a pooled
+/// connection still keeps at most `MAX_STATEMENTS` prepared, and answers every page.
+#[tokio::test]
+async fn a_connection_keeps_a_bounded_number_of_statements_whatever_pages_are_asked() {
+    let stores = Stores::seeded(5, 3).await;
+    let one = ava_api::Store::Postgres(
+        ava_api::store::PgStore::new(&stores.pg.url, 1, "ava serve tests").unwrap(),
+    );
+    let server = Server::start(one.clone(), Tokens::open()).await;
+    let prepared = || async {
+        let rows = one
+            .rows(
+                "SELECT count(*) FROM pg_prepared_statements",
+                &[],
+                &[ava_catalog::Kind::Id],
+            )
+            .await
+            .unwrap();
+        match rows[0][0] {
+            ava_api::Value::Int(n) => n as usize,
+            ref other => panic!("a count, not {other:?}"),
+        }
+    };
+    let mut most = 0;
+    for page in 1..=ava_api::store::MAX_STATEMENTS + 40 {
+        let reply = server
+            .get(&format!("/api/admin/calls?page={page}&page_size=1"))
+            .await;
+        assert_eq!(reply.status, 200, "page {page}: {}", reply.text);
+        assert_eq!(reply.body["total"], 5, "page {page}: {}", reply.text);
+        assert_eq!(
+            reply.body["calls"].as_array().unwrap().len(),
+            usize::from(page <= 5)
+        );
+        most = most.max(prepared().await);
+    }
+    // Past the bound, the cache was emptied and filled again.
+    assert!(
+        most > 50,
+        "{most} statements: the pages did not each prepare their own"
+    );
+    assert!(
+        most <= ava_api::store::MAX_STATEMENTS + 2,
+        "{most} statements prepared on one connection"
+    );
+}
