@@ -18,6 +18,7 @@ use ava_catalog::Kind;
 use ava_convert::datetime::format_micros;
 use ava_convert::Value;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
@@ -42,15 +43,26 @@ pub enum CompareError {
 }
 
 /// The kinds of request, in the order they are asked and reported.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 10] = [
     "overview",
     "calls",
     "call",
     "transcript",
     "daily",
+    "peak-hours",
+    "outcome-distribution",
     "appointments",
     "customer",
     "history",
+];
+
+/// The time zones the analytics are compared in: UTC, one behind it with summer time,
+/// one ahead of it by a half hour, and one by three quarters.
+const ZONES: [Tz; 4] = [
+    Tz::UTC,
+    Tz::America__Los_Angeles,
+    Tz::Asia__Kolkata,
+    Tz::Pacific__Chatham,
 ];
 
 /// Page size of the call-list requests (the dashboard's default).
@@ -166,6 +178,14 @@ pub async fn compare(
     for days in [1, 7, 30, 90] {
         run.ask(&Ask::Daily(Days(days)), None).await?;
     }
+    for tz in ZONES {
+        for period in [Period::Week, Period::Month] {
+            run.ask(&Ask::PeakHours(period, tz), None).await?;
+        }
+        for period in Period::ALL {
+            run.ask(&Ask::Outcomes(period, tz), None).await?;
+        }
+    }
     for query in &plan.appointments {
         run.ask(&Ask::Appointments(query.clone()), None).await?;
     }
@@ -206,6 +226,8 @@ enum Ask {
     Call(i64),
     Transcript(i64),
     Daily(Days),
+    PeakHours(Period, Tz),
+    Outcomes(Period, Tz),
     /// The query string, encoded.
     Appointments(String),
     Customer(i64),
@@ -220,6 +242,8 @@ impl Ask {
             Ask::Call(_) => "call",
             Ask::Transcript(_) => "transcript",
             Ask::Daily(_) => "daily",
+            Ask::PeakHours(..) => "peak-hours",
+            Ask::Outcomes(..) => "outcome-distribution",
             Ask::Appointments(_) => "appointments",
             Ask::Customer(_) => "customer",
             Ask::History(_) => "history",
@@ -246,6 +270,14 @@ impl Ask {
             Ask::Call(id) => format!("GET /api/admin/calls/{id}"),
             Ask::Transcript(id) => format!("GET /api/admin/calls/{id}/transcript"),
             Ask::Daily(Days(days)) => format!("GET /api/admin/analytics/daily?days={days}"),
+            Ask::PeakHours(period, tz) => format!(
+                "GET /api/admin/analytics/peak-hours?period={}&tz={tz}",
+                period.name()
+            ),
+            Ask::Outcomes(period, tz) => format!(
+                "GET /api/admin/analytics/outcome-distribution?period={}&tz={tz}",
+                period.name()
+            ),
             Ask::Appointments(query) if query.is_empty() => "GET /api/appointments".to_string(),
             Ask::Appointments(query) => format!("GET /api/appointments?{query}"),
             Ask::Customer(id) => format!("GET /api/customers/{id}"),
@@ -261,6 +293,8 @@ impl Ask {
             Ask::Call(id) => read::call(store, *id).await,
             Ask::Transcript(id) => read::call_transcript(store, *id).await,
             Ask::Daily(days) => read::daily(store, *days, now).await,
+            Ask::PeakHours(period, tz) => read::peak_hours(store, *period, *tz, now).await,
+            Ask::Outcomes(period, tz) => read::outcome_distribution(store, *period, *tz, now).await,
             Ask::Appointments(query) => match AppointmentsQuery::parse(Some(query)) {
                 Ok(query) => read::appointments(store, &query).await,
                 Err(invalid) => Err(invalid.into()),

@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 
 use ava_catalog::{Column, Kind};
 use chrono::{DateTime, NaiveTime};
+use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
@@ -93,6 +94,8 @@ pub enum Rule {
     Bool,
     /// An ISO 8601 date-time (`Z` or an offset; none means UTC) or a date (its midnight).
     DateTime,
+    /// An IANA time zone name (`America/Los_Angeles`), one of [`time_zones`].
+    TimeZone,
     /// Any JSON without NUL in any string or key (`jsonb` refuses it).
     Json,
     /// A list of anything.
@@ -192,6 +195,7 @@ impl Rule {
             }
             Rule::Int(bounds) => integer(value, *bounds).map(drop),
             Rule::DateTime => instant(value).map(drop),
+            Rule::TimeZone => time_zone(value).map(drop),
             // Not in a query or path.
             Rule::Number { .. } | Rule::Bool | Rule::Json | Rule::List | Rule::FunctionCalls => {
                 Err("must be in the body".into())
@@ -222,6 +226,8 @@ impl Rule {
             (Rule::Bool, _) => Err("must be true or false".into()),
             (Rule::DateTime, Json::String(s)) => instant(s).map(drop),
             (Rule::DateTime, _) => Err("must be a string".into()),
+            (Rule::TimeZone, Json::String(s)) => time_zone(s).map(drop),
+            (Rule::TimeZone, _) => Err("must be a string".into()),
             (Rule::Json, v) => {
                 if has_nul(v) {
                     Err("must not contain NUL characters".into())
@@ -302,6 +308,20 @@ fn instant(text: &str) -> Result<i64, String> {
 }
 
 /// Whether any string of `value` (keys too) holds NUL.
+/// The time zone named `name` in the IANA database chrono-tz carries.
+pub fn time_zone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| {
+        format!("must be an IANA time zone name such as America/Los_Angeles (not {name:?})")
+    })
+}
+
+/// Every name [`Rule::TimeZone`] takes, sorted: the published choices.
+pub fn time_zones() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    names.sort_unstable();
+    names
+}
+
 fn has_nul(value: &Json) -> bool {
     match value {
         Json::String(s) => s.contains('\0'),
@@ -442,6 +462,11 @@ impl Query {
     /// A date-time value (checked), as µs.
     pub fn instant(&self, field: &Field) -> Option<i64> {
         self.values.get(field.name).and_then(|v| instant(v).ok())
+    }
+
+    /// A time zone value (checked), if given.
+    pub fn time_zone(&self, field: &Field) -> Option<Tz> {
+        self.values.get(field.name).and_then(|v| time_zone(v).ok())
     }
 }
 

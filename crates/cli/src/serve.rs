@@ -85,6 +85,11 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origin: Vec<String>,
+    /// The time zone of the analytics when a request names none (its `tz`): an IANA
+    /// name such as America/Los_Angeles, for the clinic's own hours and midnights
+    #[arg(long, value_name = "ZONE", env = "AVA_TIMEZONE", default_value = "UTC",
+          value_parser = parse_time_zone)]
+    timezone: chrono_tz::Tz,
     /// Connections in the Postgres pool (or read connections to the SQLite file), 1 to
     /// 1000
     #[arg(long, value_name = "N", default_value_t = 16,
@@ -158,10 +163,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         args.cache_mb << 20,
     );
     state.cors = cors.into();
+    state.timezone = args.timezone;
     state.supabase = std::sync::Arc::new(ava_serve::Supabase {
         supabase_url: args.supabase_url.filter(|u| !u.is_empty()),
         supabase_anon_key: args.supabase_anon_key.filter(|k| !k.is_empty()),
     });
     ava_serve::serve(args.addr, state).await?;
     Ok(crate::exit::OK)
+}
+
+/// `--timezone` / `AVA_TIMEZONE`: the API's own rule for a `tz`.
+fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    ava_api::request::time_zone(name)
 }

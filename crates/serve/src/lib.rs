@@ -52,6 +52,8 @@ pub struct AppState {
     pub cors: Arc<[HeaderValue]>,
     /// What `GET /config.json` tells the dashboard.
     pub supabase: Arc<Supabase>,
+    /// The time zone of the analytics when a request names none (`AVA_TIMEZONE`).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// The Supabase project the dashboard signs in with (both public by design).
@@ -84,8 +86,8 @@ impl Default for Limits {
 
 impl AppState {
     /// The state for `store`, guarded by `tokens`, with the default cache
-    /// ([`cache::DEFAULT_TTL`], [`cache::DEFAULT_BYTES`]) and [`Limits`], no CORS and no
-    /// Supabase project.
+    /// ([`cache::DEFAULT_TTL`], [`cache::DEFAULT_BYTES`]) and [`Limits`], no CORS, no
+    /// Supabase project, and the analytics in UTC.
     pub fn new(store: ava_api::Store, tokens: Tokens) -> AppState {
         AppState {
             store,
@@ -94,6 +96,7 @@ impl AppState {
             limits: Limits::default(),
             cors: Arc::from([]),
             supabase: Arc::default(),
+            timezone: chrono_tz::Tz::UTC,
         }
     }
 }

@@ -16,7 +16,9 @@ use serde_json::Value as Json_;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use ava_api::json::Answer;
-use ava_api::read::{self, AppointmentsQuery, CallsPage, Days, Period, CALL_ID, CUSTOMER_ID};
+use ava_api::read::{
+    self, AppointmentsQuery, CallsPage, Days, PeakHours, Period, Window, CALL_ID, CUSTOMER_ID,
+};
 use ava_api::request::{path_id, Body, Field, Location, NoParams, Params, Query};
 use ava_api::write::{self, session_field, CallEnd, NewCall, NewCustomer, NewEvent};
 use ava_api::Invalid;
@@ -36,6 +38,8 @@ pub(crate) const CALLS: &str = "/api/admin/calls";
 pub(crate) const CALL: &str = "/api/admin/calls/{call_id}";
 pub(crate) const TRANSCRIPT: &str = "/api/admin/calls/{call_id}/transcript";
 pub(crate) const DAILY: &str = "/api/admin/analytics/daily";
+pub(crate) const PEAK_HOURS: &str = "/api/admin/analytics/peak-hours";
+pub(crate) const OUTCOMES: &str = "/api/admin/analytics/outcome-distribution";
 pub(crate) const APPOINTMENTS: &str = "/api/appointments";
 pub(crate) const CUSTOMER: &str = "/api/customers/{customer_id}";
 pub(crate) const HISTORY: &str = "/api/customers/{customer_id}/history";
@@ -52,6 +56,8 @@ fn cached_query_fields(route: &str) -> Option<Vec<Field>> {
         OVERVIEW => Some(Period::fields()),
         CALLS => Some(CallsPage::fields()),
         DAILY => Some(Days::fields()),
+        PEAK_HOURS => Some(PeakHours::fields()),
+        OUTCOMES => Some(Window::fields()),
         APPOINTMENTS => Some(AppointmentsQuery::fields()),
         CALL | TRANSCRIPT | CUSTOMER | HISTORY => Some(NoParams::fields()),
         _ => None,
@@ -89,6 +95,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(CALL, get(call))
         .route(TRANSCRIPT, get(transcript))
         .route(DAILY, get(daily))
+        .route(PEAK_HOURS, get(peak_hours))
+        .route(OUTCOMES, get(outcomes))
         .route(APPOINTMENTS, get(appointments))
         .route(CUSTOMER, get(customer))
         .route(HISTORY, get(history))
@@ -248,6 +256,22 @@ async fn transcript(
 async fn daily(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let days = Days::parse(q.as_deref())?;
     Ok(Answered(read::daily(&state.store, days, Utc::now()).await?))
+}
+
+async fn peak_hours(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let query = PeakHours::parse(q.as_deref())?;
+    let tz = query.tz.unwrap_or(state.timezone);
+    Ok(Answered(
+        read::peak_hours(&state.store, query.period, tz, Utc::now()).await?,
+    ))
+}
+
+async fn outcomes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let query = Window::parse(q.as_deref())?;
+    let tz = query.tz.unwrap_or(state.timezone);
+    Ok(Answered(
+        read::outcome_distribution(&state.store, query.period, tz, Utc::now()).await?,
+    ))
 }
 
 async fn appointments(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {

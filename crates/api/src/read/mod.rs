@@ -9,7 +9,7 @@
 
 use ava_catalog::{Table, TABLES};
 use ava_convert::Value;
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
 
 use crate::json::{all_columns, kinds, object, round2, select, Answer, Keys, Object, Objects};
@@ -17,7 +17,11 @@ use crate::request::{Bounds, Field, Params, Query, Rule};
 use crate::store::{Param, Select, Store};
 use crate::ApiError;
 
+mod analytics;
 mod calls;
+pub use analytics::{
+    outcome_distribution, peak_hours, PeakHours, Window, IN_PROGRESS, PEAK_PERIODS, TZ,
+};
 pub use calls::{calls, CallsPage, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS};
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -29,11 +33,7 @@ pub(crate) fn table(name: &str) -> &'static Table {
 
 /// Midnight (UTC) of the day `days` before `now`'s.
 fn midnight_days_before(now: DateTime<Utc>, days: i64) -> i64 {
-    (now - Duration::days(days))
-        .date_naive()
-        .and_time(NaiveTime::MIN)
-        .and_utc()
-        .timestamp_micros()
+    analytics::midnight_in(chrono_tz::Tz::UTC, now, days)
 }
 
 pub(super) fn int(v: &Value<'_>) -> i64 {
@@ -96,7 +96,7 @@ impl Period {
     )
     .or("today");
 
-    fn named(name: &str) -> Period {
+    pub(crate) fn named(name: &str) -> Period {
         Period::ALL
             .into_iter()
             .find(|p| p.name() == name)
@@ -111,7 +111,7 @@ impl Period {
         }
     }
 
-    fn days(self) -> i64 {
+    pub(crate) fn days(self) -> i64 {
         match self {
             Period::Today => 0,
             Period::Week => 7,

@@ -67,6 +67,18 @@ pub(super) fn rule(rule: &Rule, nullable: bool) -> RefOr<Schema> {
         Rule::DateTime => typed(Type::String, nullable)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .into(),
+        Rule::TimeZone => {
+            let mut values: Vec<serde_json::Value> = ava_api::request::time_zones()
+                .into_iter()
+                .map(|name| json!(name))
+                .collect();
+            if nullable {
+                values.push(serde_json::Value::Null);
+            }
+            typed(Type::String, nullable)
+                .enum_values(Some(values))
+                .into()
+        }
         // Its `null` is one of its values.
         Rule::Json => reference(JSON_VALUE),
         Rule::List => ArrayBuilder::new().items(any()).into(),

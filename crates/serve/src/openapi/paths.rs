@@ -1,7 +1,9 @@
 //! The operations: each route's path (the router's own constants), parameters (the
 //! fields it is checked by), guard and every status it can answer.
 
-use ava_api::read::{AppointmentsQuery, CallsPage, Days, Period, CALL_ID, CUSTOMER_ID};
+use ava_api::read::{
+    AppointmentsQuery, CallsPage, Days, PeakHours, Period, Window, CALL_ID, CUSTOMER_ID,
+};
 use ava_api::request::{Field, Location, Params};
 use ava_api::write::session_field;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder};
@@ -12,7 +14,7 @@ use utoipa::openapi::{Content, Paths, Required, ResponseBuilder};
 use super::{fields, reference, ADMIN, INGEST, SUPABASE};
 use crate::routes::{
     ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALL_EVENT, CUSTOMER, DAILY, END_CALL, HISTORY,
-    NEW_CUSTOMER, OVERVIEW, START_CALL, TRANSCRIPT,
+    NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, START_CALL, TRANSCRIPT,
 };
 
 fn ok(description: &str, schema: &str) -> ResponseBuilder {
@@ -218,6 +220,31 @@ pub(super) fn paths() -> Paths {
             &[],
         )
         .response("200", ok("The days.", "DailyMetrics")),
+    );
+    add(
+        HttpMethod::Get,
+        PEAK_HOURS,
+        admin(
+            "peak_hours",
+            "Peak hours",
+            "Calls started since midnight 7 (`week`) or 30 (`month`) days ago in `tz`, per \
+             day of the week and hour in `tz`: a heatmap's cells.",
+            PeakHours::fields(),
+            &[],
+        )
+        .response("200", ok("The cells with a call.", "PeakHours")),
+    );
+    add(
+        HttpMethod::Get,
+        OUTCOMES,
+        admin(
+            "outcome_distribution",
+            "Outcomes",
+            "Calls started in the period (from a midnight in `tz`) per outcome.",
+            Window::fields(),
+            &[],
+        )
+        .response("200", ok("The outcomes.", "OutcomeDistribution")),
     );
     add(
         HttpMethod::Get,

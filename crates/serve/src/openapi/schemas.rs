@@ -179,6 +179,72 @@ pub(super) fn components() -> utoipa::openapi::Components {
             ),
         )
         .schema(
+            "PeakHours",
+            ArrayBuilder::new()
+                .description(Some(
+                    "Calls started in the period per day of the week and hour in `tz`; only \
+                     the cells with a call, by day then hour.",
+                ))
+                .items(object(
+                    "One cell of the heatmap.",
+                    vec![
+                        (
+                            "day",
+                            of(Type::Integer)
+                                .minimum(Some(0))
+                                .maximum(Some(6))
+                                .description(Some("0 = Sunday … 6 = Saturday."))
+                                .into(),
+                        ),
+                        (
+                            "hour",
+                            of(Type::Integer).minimum(Some(0)).maximum(Some(23)).into(),
+                        ),
+                        (
+                            "value",
+                            of(Type::Integer)
+                                .minimum(Some(1))
+                                .description(Some("Calls started."))
+                                .into(),
+                        ),
+                    ],
+                )),
+        )
+        .schema(
+            "OutcomeDistribution",
+            object(
+                "Calls started in the period per outcome, most first, then by outcome.",
+                vec![
+                    (
+                        "period",
+                        of(Type::String)
+                            .enum_values(Some(Period::ALL.map(Period::name)))
+                            .into(),
+                    ),
+                    (
+                        "outcomes",
+                        array(
+                            object(
+                                "One outcome.",
+                                vec![
+                                    (
+                                        "outcome",
+                                        described(
+                                            Type::String,
+                                            "The call's outcome; `in_progress` for a call \
+                                             without one.",
+                                        ),
+                                    ),
+                                    ("count", of(Type::Integer).minimum(Some(1)).into()),
+                                ],
+                            )
+                            .into(),
+                        ),
+                    ),
+                ],
+            ),
+        )
+        .schema(
             "Appointments",
             object(
                 "Appointments, the latest `appointment_datetime` first.",

@@ -17,20 +17,22 @@ const ADMIN: &str = "a-secret";
 const INGEST: &str = "i-secret";
 
 /// The admin routes, with an id where they take one.
-const ADMIN_ROUTES: [&str; 9] = [
+const ADMIN_ROUTES: [&str; 11] = [
     "/api/admin/health",
     "/api/admin/metrics/overview",
     "/api/admin/calls",
     "/api/admin/calls/1",
     "/api/admin/calls/1/transcript",
     "/api/admin/analytics/daily",
+    "/api/admin/analytics/peak-hours",
+    "/api/admin/analytics/outcome-distribution",
     "/api/appointments",
     "/api/customers/1",
     "/api/customers/1/history",
 ];
 
 /// Every route as the description spells it, with its method.
-const ROUTES: [(&str, &str); 15] = [
+const ROUTES: [(&str, &str); 17] = [
     ("get", "/health"),
     ("get", "/config.json"),
     ("get", "/api/admin/health"),
@@ -39,6 +41,8 @@ const ROUTES: [(&str, &str); 15] = [
     ("get", "/api/admin/calls/{call_id}"),
     ("get", "/api/admin/calls/{call_id}/transcript"),
     ("get", "/api/admin/analytics/daily"),
+    ("get", "/api/admin/analytics/peak-hours"),
+    ("get", "/api/admin/analytics/outcome-distribution"),
     ("get", "/api/appointments"),
     ("get", "/api/customers/{customer_id}"),
     ("get", "/api/customers/{customer_id}/history"),
@@ -542,7 +546,9 @@ async fn openapi_rules_are_the_enforced_ones() {
                 bad.push("yesterday".into());
             }
             for value in good {
-                let url = format!("{path}?{name}={value}");
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                let url = format!("{path}?{name}={encoded}");
                 let reply = server.get_with(&url, ADMIN).await;
                 assert_eq!(reply.status, 200, "{url}: {}", reply.text);
                 checked += 1;

@@ -1,0 +1,140 @@
+//! The analytics routes in a clinic's time zone, on both stores, against Postgres' own
+//! time zone arithmetic as the oracle.
+
+use ava_serve::Tokens;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// `path` on both servers: a 200 with the same bytes from each; the body.
+async fn same(servers: &[Server; 2], path: &str) -> Value {
+    let (pg, lite) = (servers[0].get(path).await, servers[1].get(path).await);
+    assert_eq!(pg.status, 200, "{path}: {}", pg.text);
+    assert_eq!(pg.text, lite.text, "{path}: the stores differ");
+    pg.body
+}
+
+/// Rows of `sql` (with `$1` the zone and `$2` the days back) as JSON objects of `columns`.
+async fn oracle(stores: &Stores, sql: &str, tz: &str, days: i32, columns: &[&str]) -> Value {
+    let client = stores.pg.client().await;
+    let rows = client.query(sql, &[&tz, &days]).await.unwrap();
+    Value::Array(
+        rows.iter()
+            .map(|row| {
+                let mut object = serde_json::Map::new();
+                for (i, column) in columns.iter().enumerate() {
+                    let value = match row.try_get::<_, i64>(i) {
+                        Ok(n) => json!(n),
+                        Err(_) => json!(row.get::<_, String>(i)),
+                    };
+                    object.insert((*column).to_string(), value);
+                }
+                Value::Object(object)
+            })
+            .collect(),
+    )
+}
+
+/// The calls since the midnight `$2` days before today in zone `$1`, as Postgres sees it.
+const SINCE: &str = "started_at >= (date_trunc('day', now() AT TIME ZONE $1) \
+                     - make_interval(days => $2)) AT TIME ZONE $1";
+
+#[tokio::test]
+async fn peak_hours_and_outcomes_count_in_the_clinics_own_zone() {
+    let stores = Stores::seeded(400, 31).await;
+    let [pg, lite] = stores.both();
+    let servers = [
+        Server::start(pg, Tokens::open()).await,
+        Server::start(lite, Tokens::open()).await,
+    ];
+    let peak_sql = format!(
+        "SELECT extract(dow FROM started_at AT TIME ZONE $1)::bigint, \
+         extract(hour FROM started_at AT TIME ZONE $1)::bigint, count(*) \
+         FROM call_sessions WHERE {SINCE} GROUP BY 1, 2 ORDER BY 1, 2"
+    );
+    let outcome_sql = format!(
+        "SELECT coalesce(outcome, 'in_progress'), count(*) FROM call_sessions \
+         WHERE {SINCE} GROUP BY 1 ORDER BY 2 DESC, 1"
+    );
+    for tz in [
+        "UTC",
+        "America/Los_Angeles",
+        "Asia/Kolkata",
+        "Pacific/Chatham",
+    ] {
+        for (period, days) in [("week", 7), ("month", 30)] {
+            // The oracle before and after: a midnight may pass in between.
+            let path = format!("/api/admin/analytics/peak-hours?period={period}&tz={tz}");
+            let before = oracle(&stores, &peak_sql, tz, days, &["day", "hour", "value"]).await;
+            let got = same(&servers, &path).await;
+            let after = oracle(&stores, &peak_sql, tz, days, &["day", "hour", "value"]).await;
+            assert!(got == before || got == after, "{path}: {got} ≠ {before}");
+            assert!(
+                !got.as_array().unwrap().is_empty(),
+                "{path}: no calls seeded"
+            );
+            let path = format!(
+                "/api/admin/analytics/outcome-distribution?period={period}&tz={}",
+                tz.replace('/', "%2F")
+            );
+            let columns = ["outcome", "count"];
+            let before = oracle(&stores, &outcome_sql, tz, days, &columns).await;
+            let got = same(&servers, &path).await;
+            let after = oracle(&stores, &outcome_sql, tz, days, &columns).await;
+            assert_eq!(got["period"], period);
+            assert!(
+                got["outcomes"] == before || got["outcomes"] == after,
+                "{path}: {got} ≠ {before}"
+            );
+        }
+    }
+    // The zone matters: the same period counted in another zone's hours differs.
+    let utc = same(
+        &servers,
+        "/api/admin/analytics/peak-hours?period=month&tz=UTC",
+    )
+    .await;
+    let la = same(
+        &servers,
+        "/api/admin/analytics/peak-hours?period=month&tz=America/Los_Angeles",
+    )
+    .await;
+    assert_ne!(utc, la);
+    // No zone: UTC, or the server's own.
+    let default = same(&servers, "/api/admin/analytics/peak-hours?period=month").await;
+    assert_eq!(default, utc);
+    let mut state = ava_serve::AppState::new(stores.pg_store(), Tokens::open());
+    state.timezone = "America/Los_Angeles".parse().unwrap();
+    let los_angeles = Server::start_with(state).await;
+    let reply = los_angeles
+        .get("/api/admin/analytics/peak-hours?period=month")
+        .await;
+    assert_eq!(reply.body, la, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn an_unknown_zone_or_period_is_a_422_naming_it() {
+    let stores = Stores::seeded(20, 32).await;
+    let server = Server::start(stores.sqlite_store(), Tokens::open()).await;
+    for (path, name) in [
+        ("/api/admin/analytics/peak-hours?tz=Mars/Olympus", "tz"),
+        (
+            "/api/admin/analytics/peak-hours?tz=america/los_angeles",
+            "tz",
+        ),
+        ("/api/admin/analytics/peak-hours?period=today", "period"),
+        ("/api/admin/analytics/outcome-distribution?tz=", "tz"),
+        (
+            "/api/admin/analytics/outcome-distribution?period=year",
+            "period",
+        ),
+    ] {
+        let reply = server.get(path).await;
+        assert_eq!(reply.status, 422, "{path}: {}", reply.text);
+        assert_eq!(
+            reply.body["detail"][0]["loc"],
+            json!(["query", name]),
+            "{path}"
+        );
+    }
+}
