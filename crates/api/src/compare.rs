@@ -23,7 +23,9 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use crate::json::kinds;
-use crate::read::{self, table, AppointmentsQuery, CallsPage, Days, Period, SORT_COLUMNS};
+use crate::read::{
+    self, table, AppointmentsQuery, CallsPage, Days, Interval, Period, SORT_COLUMNS,
+};
 use crate::request::Params;
 use crate::store::{Param, Store, StoreError};
 use crate::ApiError;
@@ -43,7 +45,7 @@ pub enum CompareError {
 }
 
 /// The kinds of request, in the order they are asked and reported.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "overview",
     "calls",
     "call",
@@ -51,6 +53,7 @@ pub const KINDS: [&str; 10] = [
     "daily",
     "peak-hours",
     "outcome-distribution",
+    "timeseries",
     "appointments",
     "customer",
     "history",
@@ -184,6 +187,9 @@ pub async fn compare(
         }
         for period in Period::ALL {
             run.ask(&Ask::Outcomes(period, tz), None).await?;
+            for interval in [Interval::Hour, Interval::Day] {
+                run.ask(&Ask::Series(period, interval, tz), None).await?;
+            }
         }
     }
     for query in &plan.appointments {
@@ -228,6 +234,7 @@ enum Ask {
     Daily(Days),
     PeakHours(Period, Tz),
     Outcomes(Period, Tz),
+    Series(Period, Interval, Tz),
     /// The query string, encoded.
     Appointments(String),
     Customer(i64),
@@ -244,6 +251,7 @@ impl Ask {
             Ask::Daily(_) => "daily",
             Ask::PeakHours(..) => "peak-hours",
             Ask::Outcomes(..) => "outcome-distribution",
+            Ask::Series(..) => "timeseries",
             Ask::Appointments(_) => "appointments",
             Ask::Customer(_) => "customer",
             Ask::History(_) => "history",
@@ -278,6 +286,14 @@ impl Ask {
                 "GET /api/admin/analytics/outcome-distribution?period={}&tz={tz}",
                 period.name()
             ),
+            Ask::Series(period, interval, tz) => format!(
+                "GET /api/admin/analytics/timeseries?period={}&interval={}&tz={tz}",
+                period.name(),
+                match interval {
+                    Interval::Hour => "hour",
+                    Interval::Day => "day",
+                }
+            ),
             Ask::Appointments(query) if query.is_empty() => "GET /api/appointments".to_string(),
             Ask::Appointments(query) => format!("GET /api/appointments?{query}"),
             Ask::Customer(id) => format!("GET /api/customers/{id}"),
@@ -295,6 +311,9 @@ impl Ask {
             Ask::Daily(days) => read::daily(store, *days, now).await,
             Ask::PeakHours(period, tz) => read::peak_hours(store, *period, *tz, now).await,
             Ask::Outcomes(period, tz) => read::outcome_distribution(store, *period, *tz, now).await,
+            Ask::Series(period, interval, tz) => {
+                read::timeseries(store, *period, *interval, *tz, now).await
+            }
             Ask::Appointments(query) => match AppointmentsQuery::parse(Some(query)) {
                 Ok(query) => read::appointments(store, &query).await,
                 Err(invalid) => Err(invalid.into()),

@@ -17,7 +17,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use ava_api::json::Answer;
 use ava_api::read::{
-    self, AppointmentsQuery, CallsPage, Days, PeakHours, Period, Window, CALL_ID, CUSTOMER_ID,
+    self, AppointmentsQuery, CallsPage, Days, PeakHours, Period, Series, Window, CALL_ID,
+    CUSTOMER_ID,
 };
 use ava_api::request::{path_id, Body, Field, Location, NoParams, Params, Query};
 use ava_api::write::{self, session_field, CallEnd, NewCall, NewCustomer, NewEvent};
@@ -40,6 +41,7 @@ pub(crate) const TRANSCRIPT: &str = "/api/admin/calls/{call_id}/transcript";
 pub(crate) const DAILY: &str = "/api/admin/analytics/daily";
 pub(crate) const PEAK_HOURS: &str = "/api/admin/analytics/peak-hours";
 pub(crate) const OUTCOMES: &str = "/api/admin/analytics/outcome-distribution";
+pub(crate) const TIMESERIES: &str = "/api/admin/analytics/timeseries";
 pub(crate) const APPOINTMENTS: &str = "/api/appointments";
 pub(crate) const CUSTOMER: &str = "/api/customers/{customer_id}";
 pub(crate) const HISTORY: &str = "/api/customers/{customer_id}/history";
@@ -58,6 +60,7 @@ fn cached_query_fields(route: &str) -> Option<Vec<Field>> {
         DAILY => Some(Days::fields()),
         PEAK_HOURS => Some(PeakHours::fields()),
         OUTCOMES => Some(Window::fields()),
+        TIMESERIES => Some(Series::fields()),
         APPOINTMENTS => Some(AppointmentsQuery::fields()),
         CALL | TRANSCRIPT | CUSTOMER | HISTORY => Some(NoParams::fields()),
         _ => None,
@@ -97,6 +100,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(DAILY, get(daily))
         .route(PEAK_HOURS, get(peak_hours))
         .route(OUTCOMES, get(outcomes))
+        .route(TIMESERIES, get(timeseries))
         .route(APPOINTMENTS, get(appointments))
         .route(CUSTOMER, get(customer))
         .route(HISTORY, get(history))
@@ -271,6 +275,14 @@ async fn outcomes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply
     let tz = query.tz.unwrap_or(state.timezone);
     Ok(Answered(
         read::outcome_distribution(&state.store, query.period, tz, Utc::now()).await?,
+    ))
+}
+
+async fn timeseries(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let query = Series::parse(q.as_deref())?;
+    let tz = query.tz.unwrap_or(state.timezone);
+    Ok(Answered(
+        read::timeseries(&state.store, query.period, query.interval, tz, Utc::now()).await?,
     ))
 }
 

@@ -1,6 +1,7 @@
 //! The analytics the app's own team added to its dashboard later, as far as the five
-//! tables answer them: when calls come (`peak_hours`) and how they end
-//! (`outcome_distribution`), each in the clinic's own time zone — a clinic in Los Angeles
+//! tables answer them: when calls come (`peak_hours`), how they end
+//! (`outcome_distribution`) and how both move over the period (`timeseries`), each in
+//! the clinic's own time zone — a clinic in Los Angeles
 //! wants its peak hours in its own hours. A period starts at a midnight in that zone
 //! ([`midnight_in`]); the overview's periods are the same rule in UTC.
 //!
@@ -9,13 +10,14 @@
 //! ordering, the names of calls without an outcome — is done here in Rust.
 
 use ava_catalog::Kind;
+use ava_convert::datetime::format_micros;
 use ava_convert::Value;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
-use super::{int, table, Period, PERIODS};
-use crate::json::{select, Answer};
+use super::{float, int, table, Period, PERIODS};
+use crate::json::{kinds, round2, select, Answer};
 use crate::request::{Field, Params, Query, Rule};
 use crate::store::{Param, Store};
 use crate::ApiError;
@@ -95,16 +97,29 @@ impl Params for PeakHours {
     }
 }
 
-/// The start times of the calls that started since `start` (µs).
-async fn started_since(store: &Store, start: i64) -> Result<Vec<i64>, ApiError> {
+/// Calls that started in the period: from its start to now (a call dated later has not
+/// started; seeded and imported files have some).
+const STARTED: &str = "s.started_at >= $1 AND s.started_at <= $2";
+
+/// [`STARTED`]'s parameters.
+fn started(start: i64, now: DateTime<Utc>) -> [Param; 2] {
+    [Param::Time(start), Param::Time(now.timestamp_micros())]
+}
+
+/// The start times of the calls that started from `start` to `now` (µs).
+async fn started_since(
+    store: &Store,
+    start: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, ApiError> {
     let sessions = table("call_sessions");
     let rows = store
         .rows(
             &format!(
-                "SELECT {} FROM call_sessions s WHERE s.started_at >= $1",
+                "SELECT {} FROM call_sessions s WHERE {STARTED}",
                 select(sessions, &["started_at"], "s")
             ),
-            &[Param::Time(start)],
+            &started(start, now),
             &[Kind::Timestamp],
         )
         .await?;
@@ -126,7 +141,7 @@ pub async fn peak_hours(
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
     let mut cells = [[0i64; 24]; 7];
-    for us in started_since(store, midnight_in(tz, now, period.days())).await? {
+    for us in started_since(store, midnight_in(tz, now, period.days()), now).await? {
         if let Some(utc) = DateTime::from_timestamp_micros(us) {
             let local = utc.with_timezone(&tz);
             cells[local.weekday().num_days_from_sunday() as usize][local.hour() as usize] += 1;
@@ -156,11 +171,10 @@ pub async fn outcome_distribution(
     let rows = store
         .rows(
             &format!(
-                "SELECT {}, count(*) FROM call_sessions s WHERE s.started_at >= $1 \
-                 GROUP BY s.outcome",
+                "SELECT {}, count(*) FROM call_sessions s WHERE {STARTED} GROUP BY s.outcome",
                 select(sessions, &["outcome"], "s")
             ),
-            &[Param::Time(midnight_in(tz, now, period.days()))],
+            &started(midnight_in(tz, now, period.days()), now),
             &[Kind::Text, Kind::Int],
         )
         .await?;
@@ -181,6 +195,131 @@ pub async fn outcome_distribution(
         .map(|(outcome, count)| json!({"outcome": outcome, "count": count}))
         .collect();
     Answer::write(&json!({"period": period.name(), "outcomes": outcomes}))
+}
+
+/// The buckets of a time series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    Hour,
+    Day,
+}
+
+/// The intervals' names.
+pub const INTERVALS: [&str; 2] = ["hour", "day"];
+
+const INTERVAL: Field = Field::optional(
+    "interval",
+    Rule::OneOf(&INTERVALS),
+    "The buckets: each hour from the period's start, or each day (midnight to midnight \
+     in `tz`: 23 or 25 hours where clocks change).",
+)
+.or("day");
+
+/// The query of `GET /api/admin/analytics/timeseries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Series {
+    pub period: Period,
+    pub interval: Interval,
+    pub tz: Option<Tz>,
+}
+
+impl Params for Series {
+    fn fields() -> Vec<Field> {
+        vec![Period::FIELD, INTERVAL, TZ]
+    }
+
+    fn from_query(query: &Query) -> Series {
+        Series {
+            period: Period::named(query.text(&Period::FIELD).unwrap_or_default()),
+            interval: match query.text(&INTERVAL) {
+                Some("hour") => Interval::Hour,
+                _ => Interval::Day,
+            },
+            tz: query.time_zone(&TZ),
+        }
+    }
+}
+
+/// The starts of the buckets (µs) from `start` up to the one holding `now`, and the end
+/// of that last one.
+fn buckets(start: i64, now: DateTime<Utc>, interval: Interval, tz: Tz) -> (Vec<i64>, i64) {
+    const HOUR: i64 = 3_600_000_000;
+    let now = now.timestamp_micros();
+    let mut starts = vec![start];
+    loop {
+        let last = starts[starts.len() - 1];
+        let next = match interval {
+            Interval::Hour => last + HOUR,
+            // The next local midnight: a day after this one's, found from its noon
+            // (never in a change of clocks).
+            Interval::Day => {
+                let noon = last + 12 * HOUR;
+                let at = DateTime::from_timestamp_micros(noon).unwrap_or_default();
+                midnight_in(tz, at, -1)
+            }
+        };
+        if next > now {
+            return (starts, next);
+        }
+        starts.push(next);
+    }
+}
+
+/// `GET /api/admin/analytics/timeseries`: per bucket from the period's start to now
+/// (empty ones too), oldest first, the calls started, those booked, and their average
+/// satisfaction (2 decimals; `null` with none scored).
+pub async fn timeseries(
+    store: &Store,
+    period: Period,
+    interval: Interval,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Answer, ApiError> {
+    let start = midnight_in(tz, now, period.days());
+    let (starts, _) = buckets(start, now, interval, tz);
+    let sessions = table("call_sessions");
+    let columns = ["started_at", "outcome", "satisfaction_score"];
+    // In one order, so that both stores add the same floats in the same order.
+    let rows = store
+        .rows(
+            &format!(
+                "SELECT {} FROM call_sessions s WHERE {STARTED} ORDER BY s.started_at, s.id",
+                select(sessions, &columns, "s")
+            ),
+            &started(start, now),
+            &kinds(sessions, &columns),
+        )
+        .await?;
+    // Per bucket: calls, booked, scores' sum and count.
+    let mut sums = vec![(0i64, 0i64, 0.0f64, 0i64); starts.len()];
+    for row in &rows {
+        let Value::Timestamp(at) = row[0] else {
+            continue;
+        };
+        let bucket = starts.partition_point(|&s| s <= at) - 1;
+        let sum = &mut sums[bucket];
+        sum.0 += 1;
+        if matches!(&row[1], Value::Text(outcome) if outcome == "booked") {
+            sum.1 += 1;
+        }
+        if let Some(score) = float(&row[2]) {
+            sum.2 += score;
+            sum.3 += 1;
+        }
+    }
+    let series: Vec<serde_json::Value> = starts
+        .iter()
+        .zip(&sums)
+        .map(|(&at, &(calls, booked, scores, scored))| {
+            json!({
+                "timestamp": format_micros(at),
+                "total_calls": calls,
+                "appointments_booked": booked,
+                "avg_satisfaction_score": (scored > 0).then(|| round2(scores / scored as f64)),
+            })
+        })
+        .collect();
+    Answer::write(&series)
 }
 
 #[cfg(test)]
@@ -225,6 +364,30 @@ mod tests {
             instant(midnight_in(la, spring, 2)),
             "2026-03-07T08:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn a_day_bucket_runs_midnight_to_midnight_and_the_last_holds_now() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        // Summer time ends on 2026-11-01 in Los Angeles: that day has 25 hours.
+        let now = at("2026-11-03T20:00:00Z");
+        let start = midnight_in(la, now, 3);
+        let (starts, end) = buckets(start, now, Interval::Day, la);
+        let starts: Vec<String> = starts.into_iter().map(instant).collect();
+        assert_eq!(
+            starts,
+            [
+                "2026-10-31T07:00:00+00:00",
+                "2026-11-01T07:00:00+00:00",
+                "2026-11-02T08:00:00+00:00",
+                "2026-11-03T08:00:00+00:00",
+            ]
+        );
+        assert_eq!(instant(end), "2026-11-04T08:00:00+00:00");
+        let (hours, end) = buckets(midnight_in(la, now, 0), now, Interval::Hour, la);
+        // 08:00Z to 20:00Z: 13 hours, the last one holding now.
+        assert_eq!(hours.len(), 13);
+        assert_eq!(instant(end), "2026-11-03T21:00:00+00:00");
     }
 
     #[test]

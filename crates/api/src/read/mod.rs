@@ -20,7 +20,8 @@ use crate::ApiError;
 mod analytics;
 mod calls;
 pub use analytics::{
-    outcome_distribution, peak_hours, PeakHours, Window, IN_PROGRESS, PEAK_PERIODS, TZ,
+    outcome_distribution, peak_hours, timeseries, Interval, PeakHours, Series, Window, INTERVALS,
+    IN_PROGRESS, PEAK_PERIODS, TZ,
 };
 pub use calls::{calls, CallsPage, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS};
 
@@ -44,7 +45,7 @@ pub(super) fn int(v: &Value<'_>) -> i64 {
     }
 }
 
-fn float(v: &Value<'_>) -> Option<f64> {
+pub(super) fn float(v: &Value<'_>) -> Option<f64> {
     match v {
         Value::Float(x) => Some(*x),
         Value::Int(i) => Some(*i as f64),

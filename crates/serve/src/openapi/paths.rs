@@ -2,7 +2,7 @@
 //! fields it is checked by), guard and every status it can answer.
 
 use ava_api::read::{
-    AppointmentsQuery, CallsPage, Days, PeakHours, Period, Window, CALL_ID, CUSTOMER_ID,
+    AppointmentsQuery, CallsPage, Days, PeakHours, Period, Series, Window, CALL_ID, CUSTOMER_ID,
 };
 use ava_api::request::{Field, Location, Params};
 use ava_api::write::session_field;
@@ -14,7 +14,7 @@ use utoipa::openapi::{Content, Paths, Required, ResponseBuilder};
 use super::{fields, reference, ADMIN, INGEST, SUPABASE};
 use crate::routes::{
     ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALL_EVENT, CUSTOMER, DAILY, END_CALL, HISTORY,
-    NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, START_CALL, TRANSCRIPT,
+    NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, START_CALL, TIMESERIES, TRANSCRIPT,
 };
 
 fn ok(description: &str, schema: &str) -> ResponseBuilder {
@@ -245,6 +245,20 @@ pub(super) fn paths() -> Paths {
             &[],
         )
         .response("200", ok("The outcomes.", "OutcomeDistribution")),
+    );
+    add(
+        HttpMethod::Get,
+        TIMESERIES,
+        admin(
+            "timeseries",
+            "Time series",
+            "Per hour or day from the period's start (a midnight in `tz`) to now, empty \
+             buckets too, oldest first: the calls started, those booked, their average \
+             satisfaction.",
+            Series::fields(),
+            &[],
+        )
+        .response("200", ok("The buckets.", "TimeSeries")),
     );
     add(
         HttpMethod::Get,

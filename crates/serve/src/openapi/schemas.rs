@@ -211,6 +211,38 @@ pub(super) fn components() -> utoipa::openapi::Components {
                 )),
         )
         .schema(
+            "TimeSeries",
+            ArrayBuilder::new()
+                .description(Some(
+                    "One bucket per hour or day from the period's start to now, oldest first.",
+                ))
+                .items(object(
+                    "One bucket.",
+                    vec![
+                        (
+                            "timestamp",
+                            of(Type::String)
+                                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                                .description(Some("The bucket's start, in UTC."))
+                                .into(),
+                        ),
+                        ("total_calls", described(Type::Integer, "Calls started.")),
+                        (
+                            "appointments_booked",
+                            described(Type::Integer, "Calls whose outcome is `booked`."),
+                        ),
+                        (
+                            "avg_satisfaction_score",
+                            of(SchemaType::from_iter([Type::Number, Type::Null]))
+                                .description(Some(
+                                    "The calls' average score, 2 decimals; null with none.",
+                                ))
+                                .into(),
+                        ),
+                    ],
+                )),
+        )
+        .schema(
             "OutcomeDistribution",
             object(
                 "Calls started in the period per outcome, most first, then by outcome.",

@@ -35,9 +35,10 @@ async fn oracle(stores: &Stores, sql: &str, tz: &str, days: i32, columns: &[&str
     )
 }
 
-/// The calls since the midnight `$2` days before today in zone `$1`, as Postgres sees it.
+/// The calls from the midnight `$2` days before today in zone `$1` to now, as Postgres
+/// sees it.
 const SINCE: &str = "started_at >= (date_trunc('day', now() AT TIME ZONE $1) \
-                     - make_interval(days => $2)) AT TIME ZONE $1";
+                     - make_interval(days => $2)) AT TIME ZONE $1 AND started_at <= now()";
 
 #[tokio::test]
 async fn peak_hours_and_outcomes_count_in_the_clinics_own_zone() {
@@ -137,4 +138,103 @@ async fn an_unknown_zone_or_period_is_a_422_naming_it() {
             "{path}"
         );
     }
+}
+
+/// `(timestamp, total_calls, appointments_booked, avg_satisfaction_score)` of each bucket.
+fn series_rows(body: &Value) -> Vec<(String, i64, i64, Option<f64>)> {
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["timestamp"].as_str().unwrap().to_string(),
+                b["total_calls"].as_i64().unwrap(),
+                b["appointments_booked"].as_i64().unwrap(),
+                b["avg_satisfaction_score"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_time_series_has_every_bucket_of_the_period_in_the_clinics_zone() {
+    let stores = Stores::seeded(400, 33).await;
+    let [pg, lite] = stores.both();
+    let servers = [
+        Server::start(pg, Tokens::open()).await,
+        Server::start(lite, Tokens::open()).await,
+    ];
+    // Postgres' own buckets: local midnights (or hours from the first), each joined
+    // with the calls started in it.
+    let buckets = |step: &str| {
+        format!(
+            "WITH b AS (SELECT t AS start, lead(t, 1, 'infinity') OVER (ORDER BY t) AS stop \
+             FROM generate_series(date_trunc('day', now() AT TIME ZONE $1) \
+             - make_interval(days => $2), now() AT TIME ZONE $1, interval '1 {step}') l, \
+             LATERAL (SELECT {start} AS t) x) \
+             SELECT to_char(b.start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+             count(s.id), count(s.id) FILTER (WHERE s.outcome = 'booked'), \
+             avg(s.satisfaction_score) FROM b LEFT JOIN call_sessions s \
+             ON s.started_at >= b.start AND s.started_at < b.stop \
+             AND s.started_at <= now() GROUP BY b.start ORDER BY b.start",
+            // A day's start is its local midnight; an hour's, so many hours after the
+            // first midnight.
+            start = if step == "day" {
+                "l AT TIME ZONE $1"
+            } else {
+                "(date_trunc('day', now() AT TIME ZONE $1) - make_interval(days => $2)) \
+                 AT TIME ZONE $1 + (l - (date_trunc('day', now() AT TIME ZONE $1) \
+                 - make_interval(days => $2)))"
+            }
+        )
+    };
+    let client = stores.pg.client().await;
+    let expected = |sql: String, tz: &'static str, days: i32| {
+        let client = &client;
+        async move {
+            let rows = client.query(&sql, &[&tz, &days]).await.unwrap();
+            rows.iter()
+                .map(|r| {
+                    (
+                        r.get::<_, String>(0),
+                        r.get::<_, i64>(1),
+                        r.get::<_, i64>(2),
+                        r.get::<_, Option<f64>>(3),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut checked = 0;
+    for tz in ["UTC", "America/Los_Angeles", "Asia/Kolkata"] {
+        for (period, days) in [("today", 0), ("week", 7), ("month", 30)] {
+            for interval in ["hour", "day"] {
+                let path = format!(
+                    "/api/admin/analytics/timeseries?period={period}&interval={interval}&tz={tz}"
+                );
+                let before = expected(buckets(interval), tz, days).await;
+                let got = series_rows(&same(&servers, &path).await);
+                let after = expected(buckets(interval), tz, days).await;
+                let oracle = if got.len() == after.len() && got[0].0 == after[0].0 {
+                    after
+                } else {
+                    before
+                };
+                assert_eq!(got.len(), oracle.len(), "{path}: {got:?}\n≠ {oracle:?}");
+                for (g, o) in got.iter().zip(&oracle) {
+                    assert_eq!((&g.0, g.1, g.2), (&o.0, o.1, o.2), "{path}");
+                    match (g.3, o.3) {
+                        (None, None) => {}
+                        (Some(g), Some(o)) => assert!((g - o).abs() <= 0.005 + 1e-9, "{path}"),
+                        other => panic!("{path}: {other:?}"),
+                    }
+                }
+                checked += got.iter().filter(|b| b.1 > 0).count();
+            }
+        }
+    }
+    assert!(
+        checked > 100,
+        "only {checked} buckets with calls: the seed moved"
+    );
 }
