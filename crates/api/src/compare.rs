@@ -45,7 +45,7 @@ pub enum CompareError {
 }
 
 /// The kinds of request, in the order they are asked and reported.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     "overview",
     "calls",
     "call",
@@ -54,6 +54,7 @@ pub const KINDS: [&str; 11] = [
     "peak-hours",
     "outcome-distribution",
     "timeseries",
+    "services",
     "appointments",
     "customer",
     "history",
@@ -187,6 +188,7 @@ pub async fn compare(
         }
         for period in Period::ALL {
             run.ask(&Ask::Outcomes(period, tz), None).await?;
+            run.ask(&Ask::Services(period, tz), None).await?;
             for interval in [Interval::Hour, Interval::Day] {
                 run.ask(&Ask::Series(period, interval, tz), None).await?;
             }
@@ -235,6 +237,7 @@ enum Ask {
     PeakHours(Period, Tz),
     Outcomes(Period, Tz),
     Series(Period, Interval, Tz),
+    Services(Period, Tz),
     /// The query string, encoded.
     Appointments(String),
     Customer(i64),
@@ -252,6 +255,7 @@ impl Ask {
             Ask::PeakHours(..) => "peak-hours",
             Ask::Outcomes(..) => "outcome-distribution",
             Ask::Series(..) => "timeseries",
+            Ask::Services(..) => "services",
             Ask::Appointments(_) => "appointments",
             Ask::Customer(_) => "customer",
             Ask::History(_) => "history",
@@ -286,6 +290,10 @@ impl Ask {
                 "GET /api/admin/analytics/outcome-distribution?period={}&tz={tz}",
                 period.name()
             ),
+            Ask::Services(period, tz) => format!(
+                "GET /api/admin/analytics/services?period={}&tz={tz}",
+                period.name()
+            ),
             Ask::Series(period, interval, tz) => format!(
                 "GET /api/admin/analytics/timeseries?period={}&interval={}&tz={tz}",
                 period.name(),
@@ -314,6 +322,7 @@ impl Ask {
             Ask::Series(period, interval, tz) => {
                 read::timeseries(store, *period, *interval, *tz, now).await
             }
+            Ask::Services(period, tz) => read::services(store, *period, *tz, now).await,
             Ask::Appointments(query) => match AppointmentsQuery::parse(Some(query)) {
                 Ok(query) => read::appointments(store, &query).await,
                 Err(invalid) => Err(invalid.into()),

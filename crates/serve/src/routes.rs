@@ -42,6 +42,7 @@ pub(crate) const DAILY: &str = "/api/admin/analytics/daily";
 pub(crate) const PEAK_HOURS: &str = "/api/admin/analytics/peak-hours";
 pub(crate) const OUTCOMES: &str = "/api/admin/analytics/outcome-distribution";
 pub(crate) const TIMESERIES: &str = "/api/admin/analytics/timeseries";
+pub(crate) const SERVICES: &str = "/api/admin/analytics/services";
 pub(crate) const APPOINTMENTS: &str = "/api/appointments";
 pub(crate) const CUSTOMER: &str = "/api/customers/{customer_id}";
 pub(crate) const HISTORY: &str = "/api/customers/{customer_id}/history";
@@ -61,6 +62,7 @@ fn cached_query_fields(route: &str) -> Option<Vec<Field>> {
         PEAK_HOURS => Some(PeakHours::fields()),
         OUTCOMES => Some(Window::fields()),
         TIMESERIES => Some(Series::fields()),
+        SERVICES => Some(Window::fields()),
         APPOINTMENTS => Some(AppointmentsQuery::fields()),
         CALL | TRANSCRIPT | CUSTOMER | HISTORY => Some(NoParams::fields()),
         _ => None,
@@ -101,6 +103,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(PEAK_HOURS, get(peak_hours))
         .route(OUTCOMES, get(outcomes))
         .route(TIMESERIES, get(timeseries))
+        .route(SERVICES, get(services))
         .route(APPOINTMENTS, get(appointments))
         .route(CUSTOMER, get(customer))
         .route(HISTORY, get(history))
@@ -283,6 +286,14 @@ async fn timeseries(State(state): State<AppState>, RawQuery(q): RawQuery) -> Rep
     let tz = query.tz.unwrap_or(state.timezone);
     Ok(Answered(
         read::timeseries(&state.store, query.period, query.interval, tz, Utc::now()).await?,
+    ))
+}
+
+async fn services(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let query = Window::parse(q.as_deref())?;
+    let tz = query.tz.unwrap_or(state.timezone);
+    Ok(Answered(
+        read::services(&state.store, query.period, tz, Utc::now()).await?,
     ))
 }
 

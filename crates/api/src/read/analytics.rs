@@ -1,7 +1,7 @@
 //! The analytics the app's own team added to its dashboard later, as far as the five
 //! tables answer them: when calls come (`peak_hours`), how they end
-//! (`outcome_distribution`) and how both move over the period (`timeseries`), each in
-//! the clinic's own time zone — a clinic in Los Angeles
+//! (`outcome_distribution`), how both move over the period (`timeseries`) and what the
+//! appointments were for (`services`), each in the clinic's own time zone — a clinic in Los Angeles
 //! wants its peak hours in its own hours. A period starts at a midnight in that zone
 //! ([`midnight_in`]); the overview's periods are the same rule in UTC.
 //!
@@ -320,6 +320,81 @@ pub async fn timeseries(
         })
         .collect();
     Answer::write(&series)
+}
+
+/// What an appointment without a status is counted as.
+pub const UNKNOWN_STATUS: &str = "unknown";
+
+/// `GET /api/admin/analytics/services`: the appointments of the period's days — from
+/// its first midnight to the end of today, in `tz`, by `appointment_datetime` (today's
+/// later appointments too) — per `service_type`, most first, then by name: how many,
+/// how many of each status, how many the AI booked (`booked_by` = `ai`) and that as a
+/// percentage (2 decimals).
+pub async fn services(
+    store: &Store,
+    period: Period,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Answer, ApiError> {
+    let appointments = table("appointments");
+    let columns = ["service_type", "status", "booked_by"];
+    let rows = store
+        .rows(
+            &format!(
+                "SELECT {}, count(*) FROM appointments a WHERE a.appointment_datetime >= $1 \
+                 AND a.appointment_datetime < $2 GROUP BY a.service_type, a.status, \
+                 a.booked_by",
+                select(appointments, &columns, "a")
+            ),
+            &[
+                Param::Time(midnight_in(tz, now, period.days())),
+                Param::Time(midnight_in(tz, now, -1)),
+            ],
+            &[Kind::Text, Kind::Text, Kind::Text, Kind::Int],
+        )
+        .await?;
+    #[derive(Default)]
+    struct Service {
+        appointments: i64,
+        by_status: std::collections::BTreeMap<String, i64>,
+        by_ai: i64,
+    }
+    let text = |v: &Value<'_>| match v {
+        Value::Text(t) => Some(t.to_string()),
+        _ => None,
+    };
+    let mut services: std::collections::BTreeMap<String, Service> = Default::default();
+    for row in &rows {
+        let count = int(&row[3]);
+        let service = services
+            .entry(text(&row[0]).unwrap_or_default())
+            .or_default();
+        service.appointments += count;
+        let status = text(&row[1]).unwrap_or_else(|| UNKNOWN_STATUS.to_string());
+        *service.by_status.entry(status).or_default() += count;
+        if text(&row[2]).as_deref() == Some("ai") {
+            service.by_ai += count;
+        }
+    }
+    let mut services: Vec<(String, Service)> = services.into_iter().collect();
+    services.sort_by(|a, b| {
+        b.1.appointments
+            .cmp(&a.1.appointments)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let services: Vec<serde_json::Value> = services
+        .into_iter()
+        .map(|(name, s)| {
+            json!({
+                "service_type": name,
+                "appointments": s.appointments,
+                "by_status": s.by_status,
+                "booked_by_ai": s.by_ai,
+                "ai_booked_rate": round2(s.by_ai as f64 / s.appointments as f64 * 100.0),
+            })
+        })
+        .collect();
+    Answer::write(&json!({"period": period.name(), "services": services}))
 }
 
 #[cfg(test)]

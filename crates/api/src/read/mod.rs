@@ -20,8 +20,8 @@ use crate::ApiError;
 mod analytics;
 mod calls;
 pub use analytics::{
-    outcome_distribution, peak_hours, timeseries, Interval, PeakHours, Series, Window, INTERVALS,
-    IN_PROGRESS, PEAK_PERIODS, TZ,
+    outcome_distribution, peak_hours, services, timeseries, Interval, PeakHours, Series, Window,
+    INTERVALS, IN_PROGRESS, PEAK_PERIODS, TZ, UNKNOWN_STATUS,
 };
 pub use calls::{calls, CallsPage, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS};
 

@@ -14,7 +14,7 @@ use utoipa::openapi::{Content, Paths, Required, ResponseBuilder};
 use super::{fields, reference, ADMIN, INGEST, SUPABASE};
 use crate::routes::{
     ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALL_EVENT, CUSTOMER, DAILY, END_CALL, HISTORY,
-    NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, START_CALL, TIMESERIES, TRANSCRIPT,
+    NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, SERVICES, START_CALL, TIMESERIES, TRANSCRIPT,
 };
 
 fn ok(description: &str, schema: &str) -> ResponseBuilder {
@@ -259,6 +259,20 @@ pub(super) fn paths() -> Paths {
             &[],
         )
         .response("200", ok("The buckets.", "TimeSeries")),
+    );
+    add(
+        HttpMethod::Get,
+        SERVICES,
+        admin(
+            "services",
+            "Services",
+            "The appointments from the period's first midnight to the end of today (in \
+             `tz`, by `appointment_datetime`) per service: how many, of each status, and \
+             booked by the AI.",
+            Window::fields(),
+            &[],
+        )
+        .response("200", ok("The services.", "Services")),
     );
     add(
         HttpMethod::Get,

@@ -243,6 +243,53 @@ pub(super) fn components() -> utoipa::openapi::Components {
                 )),
         )
         .schema(
+            "Services",
+            object(
+                "Appointments per service, most first, then by name.",
+                vec![
+                    (
+                        "period",
+                        of(Type::String)
+                            .enum_values(Some(Period::ALL.map(Period::name)))
+                            .into(),
+                    ),
+                    (
+                        "services",
+                        array(
+                            object(
+                                "One service.",
+                                vec![
+                                    ("service_type", of(Type::String).into()),
+                                    ("appointments", of(Type::Integer).minimum(Some(1)).into()),
+                                    (
+                                        "by_status",
+                                        of(Type::Object)
+                                            .additional_properties(Some(of(Type::Integer)))
+                                            .description(Some(
+                                                "Appointments per status (`unknown`: none).",
+                                            ))
+                                            .into(),
+                                    ),
+                                    (
+                                        "booked_by_ai",
+                                        described(Type::Integer, "`booked_by` = `ai`."),
+                                    ),
+                                    (
+                                        "ai_booked_rate",
+                                        described(
+                                            Type::Number,
+                                            "`booked_by_ai` per 100 appointments, 2 decimals.",
+                                        ),
+                                    ),
+                                ],
+                            )
+                            .into(),
+                        ),
+                    ),
+                ],
+            ),
+        )
+        .schema(
             "OutcomeDistribution",
             object(
                 "Calls started in the period per outcome, most first, then by outcome.",

@@ -238,3 +238,51 @@ async fn a_time_series_has_every_bucket_of_the_period_in_the_clinics_zone() {
         "only {checked} buckets with calls: the seed moved"
     );
 }
+
+#[tokio::test]
+async fn services_count_the_appointments_of_the_periods_days_in_the_clinics_zone() {
+    let stores = Stores::seeded(400, 34).await;
+    let [pg, lite] = stores.both();
+    let servers = [
+        Server::start(pg, Tokens::open()).await,
+        Server::start(lite, Tokens::open()).await,
+    ];
+    let sql = "WITH a AS (SELECT service_type, coalesce(status, 'unknown') AS status, \
+               booked_by FROM appointments WHERE appointment_datetime >= \
+               (date_trunc('day', now() AT TIME ZONE $1) - make_interval(days => $2)) \
+               AT TIME ZONE $1 AND appointment_datetime < \
+               (date_trunc('day', now() AT TIME ZONE $1) + interval '1 day') AT TIME ZONE $1), \
+               st AS (SELECT service_type, status, count(*) AS n FROM a GROUP BY 1, 2) \
+               SELECT st.service_type, \
+               (SELECT count(*) FROM a WHERE a.service_type = st.service_type) AS total, \
+               (SELECT count(*) FROM a WHERE a.service_type = st.service_type \
+                AND a.booked_by = 'ai') AS ai, jsonb_object_agg(st.status, st.n)::text \
+               FROM st GROUP BY st.service_type ORDER BY 2 DESC, 1";
+    let client = stores.pg.client().await;
+    let mut seen = 0;
+    for tz in ["UTC", "America/Los_Angeles", "Asia/Kolkata"] {
+        for (period, days) in [("today", 0i32), ("week", 7), ("month", 30)] {
+            let path = format!("/api/admin/analytics/services?period={period}&tz={tz}");
+            let got = same(&servers, &path).await;
+            let rows = client.query(sql, &[&tz, &days]).await.unwrap();
+            assert_eq!(got["period"], period);
+            let services = got["services"].as_array().unwrap();
+            assert_eq!(services.len(), rows.len(), "{path}: {got}");
+            for (service, row) in services.iter().zip(&rows) {
+                let (total, ai): (i64, i64) = (row.get(1), row.get(2));
+                assert_eq!(service["service_type"], row.get::<_, String>(0), "{path}");
+                assert_eq!(service["appointments"], total, "{path}");
+                assert_eq!(service["booked_by_ai"], ai, "{path}");
+                let by_status: Value = serde_json::from_str(row.get(3)).unwrap();
+                assert_eq!(service["by_status"], by_status, "{path}");
+                let rate = service["ai_booked_rate"].as_f64().unwrap();
+                assert!((rate - ai as f64 * 100.0 / total as f64).abs() <= 0.005 + 1e-9);
+                seen += total;
+            }
+        }
+    }
+    assert!(
+        seen > 50,
+        "only {seen} appointments in the periods: the seed moved"
+    );
+}

@@ -17,7 +17,7 @@ const ADMIN: &str = "a-secret";
 const INGEST: &str = "i-secret";
 
 /// The admin routes, with an id where they take one.
-const ADMIN_ROUTES: [&str; 12] = [
+const ADMIN_ROUTES: [&str; 13] = [
     "/api/admin/health",
     "/api/admin/metrics/overview",
     "/api/admin/calls",
@@ -27,13 +27,14 @@ const ADMIN_ROUTES: [&str; 12] = [
     "/api/admin/analytics/peak-hours",
     "/api/admin/analytics/outcome-distribution",
     "/api/admin/analytics/timeseries",
+    "/api/admin/analytics/services",
     "/api/appointments",
     "/api/customers/1",
     "/api/customers/1/history",
 ];
 
 /// Every route as the description spells it, with its method.
-const ROUTES: [(&str, &str); 18] = [
+const ROUTES: [(&str, &str); 19] = [
     ("get", "/health"),
     ("get", "/config.json"),
     ("get", "/api/admin/health"),
@@ -45,6 +46,7 @@ const ROUTES: [(&str, &str); 18] = [
     ("get", "/api/admin/analytics/peak-hours"),
     ("get", "/api/admin/analytics/outcome-distribution"),
     ("get", "/api/admin/analytics/timeseries"),
+    ("get", "/api/admin/analytics/services"),
     ("get", "/api/appointments"),
     ("get", "/api/customers/{customer_id}"),
     ("get", "/api/customers/{customer_id}/history"),
