@@ -88,6 +88,14 @@ impl Params for CallsPage {
     }
 }
 
+/// Beside a listed call's columns: its customer's name (`null` without a customer), so
+/// that the log names the caller where the name is known.
+pub const CUSTOMER_NAME: &str = "customer_name";
+
+/// The name of the call `s`'s customer, as a column.
+const CUSTOMER_NAME_SQL: &str =
+    "(SELECT cn.name FROM customers cn WHERE cn.id = s.customer_id) AS customer_name";
+
 /// The columns of a call in the list.
 pub const LIST_COLUMNS: [&str; 12] = [
     "id",
@@ -186,7 +194,10 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         } else {
             format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
         },
-        select(sessions, &LIST_COLUMNS, "s"),
+        format!(
+            "{}, {CUSTOMER_NAME_SQL}",
+            select(sessions, &LIST_COLUMNS, "s")
+        ),
     );
     // The exact total is remembered per query (one entry serves every page, sort and
     // direction), with the state of the store it was counted in; each store tells
@@ -230,14 +241,14 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         // entries, not the wide rows they point at. The ids as `= ANY(ARRAY(…))`: the
         // rows by primary key whatever the plan guesses of their number (as `IN (…)`, a
         // generic plan hash-joined the whole table); 8 % more pages a second in pgbench
-        // even with a plan per execution, 10–20 % by wrk (noisy here). Beside them, in the same statement,
-        // the total: the statement compares its snapshot with the one the query was last
+        // even with a plan per execution, 10–20 % by wrk (noisy here). Beside them, in the
+        // same statement, the total: the statement compares its snapshot with the one the query was last
         // counted in (`$n+3`), and counts only when they differ (see `Totals`). One
         // statement rather than two: measured with pgbench, 13 % more pages a second.
         Dialect::Postgres => format!(
             "WITH t AS (SELECT {SNAPSHOT} AS snapshot, CASE WHEN {SNAPSHOT} = ${} THEN NULL \
              ELSE (SELECT count(*) {from}) END AS total) \
-             SELECT t.snapshot, t.total, {} FROM t LEFT JOIN \
+             SELECT t.snapshot, t.total, {}, p.{CUSTOMER_NAME} FROM t LEFT JOIN \
              (SELECT {columns} FROM call_sessions s WHERE {}) p ON true {}",
             n + if literal { 1 } else { 3 },
             select(sessions, &LIST_COLUMNS, "p"),
@@ -254,7 +265,8 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         page_params.push(Param::Int(page.page_size));
         page_params.push(Param::Int(offset));
     }
-    let columns = kinds(sessions, &LIST_COLUMNS);
+    let mut columns = kinds(sessions, &LIST_COLUMNS);
+    columns.extend(kinds(table("customers"), &["name"]));
     match store {
         Store::Postgres(pg) => {
             let known = pg.totals.get(&key);
@@ -326,6 +338,13 @@ fn walk_is_cheaper(found: Option<i64>, all: Option<i64>, page: &CallsPage) -> bo
 }
 
 /// The call log's answer: the page of calls and the exact total.
+/// The keys of a listed call: its columns, then its customer's name.
+pub fn list_keys() -> Vec<&'static str> {
+    let mut keys = LIST_COLUMNS.to_vec();
+    keys.push(CUSTOMER_NAME);
+    keys
+}
+
 fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, ApiError> {
     // The original sent 0 for a call without a duration.
     let duration = LIST_COLUMNS
@@ -348,7 +367,7 @@ fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, Ap
     }
     Answer::write(&CallsAnswer {
         calls: Objects {
-            keys: &Keys::new(&LIST_COLUMNS),
+            keys: &Keys::new(&list_keys()),
             rows: &rows,
         },
         page: page.page,

@@ -23,7 +23,9 @@ pub use analytics::{
     outcome_distribution, peak_hours, services, timeseries, Interval, PeakHours, Series, Window,
     INTERVALS, IN_PROGRESS, PEAK_PERIODS, TZ, UNKNOWN_STATUS,
 };
-pub use calls::{calls, CallsPage, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS};
+pub use calls::{
+    calls, list_keys, CallsPage, CUSTOMER_NAME, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS,
+};
 
 pub(crate) fn table(name: &str) -> &'static Table {
     TABLES

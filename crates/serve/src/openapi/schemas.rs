@@ -1,7 +1,7 @@
 //! The components: rows from the catalog, the answers built of them, the request
 //! bodies from their fields, and the errors.
 
-use ava_api::read::{Period, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS};
+use ava_api::read::{Period, CUSTOMER_NAME, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS};
 use ava_api::request::Body;
 use ava_api::write::{CallEnd, NewCall, NewCustomer, NewEvent};
 use utoipa::openapi::schema::{
@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, RefOr};
 
 use super::{
-    all_columns, array, described, fields, object, of, or_null, reference, row, ADMIN, INGEST,
-    SUPABASE,
+    all_columns, array, catalog_column, column, described, fields, object, of, or_null, reference,
+    row, ADMIN, INGEST, SUPABASE,
 };
 
 pub(super) fn components() -> utoipa::openapi::Components {
@@ -84,15 +84,7 @@ pub(super) fn components() -> utoipa::openapi::Components {
                 "An event of a call: every column of `call_events`.",
             ),
         )
-        .schema(
-            "CallSummary",
-            row(
-                "call_sessions",
-                &LIST_COLUMNS,
-                "A call in a list. In `GET /api/admin/calls` a call without a duration \
-                 has `duration_seconds` 0 (as the original sent).",
-            ),
-        )
+        .schema("CallSummary", call_summary())
         .schema(
             "Call",
             row("call_sessions", &DETAIL_COLUMNS, "A call in its detail."),
@@ -496,4 +488,28 @@ fn overview() -> ObjectBuilder {
             ),
         ],
     )
+}
+
+/// A call in the log: its listed columns, then its customer's name — the catalog's
+/// `customers.name`, `null` for a call without a customer.
+fn call_summary() -> ObjectBuilder {
+    let summary = row(
+        "call_sessions",
+        &LIST_COLUMNS,
+        "A call in a list. In `GET /api/admin/calls` a call without a duration has \
+         `duration_seconds` 0 (as the original sent).",
+    );
+    match catalog_column("customers", "name") {
+        Some(name) => summary
+            .property(
+                CUSTOMER_NAME,
+                column(&ava_catalog::Column {
+                    nullable: true,
+                    ..*name
+                }),
+            )
+            .required(CUSTOMER_NAME),
+        // Not reached: the schema tests check the property is there.
+        None => summary,
+    }
 }

@@ -451,8 +451,24 @@ async fn openapi_rows_come_from_the_catalog() {
     let call = &spec["components"]["schemas"]["CallSummary"];
     let properties = call["properties"].as_object().unwrap();
     // `required` keeps the order (a `Value`'s keys are sorted).
-    assert_eq!(call["required"], json!(LIST_COLUMNS));
-    let mut names: Vec<&str> = properties.keys().map(String::as_str).collect();
+    assert_eq!(call["required"], json!(ava_api::read::list_keys()));
+    // The customer's name: the catalog's `customers.name`, or null without a customer.
+    let name = ava_catalog::table("customers")
+        .unwrap()
+        .column("name")
+        .unwrap();
+    let ava_catalog::Kind::Varchar(max) = name.kind else {
+        panic!("customers.name is {:?}", name.kind)
+    };
+    assert_eq!(
+        properties[ava_api::read::CUSTOMER_NAME],
+        json!({"type": ["string", "null"], "maxLength": max})
+    );
+    let mut names: Vec<&str> = properties
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != ava_api::read::CUSTOMER_NAME)
+        .collect();
     let mut columns = LIST_COLUMNS.to_vec();
     names.sort_unstable();
     columns.sort_unstable();

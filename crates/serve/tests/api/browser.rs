@@ -598,8 +598,8 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
         "the search lives in the hash"
     );
 
-    // Search by a customer-name fragment in upper case: the same total as the API's
-    // (the list has no names, so totals are compared).
+    // Search by a customer-name fragment in upper case: the same total as the API's,
+    // and each row's customer named as the API names it.
     let names = pg_texts(
         &stores,
         "select c.name from customers c where exists \
@@ -630,6 +630,18 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
             &json!(named_total.to_string()),
         )
         .await;
+    let shown = browser.texts(&format!("{ROW_IDS} td.customer")).await;
+    let expected: Vec<String> = named["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customer_name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(shown, expected, "the rows name their customers");
+    assert!(
+        shown.iter().any(|n| n.to_uppercase().contains(&upper)),
+        "{shown:?}"
+    );
 
     // Paging: back to everything, then next and previous.
     browser.goto(&format!("{}/#/calls", server.base)).await;

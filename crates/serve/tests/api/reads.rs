@@ -515,3 +515,36 @@ async fn a_connection_keeps_a_bounded_number_of_statements_whatever_pages_are_as
         "{most} statements prepared on one connection"
     );
 }
+
+/// The call log names each call's customer (the dashboard showed "Customer #273" where
+/// the name was known), `null` for a call without one, alike on both stores.
+#[tokio::test]
+async fn the_call_log_names_each_calls_customer() {
+    let stores = Stores::seeded(200, 13).await;
+    let servers = servers(&stores).await;
+    let client = stores.pg.client().await;
+    let mut named = 0;
+    for query in [
+        vec![("page_size", "100".to_string())],
+        vec![("page_size", "100".into()), ("page", "2".into())],
+        vec![("page_size", "100".into()), ("search", "a".into())],
+    ] {
+        let body = calls_page(&servers, &query).await;
+        for call in body["calls"].as_array().unwrap() {
+            let expected: Option<String> = match call["customer_id"].as_i64() {
+                Some(id) => client
+                    .query_opt("select name from customers where id = $1", &[&id])
+                    .await
+                    .unwrap()
+                    .map(|row| row.get(0)),
+                None => None,
+            };
+            named += usize::from(expected.is_some());
+            assert_eq!(call["customer_name"], json!(expected), "{call}");
+        }
+    }
+    assert!(
+        named > 50,
+        "only {named} calls with a customer: the seed moved"
+    );
+}
