@@ -99,6 +99,11 @@ pub enum Shape {
     /// A B-tree on (the column, started_at, id): the rows of one parent in the call
     /// log's order.
     ThenStartedAtId,
+    /// A B-tree on (the column descending with NULLs last, id descending): the call log
+    /// in descending order with the calls that lack the value after all others. Postgres
+    /// only: SQLite reads that order from the [`Shape::ThenId`] index backwards (it
+    /// holds NULLs first).
+    ThenIdDescNullsLast,
 }
 
 /// One table: its columns in the app's declared order, and its indexes.
@@ -342,6 +347,21 @@ pub static TABLES: [Table; 5] = [
                 "ix_call_sessions_satisfaction_score_id",
                 "satisfaction_score",
                 Shape::ThenId,
+            ),
+            pg_ix(
+                "ix_call_sessions_started_at_desc_id",
+                "started_at",
+                Shape::ThenIdDescNullsLast,
+            ),
+            pg_ix(
+                "ix_call_sessions_duration_seconds_desc_id",
+                "duration_seconds",
+                Shape::ThenIdDescNullsLast,
+            ),
+            pg_ix(
+                "ix_call_sessions_satisfaction_score_desc_id",
+                "satisfaction_score",
+                Shape::ThenIdDescNullsLast,
             ),
         ],
     },

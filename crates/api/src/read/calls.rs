@@ -162,10 +162,13 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         }
         None => ALL_CALLS.to_string(),
     };
-    // NULLs sort as the largest values (Postgres' default), so one (column, id) index
-    // serves both directions.
+    // A call without the sorted value (a start time, a duration, a score) comes after
+    // all others in both directions, as the clinic's SQLite file listed them going
+    // down. Each direction reads an index in order: on Postgres the (column, id) index
+    // going up and its (column DESC NULLS LAST, id DESC) twin going down
+    // (`…_call_log_nulls_last.sql`); SQLite reads both from the (column, id) index.
     let direction = if page.descending {
-        "DESC NULLS FIRST"
+        "DESC NULLS LAST"
     } else {
         "ASC NULLS LAST"
     };

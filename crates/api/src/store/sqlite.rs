@@ -82,6 +82,9 @@ impl SqliteStore {
                     Shape::ThenStartedAtId => format!("\"{}\", started_at, id", index.column),
                     // SQLite has no trigram index: its search reads every row.
                     Shape::Trigram => continue,
+                    // SQLite holds NULLs first: the (column, id) index read backwards
+                    // is already this order.
+                    Shape::ThenIdDescNullsLast => continue,
                 };
                 writer
                     .execute_batch(&format!(
