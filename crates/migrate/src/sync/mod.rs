@@ -303,6 +303,19 @@ async fn attempt(
         Ok::<_, MigrateError>((patches, Some(hashes_conn)))
     };
     let stat = file_stat(&opts.sqlite);
+    // The pass that finds the changes (whichever way the file is judged below).
+    let pass_over = |known, writes| {
+        run_pass(
+            &opts.sqlite,
+            opts,
+            &url,
+            known,
+            Collect::Changes {
+                writes,
+                keys_always,
+            },
+        )
+    };
     let pass = async {
         // Owned here: should the pass fail before it says, the waiters hear it end.
         let reading = reading;
@@ -319,17 +332,7 @@ async fn attempt(
             }
             reading.send_replace(Some(true));
             progress.phase("reading the SQLite file");
-            let found = run_pass(
-                &opts.sqlite,
-                opts,
-                &url,
-                known,
-                Collect::Changes {
-                    writes: send_writes,
-                    keys_always,
-                },
-            )
-            .await?;
+            let found = pass_over(known, send_writes).await?;
             return Ok((Some(digest), Some(found)));
         }
         // Changed: the pass starts at once, with the digest read at the start (or, if
@@ -342,17 +345,7 @@ async fn attempt(
         // commit from then to the pass's end means it is the pass's snapshot's digest.
         let (watch, digest, found) = match early.await {
             Ok((Some(watch), Some(digest))) => {
-                let found = run_pass(
-                    &opts.sqlite,
-                    opts,
-                    &url,
-                    known,
-                    Collect::Changes {
-                        writes: send_writes,
-                        keys_always,
-                    },
-                )
-                .await?;
+                let found = pass_over(known, send_writes).await?;
                 (watch, digest, found)
             }
             _ => {
@@ -360,19 +353,8 @@ async fn attempt(
                 let watch = tokio::task::spawn_blocking(move || CommitWatch::start(&path))
                     .await
                     .map_err(thread)??;
-                let (digest, found) = tokio::join!(
-                    digest_of(&opts.sqlite),
-                    run_pass(
-                        &opts.sqlite,
-                        opts,
-                        &url,
-                        known,
-                        Collect::Changes {
-                            writes: send_writes,
-                            keys_always
-                        }
-                    )
-                );
+                let (digest, found) =
+                    tokio::join!(digest_of(&opts.sqlite), pass_over(known, send_writes));
                 (watch, digest?, found?)
             }
         };

@@ -579,7 +579,6 @@ async fn calls_without_the_sorted_value_come_last_either_way() {
             last_page.push(("page", first["total_pages"].to_string()));
             let last = calls_page(&servers, &last_page).await;
             // `duration_seconds` is sent as 0 where none is stored: ask the database.
-            let ids = |body: &Value| call_ids(body);
             let nulls: Vec<i64> = client
                 .query(
                     &format!("select id from call_sessions where {column} is null"),
@@ -590,7 +589,7 @@ async fn calls_without_the_sorted_value_come_last_either_way() {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            let (first_ids, last_ids) = (ids(&first), ids(&last));
+            let (first_ids, last_ids) = (call_ids(&first), call_ids(&last));
             assert!(
                 first_ids.iter().all(|id| !nulls.contains(id)),
                 "{column} {order}: a call without it on the first page"
