@@ -3,8 +3,9 @@
 #
 # On a seeded 100,000-call file, migrated into a fresh Postgres database, it starts
 # `ava serve` on Postgres and on the SQLite file and drives the dashboard's reads with wrk
-# from loopback: the overview, the first and the 37th page of calls, a calls search and a
-# call detail, and `/health` (one `SELECT 1`: what any request costs here, the floor).
+# from loopback: the overview, the first and the 37th page of calls, a calls search, a
+# call detail, the analytics (peak hours, outcomes, an hourly week, services: in Los
+# Angeles' hours), and `/health` (one `SELECT 1`: what any request costs here, the floor).
 # Each at 32 connections for --seconds, with the response cache on (the default, 1 s) and
 # off; then every route at 256 connections, counting errors. Results:
 # bench/out/serve-CALLS.md; a run at more calls is compared with the 100,000-call run
@@ -16,7 +17,8 @@ usage() {
 Usage: bench/serve.sh [--calls N] [--seconds S]
 
 Measures requests/s and p50/p99 latency of `ava serve` for the overview, the first and the
-37th calls page, a calls search, a call detail and /health, on Postgres and on SQLite, with
+37th calls page, a calls search, a call detail, the analytics routes and /health, on
+Postgres and on SQLite, with
 the response cache on and off, with wrk on loopback; checks issue 13's targets (without the
 cache) and, for a run at more than 100,000 calls, how much slower each route is than in the
 100,000-call run (bench/out/serve-100000.tsv).
@@ -118,9 +120,13 @@ declare -A PATHS=(
     [calls_page_37]="/api/admin/calls?page=37&page_size=50&sort_by=started_at&sort_order=desc"
     [calls_search]="/api/admin/calls?page=1&page_size=50&search=$NAME"
     [call_detail]="/api/admin/calls/$CALL"
+    [peak_hours]="/api/admin/analytics/peak-hours?period=month&tz=America/Los_Angeles"
+    [outcomes]="/api/admin/analytics/outcome-distribution?period=month&tz=America/Los_Angeles"
+    [timeseries]="/api/admin/analytics/timeseries?period=week&interval=hour&tz=America/Los_Angeles"
+    [services]="/api/admin/analytics/services?period=month&tz=America/Los_Angeles"
     [health]="/health"
 )
-ORDER=(overview calls_page calls_page_37 calls_search call_detail health)
+ORDER=(overview calls_page calls_page_37 calls_search call_detail peak_hours outcomes timeseries services health)
 # Issue 13's targets: p99 in ms at 32 connections without the cache, on Postgres (SQLite:
 # within 2 × of these; at more calls: within 3 × of the 100,000-call run).
 declare -A TARGET=([overview]=5 [calls_page]=10 [calls_page_37]=10 [calls_search]=25 [call_detail]=5)
