@@ -9,6 +9,8 @@
 //! `(started_at, id)` index), and everything that depends on the zone — the buckets, the
 //! ordering, the names of calls without an outcome — is done here in Rust.
 
+use std::collections::BTreeMap;
+
 use ava_catalog::Kind;
 use ava_convert::datetime::format_micros;
 use ava_convert::Value;
@@ -19,7 +21,7 @@ use serde_json::json;
 use super::{float, int, table, Period, PERIODS};
 use crate::json::{kinds, round2, select, Answer};
 use crate::request::{Field, Params, Query, Rule};
-use crate::store::{Param, Store};
+use crate::store::{Dialect, Param, Store};
 use crate::ApiError;
 
 /// The first instant of the day `days` before `now`'s day in `tz`, in µs: that day's
@@ -106,30 +108,59 @@ fn started(start: i64, now: DateTime<Utc>) -> [Param; 2] {
     [Param::Time(start), Param::Time(now.timestamp_micros())]
 }
 
-/// The start times of the calls that started from `start` to `now` (µs).
-async fn started_since(
+/// A quarter of an hour, in µs: every time zone's offset from UTC today is a whole
+/// number of them (Kolkata +5:30, Kathmandu +5:45, Chatham +12:45), so the calls of one
+/// UTC quarter hour share their local day and hour.
+const QUARTER_HOUR: i64 = 900_000_000;
+
+/// The calls started from `start` to `now`, counted per UTC quarter hour (its number
+/// since 1970). Postgres counts them (a few thousand groups at most, whatever the
+/// calls); SQLite, in this process, hands over the start times to be counted here.
+async fn per_quarter_hour(
     store: &Store,
     start: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<BTreeMap<i64, i64>, ApiError> {
     let sessions = table("call_sessions");
-    let rows = store
-        .rows(
-            &format!(
-                "SELECT {} FROM call_sessions s WHERE {STARTED}",
-                select(sessions, &["started_at"], "s")
-            ),
-            &started(start, now),
-            &[Kind::Timestamp],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| match row[0] {
-            Value::Timestamp(us) => Some(us),
-            _ => None,
-        })
-        .collect())
+    let mut counts = BTreeMap::new();
+    match store.dialect() {
+        Dialect::Postgres => {
+            let rows = store
+                .rows(
+                    &format!(
+                        // `date_part` (a double: exact for the quarter hours of these
+                        // centuries) rather than `extract` (a numeric: a third slower).
+                        "SELECT floor(date_part('epoch', s.started_at) / {})::bigint, \
+                         count(*) FROM call_sessions s WHERE {STARTED} GROUP BY 1",
+                        QUARTER_HOUR / 1_000_000
+                    ),
+                    &started(start, now),
+                    &[Kind::Int, Kind::Int],
+                )
+                .await?;
+            for row in &rows {
+                *counts.entry(int(&row[0])).or_default() += int(&row[1]);
+            }
+        }
+        Dialect::Sqlite => {
+            let rows = store
+                .rows(
+                    &format!(
+                        "SELECT {} FROM call_sessions s WHERE {STARTED}",
+                        select(sessions, &["started_at"], "s")
+                    ),
+                    &started(start, now),
+                    &[Kind::Timestamp],
+                )
+                .await?;
+            for row in &rows {
+                if let Value::Timestamp(us) = row[0] {
+                    *counts.entry(us.div_euclid(QUARTER_HOUR)).or_default() += 1;
+                }
+            }
+        }
+    }
+    Ok(counts)
 }
 
 /// `GET /api/admin/analytics/peak-hours`: the calls started in the period per day of
@@ -141,10 +172,11 @@ pub async fn peak_hours(
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
     let mut cells = [[0i64; 24]; 7];
-    for us in started_since(store, midnight_in(tz, now, period.days()), now).await? {
-        if let Some(utc) = DateTime::from_timestamp_micros(us) {
+    let start = midnight_in(tz, now, period.days());
+    for (quarter, calls) in per_quarter_hour(store, start, now).await? {
+        if let Some(utc) = DateTime::from_timestamp_micros(quarter * QUARTER_HOUR) {
             let local = utc.with_timezone(&tz);
-            cells[local.weekday().num_days_from_sunday() as usize][local.hour() as usize] += 1;
+            cells[local.weekday().num_days_from_sunday() as usize][local.hour() as usize] += calls;
         }
     }
     let cells: Vec<serde_json::Value> = (0..7)
@@ -180,7 +212,7 @@ pub async fn outcome_distribution(
         .await?;
     // Summed here: a stored empty outcome reads as none on SQLite (the migration's
     // rule) and may meet the NULLs' group.
-    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut counts: BTreeMap<String, i64> = Default::default();
     for row in &rows {
         let outcome = match &row[0] {
             Value::Text(t) => t.to_string(),
@@ -356,14 +388,14 @@ pub async fn services(
     #[derive(Default)]
     struct Service {
         appointments: i64,
-        by_status: std::collections::BTreeMap<String, i64>,
+        by_status: BTreeMap<String, i64>,
         by_ai: i64,
     }
     let text = |v: &Value<'_>| match v {
         Value::Text(t) => Some(t.to_string()),
         _ => None,
     };
-    let mut services: std::collections::BTreeMap<String, Service> = Default::default();
+    let mut services: BTreeMap<String, Service> = Default::default();
     for row in &rows {
         let count = int(&row[3]);
         let service = services
