@@ -17,7 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use ava_api::json::Answer;
 use ava_api::read::{
-    self, AppointmentsQuery, CallsPage, Days, PeakHours, Period, Series, Window, CALL_ID,
+    self, AppointmentsQuery, CallsPage, Days, Export, PeakHours, Period, Series, Window, CALL_ID,
     CUSTOMER_ID,
 };
 use ava_api::request::{path_id, Body, Field, Location, NoParams, Params, Query};
@@ -37,6 +37,7 @@ type Created = Result<(StatusCode, Json<Json_>), AppError>;
 pub(crate) const OVERVIEW: &str = "/api/admin/metrics/overview";
 pub(crate) const CALLS: &str = "/api/admin/calls";
 pub(crate) const CALL: &str = "/api/admin/calls/{call_id}";
+pub(crate) const CALLS_CSV: &str = "/api/admin/calls/export.csv";
 pub(crate) const TRANSCRIPT: &str = "/api/admin/calls/{call_id}/transcript";
 pub(crate) const DAILY: &str = "/api/admin/analytics/daily";
 pub(crate) const PEAK_HOURS: &str = "/api/admin/analytics/peak-hours";
@@ -97,6 +98,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route(OVERVIEW, get(overview))
         .route(CALLS, get(calls))
+        .route(CALLS_CSV, get(calls_csv))
         .route(CALL, get(call))
         .route(TRANSCRIPT, get(transcript))
         .route(DAILY, get(daily))
@@ -263,6 +265,30 @@ async fn transcript(
 async fn daily(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let days = Days::parse(q.as_deref())?;
     Ok(Answered(read::daily(&state.store, days, Utc::now()).await?))
+}
+
+/// Every call of a search as CSV, streamed as it is read (never cached: see
+/// `cached_query_fields`).
+async fn calls_csv(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, AppError> {
+    let query = Export::parse(q.as_deref())?;
+    let rows = read::export(&state.store, &query).await?;
+    // The status is sent before the rows: a store failure part-way can only end the
+    // body early (the client sees a cut download; `read::export` logs it).
+    let body = axum::body::Body::from_stream(rows);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"calls.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn peak_hours(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {

@@ -126,6 +126,45 @@ fn contains_pattern(search: &str) -> String {
     pattern
 }
 
+/// The two arms of a search, each with its own index (the trigram indexes on Postgres,
+/// `…_api_indexes.sql`), rather than one OR across the join: the calls whose phone
+/// matches (`p`), and those of the customers whose name matches (`n`). `$1` is the
+/// pattern ([`contains_pattern`]).
+fn search_arms(d: Dialect) -> (String, String) {
+    let phone = format!("{} LIKE $1 ESCAPE '\\'", d.fold("p.phone_number"));
+    let customers = d.any_of(
+        "n.customer_id",
+        &format!(
+            "SELECT nc.id FROM customers nc WHERE {} LIKE $1 ESCAPE '\\'",
+            d.fold("nc.name")
+        ),
+    );
+    (phone, customers)
+}
+
+/// The calls either arm matches, as `s`, by id.
+fn matches_by_id(phone: &str, customers: &str) -> String {
+    format!(
+        "FROM call_sessions s WHERE s.id IN (SELECT p.id FROM call_sessions p \
+         WHERE {phone} UNION ALL SELECT n.id FROM call_sessions n WHERE {customers})"
+    )
+}
+
+/// The call log's order of `alias`'s rows by `sort_by`. A call without the sorted value
+/// (a start time, a duration, a score) comes after all others in both directions, as
+/// the clinic's SQLite file listed them going down; ties by id. Each direction reads an
+/// index in order: on Postgres the (column, id) index going up and its (column DESC
+/// NULLS LAST, id DESC) twin going down (`…_call_log_nulls_last.sql`); SQLite reads
+/// both from the (column, id) index.
+fn order_by(alias: &str, sort_by: &str, descending: bool) -> String {
+    let (direction, ids) = if descending {
+        ("DESC NULLS LAST", "DESC")
+    } else {
+        ("ASC NULLS LAST", "ASC")
+    };
+    format!("ORDER BY {alias}.\"{sort_by}\" {direction}, {alias}.id {ids}")
+}
+
 /// `GET /api/admin/calls`.
 pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> {
     let sessions = table("call_sessions");
@@ -136,14 +175,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
     let from = match &page.search {
         Some(search) => {
             params.push(Param::Text(contains_pattern(search)));
-            let phone = format!("{} LIKE $1 ESCAPE '\\'", d.fold("p.phone_number"));
-            let customers = d.any_of(
-                "n.customer_id",
-                &format!(
-                    "SELECT nc.id FROM customers nc WHERE {} LIKE $1 ESCAPE '\\'",
-                    d.fold("nc.name")
-                ),
-            );
+            let (phone, customers) = search_arms(d);
             match d {
                 // The matches' ids and sort keys alone: the customers' arm from the
                 // (customer_id, started_at, id) index without visiting a row, so a page
@@ -154,32 +186,13 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
                      UNION SELECT n.id, n.\"{sort}\" FROM call_sessions n WHERE {customers}) s",
                     sort = page.sort_by
                 ),
-                Dialect::Sqlite => format!(
-                    "FROM call_sessions s WHERE s.id IN (SELECT p.id FROM call_sessions p \
-                     WHERE {phone} UNION ALL SELECT n.id FROM call_sessions n WHERE {customers})"
-                ),
+                Dialect::Sqlite => matches_by_id(&phone, &customers),
             }
         }
         None => ALL_CALLS.to_string(),
     };
-    // A call without the sorted value (a start time, a duration, a score) comes after
-    // all others in both directions, as the clinic's SQLite file listed them going
-    // down. Each direction reads an index in order: on Postgres the (column, id) index
-    // going up and its (column DESC NULLS LAST, id DESC) twin going down
-    // (`…_call_log_nulls_last.sql`); SQLite reads both from the (column, id) index.
-    let direction = if page.descending {
-        "DESC NULLS LAST"
-    } else {
-        "ASC NULLS LAST"
-    };
     let n = params.len();
-    let order_by = |alias: &str| {
-        format!(
-            "ORDER BY {alias}.\"{}\" {direction}, {alias}.id {}",
-            page.sort_by,
-            if page.descending { "DESC" } else { "ASC" }
-        )
-    };
+    let order_by = |alias: &str| order_by(alias, page.sort_by, page.descending);
     let order = order_by("s");
     let offset = (page.page - 1) * page.page_size;
     // On Postgres an unfiltered page's LIMIT and OFFSET are written into its statement
@@ -348,16 +361,21 @@ pub fn list_keys() -> Vec<&'static str> {
     keys
 }
 
-fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, ApiError> {
-    // The original sent 0 for a call without a duration.
+/// A listed call's values as the list sends them: the original sent 0 for a call
+/// without a duration.
+fn as_listed(row: &mut [Value<'static>]) {
     let duration = LIST_COLUMNS
         .iter()
         .position(|c| *c == "duration_seconds")
         .unwrap_or(usize::MAX);
+    if let Some(cell @ Value::Null) = row.get_mut(duration) {
+        *cell = Value::Int(0);
+    }
+}
+
+fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, ApiError> {
     for row in &mut rows {
-        if let Some(cell @ Value::Null) = row.get_mut(duration) {
-            *cell = Value::Int(0);
-        }
+        as_listed(row);
     }
     // Its keys in sorted order, as every answer's.
     #[derive(serde::Serialize)]
@@ -378,6 +396,115 @@ fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, Ap
         total,
         total_pages: (total + page.page_size - 1) / page.page_size,
     })
+}
+
+/// The query of `GET /api/admin/calls/export.csv`: the call log's search and sort, every
+/// page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub search: Option<String>,
+    pub sort_by: &'static str,
+    pub descending: bool,
+}
+
+impl Params for Export {
+    fn fields() -> Vec<Field> {
+        vec![search_field(), SORT_BY, SORT_ORDER]
+    }
+
+    fn from_query(query: &Query) -> Export {
+        let page = CallsPage::from_query(query);
+        Export {
+            search: page.search,
+            sort_by: page.sort_by,
+            descending: page.descending,
+        }
+    }
+}
+
+/// Rows of CSV gathered, at most, before they are handed on.
+const CSV_ROWS: usize = 256;
+
+/// `GET /api/admin/calls/export.csv`: every call the search matches, in the log's order,
+/// as CSV (RFC 4180: a header row, fields quoted where needed, CRLF line ends, UTF-8):
+/// the listed columns as the list sends them, then the customer's name. Streamed in
+/// chunks of at most [`CSV_ROWS`] rows as the rows arrive: memory stays flat however
+/// many calls. Text that a spreadsheet would read as a formula (starting with `=`, `@`,
+/// a tab or a carriage return) is sent after a `'`; `+` and `-` are left alone (phone
+/// numbers start with `+`).
+pub async fn export(
+    store: &Store,
+    query: &Export,
+) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, ApiError>> + use<>, ApiError> {
+    use futures_util::StreamExt;
+    let sessions = table("call_sessions");
+    let mut params = Vec::new();
+    let from = match &query.search {
+        Some(search) => {
+            params.push(Param::Text(contains_pattern(search)));
+            let (phone, customers) = search_arms(store.dialect());
+            matches_by_id(&phone, &customers)
+        }
+        None => ALL_CALLS.to_string(),
+    };
+    let sql = format!(
+        "SELECT {}, {CUSTOMER_NAME_SQL} {from} {}",
+        select(sessions, &LIST_COLUMNS, "s"),
+        order_by("s", query.sort_by, query.descending)
+    );
+    let mut columns = kinds(sessions, &LIST_COLUMNS);
+    columns.extend(kinds(table("customers"), &["name"]));
+    let rows = store.stream(&sql, &params, &columns).await?;
+    let header = csv_record(list_keys().into_iter().map(str::to_string));
+    let body = rows
+        .map(|row| {
+            let mut row = row?;
+            as_listed(&mut row);
+            Ok::<_, ApiError>(csv_record(row.iter().map(csv_field)))
+        })
+        .ready_chunks(CSV_ROWS)
+        .map(|records| {
+            let mut chunk = Vec::new();
+            for record in records {
+                chunk.extend_from_slice(&record?);
+            }
+            Ok(bytes::Bytes::from(chunk))
+        })
+        .inspect(|chunk| {
+            if let Err(e) = chunk {
+                tracing::error!("calls export ended early: {e}");
+            }
+        });
+    Ok(futures_util::stream::once(async move { Ok(bytes::Bytes::from(header)) }).chain(body))
+}
+
+/// One CSV record (with its CRLF) of `fields`, quoted as RFC 4180 asks.
+fn csv_record(fields: impl Iterator<Item = String>) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing to memory cannot fail; an empty record is what would be sent if it did.
+    let _ = writer.write_record(fields);
+    writer.into_inner().unwrap_or_default()
+}
+
+/// A value as a CSV field: as in the JSON answer, `null` empty, text guarded against
+/// being read as a formula.
+fn csv_field(value: &Value<'_>) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Text(text) | Value::Json(text) => {
+            if text.starts_with(['=', '@', '\t', '\r']) {
+                format!("'{text}")
+            } else {
+                text.to_string()
+            }
+        }
+        Value::Timestamp(us) => ava_convert::datetime::format_micros(*us),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Float(x) => serde_json::to_string(x).unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub use analytics::{
     INTERVALS, IN_PROGRESS, PEAK_PERIODS, TZ, UNKNOWN_STATUS,
 };
 pub use calls::{
-    calls, list_keys, CallsPage, CUSTOMER_NAME, LIST_COLUMNS, PAGE, PAGE_SIZE, SORT_COLUMNS,
+    calls, export, list_keys, CallsPage, Export, CUSTOMER_NAME, LIST_COLUMNS, PAGE, PAGE_SIZE,
+    SORT_COLUMNS,
 };
 
 pub(crate) fn table(name: &str) -> &'static Table {

@@ -115,6 +115,13 @@ impl<'a> Select<'a> {
 /// Rows as values, in the order of the query's columns.
 pub type Rows = Vec<Vec<Value<'static>>>;
 
+/// Rows one at a time, for answers too large to hold at once (every call, as CSV).
+pub type RowStream =
+    futures_util::stream::BoxStream<'static, Result<Vec<Value<'static>>, StoreError>>;
+
+/// How many rows a SQLite stream reads ahead of its consumer.
+const STREAM_AHEAD: usize = 256;
+
 /// The answers of [`Store::rows_together`]'s queries, one a query in order.
 fn in_order<const N: usize>(answers: Vec<Rows>) -> [Rows; N] {
     let mut answers = answers.into_iter();
@@ -161,6 +168,21 @@ impl Store {
         match self {
             Store::Postgres(pg) => pg.rows_together(queries).await,
             Store::Sqlite(lite) => lite.rows_together(queries).await,
+        }
+    }
+
+    /// Runs a query and hands over its rows one at a time, memory flat however many:
+    /// on Postgres as they arrive on one pooled connection, on SQLite from one read
+    /// connection a few hundred rows ahead. `kinds` as for [`Store::rows`].
+    pub async fn stream(
+        &self,
+        sql: &str,
+        params: &[Param],
+        kinds: &[Kind],
+    ) -> Result<RowStream, StoreError> {
+        match self {
+            Store::Postgres(pg) => pg.stream(sql, params).await,
+            Store::Sqlite(lite) => Ok(lite.stream(sql, params, kinds)),
         }
     }
 

@@ -6,7 +6,9 @@ use ava_convert::Value;
 use ava_sink::PgValue;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 
-use super::{in_order, Param, Rows, Select, StoreError, Totals};
+use futures_util::StreamExt;
+
+use super::{in_order, Param, RowStream, Rows, Select, StoreError, Totals};
 
 /// Postgres through a pool of connections.
 #[derive(Clone)]
@@ -94,6 +96,41 @@ impl PgStore {
     pub(super) async fn rows(&self, sql: &str, params: &[Param]) -> Result<Rows, StoreError> {
         let client = self.client().await?;
         self.rows_on(&client, sql, params).await
+    }
+
+    /// The rows of `sql` as they arrive, on one pooled connection held until they end
+    /// or the stream is dropped.
+    pub(super) async fn stream(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<RowStream, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.error(e))?;
+        let bound = pg_params(params);
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            bound.iter().map(|p| p.as_ref() as _).collect();
+        let rows = client
+            .query_raw(&statement, refs)
+            .await
+            .map_err(|e| self.error(e))?;
+        let store = self.clone();
+        Ok(
+            futures_util::stream::unfold((client, Box::pin(rows)), move |(client, mut rows)| {
+                let store = store.clone();
+                async move {
+                    let row = match rows.next().await? {
+                        Ok(row) => pg_row(&row).map_err(|e| store.error(e)),
+                        Err(e) => Err(store.error(e)),
+                    };
+                    Some((row, (client, rows)))
+                }
+            })
+            .boxed(),
+        )
     }
 
     /// The answers of `queries`, in order: on one pooled connection, sent together (one

@@ -13,7 +13,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::{fold, in_order, Param, Rows, Select, StoreError, Totals};
+use futures_util::StreamExt;
+
+use super::{fold, in_order, Param, RowStream, Rows, Select, StoreError, Totals, STREAM_AHEAD};
 
 /// The SQLite file: read-only connections for reads (WAL mode, so reads never wait for
 /// the writer), one connection for writes (none when opened read-only); every call on a
@@ -177,6 +179,33 @@ impl SqliteStore {
             Ok(in_order(answers))
         })
         .await
+    }
+
+    /// The rows of `sql` one at a time, read on a blocking thread from one read
+    /// connection (held until the rows end or the stream is dropped), at most
+    /// [`STREAM_AHEAD`] rows ahead of the reader: memory stays flat however many rows.
+    pub(super) fn stream(&self, sql: &str, params: &[Param], kinds: &[Kind]) -> RowStream {
+        let (send, recv) = tokio::sync::mpsc::channel(STREAM_AHEAD);
+        let (sql, params, kinds) = (sql.to_string(), params.to_vec(), kinds.to_vec());
+        let store = self.clone();
+        tokio::spawn(async move {
+            let rows = send.clone();
+            let read = store
+                .on_reader(move |conn| {
+                    // A dropped stream (the client went away) ends the read.
+                    each_row(conn, &sql, &params, &kinds, |row| {
+                        rows.blocking_send(Ok(row)).is_ok()
+                    })
+                })
+                .await;
+            if let Err(e) = read {
+                let _ = send.send(Err(e)).await;
+            }
+        });
+        futures_util::stream::unfold(recv, |mut recv| async move {
+            recv.recv().await.map(|row| (row, recv))
+        })
+        .boxed()
     }
 
     /// The count `sql` answers (its first column), counted again only when the file may
@@ -396,18 +425,36 @@ pub(crate) fn sqlite_rows(
     params: &[Param],
     kinds: &[Kind],
 ) -> rusqlite::Result<Rows> {
+    let mut out = Vec::new();
+    each_row(conn, sql, params, kinds, |row| {
+        out.push(row);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Runs a query on `conn`, handing each row to `row` (each column read as its `kinds`
+/// entry says) until it returns `false` or the rows end.
+fn each_row(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+    kinds: &[Kind],
+    mut row: impl FnMut(Vec<Value<'static>>) -> bool,
+) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached(sql)?;
     let bound = sqlite_params(params);
     let mut rows = statement.query(rusqlite::params_from_iter(bound.iter()))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
+    while let Some(found) = rows.next()? {
         let mut values = Vec::with_capacity(kinds.len());
         for (i, kind) in kinds.iter().enumerate() {
-            values.push(sqlite_value(row.get_ref(i)?, *kind));
+            values.push(sqlite_value(found.get_ref(i)?, *kind));
         }
-        out.push(values);
+        if !row(values) {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One SQLite cell as the value of a column of `kind`, by the migration's rules.

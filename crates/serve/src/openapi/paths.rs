@@ -2,19 +2,22 @@
 //! fields it is checked by), guard and every status it can answer.
 
 use ava_api::read::{
-    AppointmentsQuery, CallsPage, Days, PeakHours, Period, Series, Window, CALL_ID, CUSTOMER_ID,
+    AppointmentsQuery, CallsPage, Days, Export, PeakHours, Period, Series, Window, CALL_ID,
+    CUSTOMER_ID,
 };
 use ava_api::request::{Field, Location, Params};
 use ava_api::write::session_field;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder};
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, Paths, Required, ResponseBuilder};
 
 use super::{fields, reference, ADMIN, INGEST, SUPABASE};
 use crate::routes::{
-    ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALL_EVENT, CUSTOMER, DAILY, END_CALL, HISTORY,
-    NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, SERVICES, START_CALL, TIMESERIES, TRANSCRIPT,
+    ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALLS_CSV, CALL_EVENT, CUSTOMER, DAILY, END_CALL,
+    HISTORY, NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, SERVICES, START_CALL, TIMESERIES,
+    TRANSCRIPT,
 };
 
 fn ok(description: &str, schema: &str) -> ResponseBuilder {
@@ -220,6 +223,28 @@ pub(super) fn paths() -> Paths {
             &[],
         )
         .response("200", ok("The days.", "DailyMetrics")),
+    );
+    add(
+        HttpMethod::Get,
+        CALLS_CSV,
+        admin(
+            "export_calls",
+            "Calls as CSV",
+            "Every call the search matches, in the call log's order, as a CSV download \
+             (RFC 4180, UTF-8, a header row): the listed columns, then `customer_name`. \
+             Streamed as it is read.",
+            Export::fields(),
+            &[],
+        )
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The calls, one CSV record each.")
+                .content(
+                    "text/csv",
+                    Content::new(Some(ObjectBuilder::new().schema_type(Type::String).build())),
+                ),
+        ),
     );
     add(
         HttpMethod::Get,

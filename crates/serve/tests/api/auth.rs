@@ -17,10 +17,11 @@ const ADMIN: &str = "a-secret";
 const INGEST: &str = "i-secret";
 
 /// The admin routes, with an id where they take one.
-const ADMIN_ROUTES: [&str; 13] = [
+const ADMIN_ROUTES: [&str; 14] = [
     "/api/admin/health",
     "/api/admin/metrics/overview",
     "/api/admin/calls",
+    "/api/admin/calls/export.csv",
     "/api/admin/calls/1",
     "/api/admin/calls/1/transcript",
     "/api/admin/analytics/daily",
@@ -34,12 +35,13 @@ const ADMIN_ROUTES: [&str; 13] = [
 ];
 
 /// Every route as the description spells it, with its method.
-const ROUTES: [(&str, &str); 19] = [
+const ROUTES: [(&str, &str); 20] = [
     ("get", "/health"),
     ("get", "/config.json"),
     ("get", "/api/admin/health"),
     ("get", "/api/admin/metrics/overview"),
     ("get", "/api/admin/calls"),
+    ("get", "/api/admin/calls/export.csv"),
     ("get", "/api/admin/calls/{call_id}"),
     ("get", "/api/admin/calls/{call_id}/transcript"),
     ("get", "/api/admin/analytics/daily"),
