@@ -93,27 +93,49 @@ function detailOf(text) {
   return '';
 }
 
-/** GETs `path` and returns the body as text (the exact JSON the API printed). */
-export async function getText(path, { signal } = {}) {
-  const headers = { Accept: 'application/json' };
+/** GETs `path` with the token; the body as `read` reads it (text, blob), or the failure sorted. */
+async function fetchBody(path, { signal, accept, read }) {
+  const headers = { Accept: accept };
   const t = token.get();
   if (t) headers.Authorization = `Bearer ${t}`;
   let response;
-  let text;
   try {
     response = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'omit' });
-    text = await response.text();
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new NetError(`Cannot reach the API at ${location.host}: is ava serve running?`);
   }
+  if (response.ok) {
+    try {
+      return await read(response);
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new NetError('The API stopped answering part-way.');
+    }
+  }
+  const text = await response.text().catch(() => '');
   if (response.status === 401) throw new AuthError('The API wants the admin token.');
   if (response.status >= 500) {
     const detail = detailOf(text);
     throw new NetError(`Cannot reach the API: it answered ${response.status}${detail ? ` (${detail})` : ''}.`);
   }
-  if (!response.ok) throw new ApiError(response.status, detailOf(text) || `The API answered ${response.status}.`);
-  return text;
+  throw new ApiError(response.status, detailOf(text) || `The API answered ${response.status}.`);
+}
+
+/** GETs `path` and returns the body as text (the exact JSON the API printed). */
+export async function getText(path, { signal } = {}) {
+  return fetchBody(path, { signal, accept: 'application/json', read: (r) => r.text() });
+}
+
+/** GETs `path` (with the token, which a plain link could not send) and saves it as `filename`. */
+export async function download(path, filename) {
+  const blob = await fetchBody(path, { accept: 'text/csv', read: (r) => r.blob() });
+  const url = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement('a'), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** GETs `path` and parses the JSON. */

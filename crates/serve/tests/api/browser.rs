@@ -643,6 +643,44 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
         "{shown:?}"
     );
 
+    // "Download CSV": every call of the search, in the screen's order, as the export
+    // route sends it (the file's bytes are caught as the page hands them to the browser).
+    browser
+        .js(
+            "window.__csv = null; const make = URL.createObjectURL; \
+             URL.createObjectURL = (blob) => { blob.text().then((t) => { window.__csv = t; }); \
+             return make(blob); };",
+            vec![],
+        )
+        .await;
+    browser.click("button#download-csv").await;
+    let downloaded = browser
+        .wait_js("the downloaded CSV", "return window.__csv;", vec![], |v| {
+            v.is_string()
+        })
+        .await;
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/api/admin/calls/export.csv", server.base),
+        &[
+            ("search", upper.as_str()),
+            ("sort_by", "started_at"),
+            ("sort_order", "desc"),
+        ],
+    )
+    .unwrap();
+    let exported = server.send(server.http.get(url)).await;
+    assert_eq!(exported.status, 200, "{}", exported.text);
+    assert_eq!(
+        downloaded,
+        json!(exported.text),
+        "the download is the export"
+    );
+    assert_eq!(
+        exported.text.matches("\r\n").count() as i64,
+        named_total + 1,
+        "a header and a record per call"
+    );
+
     // Paging: back to everything, then next and previous.
     browser.goto(&format!("{}/#/calls", server.base)).await;
     wait_log(&browser, "the first page again", &all).await;

@@ -1,7 +1,7 @@
 // Call log `#/calls`: search, sort, pages; the state lives in the hash
 // (`#/calls?page=2&search=ab&sort=duration_seconds&order=asc`); refreshed live.
 
-import { getText, query } from '../api.js';
+import { download, getText, query } from '../api.js';
 import { h, note, replaceKeepingFocus, table } from '../dom.js';
 import { count } from '../format.js';
 import { CALL_COLUMNS, callRow } from '../rows.js';
@@ -90,8 +90,15 @@ export default function calls({ main, query: initial, run, signal }) {
     location.hash = hashOf({ ...state, page: state.page + 1 });
   });
 
+  // Every call of the current search, in the current order (the pages are the screen's).
+  const csv = h('button', { id: 'download-csv', type: 'button' }, 'Download CSV');
+  csv.addEventListener('click', () => {
+    const path = `/api/admin/calls/export.csv${query({ search: state.search, sort_by: state.sort, sort_order: state.order })}`;
+    run(() => download(path, 'calls.csv'));
+  });
+
   main.append(
-    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Call log'), total),
+    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Call log'), total, csv),
     form,
     list.wrap,
     h('nav', { class: 'pager', 'aria-label': 'Pages of calls' }, prev, info, next),
