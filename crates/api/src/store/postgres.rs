@@ -6,7 +6,7 @@ use ava_convert::Value;
 use ava_sink::PgValue;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::{in_order, Param, RowStream, Rows, Select, StoreError, Totals};
 
@@ -106,17 +106,7 @@ impl PgStore {
         params: &[Param],
     ) -> Result<RowStream, StoreError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.error(e))?;
-        let bound = pg_params(params);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            bound.iter().map(|p| p.as_ref() as _).collect();
-        let rows = client
-            .query_raw(&statement, refs)
-            .await
-            .map_err(|e| self.error(e))?;
+        let rows = self.query_on(&client, sql, params).await?;
         let store = self.clone();
         Ok(
             futures_util::stream::unfold((client, Box::pin(rows)), move |(client, mut rows)| {
@@ -173,6 +163,25 @@ impl PgStore {
         sql: &str,
         params: &[Param],
     ) -> Result<Rows, StoreError> {
+        let rows: Vec<tokio_postgres::Row> = self
+            .query_on(client, sql, params)
+            .await?
+            .try_collect()
+            .await
+            .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(|row| pg_row(row).map_err(|e| self.error(e)))
+            .collect()
+    }
+
+    /// Sends a query on `client` (its statement prepared once per connection); its rows
+    /// as they come.
+    async fn query_on(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<tokio_postgres::RowStream, StoreError> {
         let statement = client
             .prepare_cached(sql)
             .await
@@ -180,13 +189,10 @@ impl PgStore {
         let bound = pg_params(params);
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             bound.iter().map(|p| p.as_ref() as _).collect();
-        let rows = client
-            .query(&statement, &refs)
+        client
+            .query_raw(&statement, refs)
             .await
-            .map_err(|e| self.error(e))?;
-        rows.iter()
-            .map(|row| pg_row(row).map_err(|e| self.error(e)))
-            .collect()
+            .map_err(|e| self.error(e))
     }
 }
 
