@@ -189,7 +189,7 @@ pub async fn compare(
         for period in Period::ALL {
             run.ask(&Ask::Outcomes(period, tz), None).await?;
             run.ask(&Ask::Services(period, tz), None).await?;
-            for interval in [Interval::Hour, Interval::Day] {
+            for interval in Interval::ALL {
                 run.ask(&Ask::Series(period, interval, tz), None).await?;
             }
         }
@@ -297,10 +297,7 @@ impl Ask {
             Ask::Series(period, interval, tz) => format!(
                 "GET /api/admin/analytics/timeseries?period={}&interval={}&tz={tz}",
                 period.name(),
-                match interval {
-                    Interval::Hour => "hour",
-                    Interval::Day => "day",
-                }
+                interval.name()
             ),
             Ask::Appointments(query) if query.is_empty() => "GET /api/appointments".to_string(),
             Ask::Appointments(query) => format!("GET /api/appointments?{query}"),

@@ -85,6 +85,11 @@ impl Default for Limits {
 }
 
 impl AppState {
+    /// The zone a request's analytics are in: its `tz`, else the server's.
+    pub(crate) fn zone(&self, asked: Option<chrono_tz::Tz>) -> chrono_tz::Tz {
+        asked.unwrap_or(self.timezone)
+    }
+
     /// The state for `store`, guarded by `tokens`, with the default cache
     /// ([`cache::DEFAULT_TTL`], [`cache::DEFAULT_BYTES`]) and [`Limits`], no CORS, no
     /// Supabase project, and the analytics in UTC.

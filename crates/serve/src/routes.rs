@@ -293,7 +293,7 @@ async fn calls_csv(
 
 async fn peak_hours(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let query = PeakHours::parse(q.as_deref())?;
-    let tz = query.tz.unwrap_or(state.timezone);
+    let tz = state.zone(query.tz);
     Ok(Answered(
         read::peak_hours(&state.store, query.period, tz, Utc::now()).await?,
     ))
@@ -301,7 +301,7 @@ async fn peak_hours(State(state): State<AppState>, RawQuery(q): RawQuery) -> Rep
 
 async fn outcomes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let query = Window::parse(q.as_deref())?;
-    let tz = query.tz.unwrap_or(state.timezone);
+    let tz = state.zone(query.tz);
     Ok(Answered(
         read::outcome_distribution(&state.store, query.period, tz, Utc::now()).await?,
     ))
@@ -309,7 +309,7 @@ async fn outcomes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply
 
 async fn timeseries(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let query = Series::parse(q.as_deref())?;
-    let tz = query.tz.unwrap_or(state.timezone);
+    let tz = state.zone(query.tz);
     Ok(Answered(
         read::timeseries(&state.store, query.period, query.interval, tz, Utc::now()).await?,
     ))
@@ -317,7 +317,7 @@ async fn timeseries(State(state): State<AppState>, RawQuery(q): RawQuery) -> Rep
 
 async fn services(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let query = Window::parse(q.as_deref())?;
-    let tz = query.tz.unwrap_or(state.timezone);
+    let tz = state.zone(query.tz);
     Ok(Answered(
         read::services(&state.store, query.period, tz, Utc::now()).await?,
     ))

@@ -1,13 +1,14 @@
 //! The analytics the app's own team added to its dashboard later, as far as the five
 //! tables answer them: when calls come (`peak_hours`), how they end
 //! (`outcome_distribution`), how both move over the period (`timeseries`) and what the
-//! appointments were for (`services`), each in the clinic's own time zone — a clinic in Los Angeles
-//! wants its peak hours in its own hours. A period starts at a midnight in that zone
+//! appointments were for (`services`), each in the clinic's own time zone — a clinic
+//! in Los Angeles wants its peak hours in its own hours. A period starts at a midnight in that zone
 //! ([`midnight_in`]); the overview's periods are the same rule in UTC.
 //!
-//! Both stores answer alike: the rows come from SQL (through the call log's
-//! `(started_at, id)` index), and everything that depends on the zone — the buckets, the
-//! ordering, the names of calls without an outcome — is done here in Rust.
+//! Both stores answer alike: SQL selects (and at most counts) rows by UTC instants,
+//! through the `started_at` and `appointment_datetime` indexes; everything that depends
+//! on the zone — the buckets, the ordering, the names of what has no value — is done
+//! here in Rust.
 
 use std::collections::BTreeMap;
 
@@ -62,7 +63,7 @@ impl Params for Window {
 
     fn from_query(query: &Query) -> Window {
         Window {
-            period: Period::named(query.text(&Period::FIELD).unwrap_or_default()),
+            period: Period::in_query(query, &Period::FIELD),
             tz: query.time_zone(&TZ),
         }
     }
@@ -93,7 +94,7 @@ impl Params for PeakHours {
 
     fn from_query(query: &Query) -> PeakHours {
         PeakHours {
-            period: Period::named(query.text(&PEAK_PERIOD).unwrap_or_default()),
+            period: Period::in_query(query, &PEAK_PERIOD),
             tz: query.time_zone(&TZ),
         }
     }
@@ -150,7 +151,7 @@ async fn per_quarter_hour(
                         select(sessions, &["started_at"], "s")
                     ),
                     &started(start, now),
-                    &[Kind::Timestamp],
+                    &kinds(sessions, &["started_at"]),
                 )
                 .await?;
             for row in &rows {
@@ -207,7 +208,7 @@ pub async fn outcome_distribution(
                 select(sessions, &["outcome"], "s")
             ),
             &started(midnight_in(tz, now, period.days()), now),
-            &[Kind::Text, Kind::Int],
+            &[kinds(sessions, &["outcome"]), vec![Kind::Int]].concat(),
         )
         .await?;
     // Summed here: a stored empty outcome reads as none on SQLite (the migration's
@@ -220,13 +221,19 @@ pub async fn outcome_distribution(
         };
         *counts.entry(outcome).or_default() += int(&row[1]);
     }
-    let mut counts: Vec<(String, i64)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let outcomes: Vec<serde_json::Value> = counts
+    let outcomes: Vec<serde_json::Value> = most_first(counts, |&count| count)
         .into_iter()
         .map(|(outcome, count)| json!({"outcome": outcome, "count": count}))
         .collect();
     Answer::write(&json!({"period": period.name(), "outcomes": outcomes}))
+}
+
+/// `groups` by `count`, most first, ties by name.
+fn most_first<T>(groups: BTreeMap<String, T>, count: impl Fn(&T) -> i64) -> Vec<(String, T)> {
+    let mut groups: Vec<(String, T)> = groups.into_iter().collect();
+    // Stable: the map's name order stays among equal counts.
+    groups.sort_by_key(|(_, group)| std::cmp::Reverse(count(group)));
+    groups
 }
 
 /// The buckets of a time series.
@@ -236,8 +243,16 @@ pub enum Interval {
     Day,
 }
 
-/// The intervals' names.
+/// The intervals' names, in the order of [`Interval::ALL`].
 pub const INTERVALS: [&str; 2] = ["hour", "day"];
+
+impl Interval {
+    pub const ALL: [Interval; 2] = [Interval::Hour, Interval::Day];
+
+    pub fn name(self) -> &'static str {
+        INTERVALS[self as usize]
+    }
+}
 
 const INTERVAL: Field = Field::optional(
     "interval",
@@ -262,19 +277,18 @@ impl Params for Series {
 
     fn from_query(query: &Query) -> Series {
         Series {
-            period: Period::named(query.text(&Period::FIELD).unwrap_or_default()),
-            interval: match query.text(&INTERVAL) {
-                Some("hour") => Interval::Hour,
-                _ => Interval::Day,
-            },
+            period: Period::in_query(query, &Period::FIELD),
+            interval: Interval::ALL
+                .into_iter()
+                .find(|i| query.text(&INTERVAL) == Some(i.name()))
+                .unwrap_or(Interval::Day),
             tz: query.time_zone(&TZ),
         }
     }
 }
 
-/// The starts of the buckets (µs) from `start` up to the one holding `now`, and the end
-/// of that last one.
-fn buckets(start: i64, now: DateTime<Utc>, interval: Interval, tz: Tz) -> (Vec<i64>, i64) {
+/// The starts of the buckets (µs) from `start` up to the one holding `now`.
+fn buckets(start: i64, now: DateTime<Utc>, interval: Interval, tz: Tz) -> Vec<i64> {
     const HOUR: i64 = 3_600_000_000;
     let now = now.timestamp_micros();
     let mut starts = vec![start];
@@ -291,7 +305,7 @@ fn buckets(start: i64, now: DateTime<Utc>, interval: Interval, tz: Tz) -> (Vec<i
             }
         };
         if next > now {
-            return (starts, next);
+            return starts;
         }
         starts.push(next);
     }
@@ -308,7 +322,7 @@ pub async fn timeseries(
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
     let start = midnight_in(tz, now, period.days());
-    let (starts, _) = buckets(start, now, interval, tz);
+    let starts = buckets(start, now, interval, tz);
     let sessions = table("call_sessions");
     let columns = ["started_at", "outcome", "satisfaction_score"];
     // In one order, so that both stores add the same floats in the same order.
@@ -382,7 +396,7 @@ pub async fn services(
                 Param::Time(midnight_in(tz, now, period.days())),
                 Param::Time(midnight_in(tz, now, -1)),
             ],
-            &[Kind::Text, Kind::Text, Kind::Text, Kind::Int],
+            &[kinds(appointments, &columns), vec![Kind::Int]].concat(),
         )
         .await?;
     #[derive(Default)]
@@ -408,13 +422,7 @@ pub async fn services(
             service.by_ai += count;
         }
     }
-    let mut services: Vec<(String, Service)> = services.into_iter().collect();
-    services.sort_by(|a, b| {
-        b.1.appointments
-            .cmp(&a.1.appointments)
-            .then_with(|| a.0.cmp(&b.0))
-    });
-    let services: Vec<serde_json::Value> = services
+    let services: Vec<serde_json::Value> = most_first(services, |s| s.appointments)
         .into_iter()
         .map(|(name, s)| {
             json!({
@@ -479,8 +487,10 @@ mod tests {
         // Summer time ends on 2026-11-01 in Los Angeles: that day has 25 hours.
         let now = at("2026-11-03T20:00:00Z");
         let start = midnight_in(la, now, 3);
-        let (starts, end) = buckets(start, now, Interval::Day, la);
-        let starts: Vec<String> = starts.into_iter().map(instant).collect();
+        let starts: Vec<String> = buckets(start, now, Interval::Day, la)
+            .into_iter()
+            .map(instant)
+            .collect();
         assert_eq!(
             starts,
             [
@@ -490,11 +500,10 @@ mod tests {
                 "2026-11-03T08:00:00+00:00",
             ]
         );
-        assert_eq!(instant(end), "2026-11-04T08:00:00+00:00");
-        let (hours, end) = buckets(midnight_in(la, now, 0), now, Interval::Hour, la);
+        let hours = buckets(midnight_in(la, now, 0), now, Interval::Hour, la);
         // 08:00Z to 20:00Z: 13 hours, the last one holding now.
         assert_eq!(hours.len(), 13);
-        assert_eq!(instant(end), "2026-11-03T21:00:00+00:00");
+        assert_eq!(instant(hours[12]), "2026-11-03T20:00:00+00:00");
     }
 
     #[test]

@@ -100,7 +100,12 @@ impl Period {
     )
     .or("today");
 
-    pub(crate) fn named(name: &str) -> Period {
+    /// The period `field` of `query` names (its default if none).
+    pub(crate) fn in_query(query: &Query, field: &Field) -> Period {
+        Period::named(query.text(field).unwrap_or_default())
+    }
+
+    fn named(name: &str) -> Period {
         Period::ALL
             .into_iter()
             .find(|p| p.name() == name)
@@ -130,7 +135,7 @@ impl Params for Period {
     }
 
     fn from_query(query: &Query) -> Period {
-        Period::named(query.text(&Period::FIELD).unwrap_or_default())
+        Period::in_query(query, &Period::FIELD)
     }
 }
 
