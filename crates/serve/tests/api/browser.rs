@@ -422,18 +422,6 @@ async fn wait_cards(browser: &Browser, period: &str, expected: &Value) {
         .await;
 }
 
-/// The text of the first column of each row of `sql` on the Postgres copy.
-async fn pg_texts(stores: &Stores, sql: &str) -> Vec<String> {
-    let client = stores.pg.client().await;
-    client
-        .query(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 /// The first integer of `sql` on the Postgres copy.
 async fn pg_id(stores: &Stores, sql: &str) -> i64 {
     let client = stores.pg.client().await;

@@ -69,17 +69,12 @@ async fn the_export_is_every_page_of_the_log_as_csv_alike_on_both_stores() {
     let client = stores.pg.client().await;
     let lite = rusqlite::Connection::open(&stores.sqlite).unwrap();
     // Two customers with calls.
-    let ids: Vec<i64> = client
-        .query(
-            "select customer_id from call_sessions where customer_id is not null \
-             group by 1 order by 1 limit 2",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let ids = pg_ids(
+        &stores,
+        "select customer_id from call_sessions where customer_id is not null \
+         group by 1 order by 1 limit 2",
+    )
+    .await;
     for (id, name) in ids.into_iter().zip(names) {
         client
             .execute(

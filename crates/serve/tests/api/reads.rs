@@ -62,18 +62,6 @@ async fn calls_page(servers: &[Server; 2], query: &[(&str, String)]) -> Value {
     same(servers, "/api/admin/calls", &query).await
 }
 
-/// The text in the first column of every row of `sql` on the Postgres copy.
-async fn pg_texts(stores: &Stores, sql: &str) -> Vec<String> {
-    let client = stores.pg.client().await;
-    client
-        .query(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 /// The ids of the calls of a call-list answer.
 fn call_ids(body: &Value) -> Vec<i64> {
     body["calls"]
@@ -579,16 +567,11 @@ async fn calls_without_the_sorted_value_come_last_either_way() {
             last_page.push(("page", first["total_pages"].to_string()));
             let last = calls_page(&servers, &last_page).await;
             // `duration_seconds` is sent as 0 where none is stored: ask the database.
-            let nulls: Vec<i64> = client
-                .query(
-                    &format!("select id from call_sessions where {column} is null"),
-                    &[],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+            let nulls = pg_ids(
+                &stores,
+                &format!("select id from call_sessions where {column} is null"),
+            )
+            .await;
             let (first_ids, last_ids) = (call_ids(&first), call_ids(&last));
             assert!(
                 first_ids.iter().all(|id| !nulls.contains(id)),

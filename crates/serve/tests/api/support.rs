@@ -198,3 +198,26 @@ pub async fn served_state(store: Store, flags: ServeFlags) -> AppState {
     });
     state
 }
+
+/// The text of the first column of each row of `sql` on the Postgres copy.
+pub async fn pg_texts(stores: &Stores, sql: &str) -> Vec<String> {
+    pg_column(stores, sql).await
+}
+
+/// The integer in the first column of each row of `sql` on the Postgres copy.
+pub async fn pg_ids(stores: &Stores, sql: &str) -> Vec<i64> {
+    pg_column(stores, sql).await
+}
+
+async fn pg_column<T: tokio_postgres::types::FromSqlOwned>(stores: &Stores, sql: &str) -> Vec<T> {
+    stores
+        .pg
+        .client()
+        .await
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
