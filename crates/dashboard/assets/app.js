@@ -10,6 +10,7 @@ import calls from './js/pages/calls.js';
 import call from './js/pages/call.js';
 import customer from './js/pages/customer.js';
 import appointments from './js/pages/appointments.js';
+import analytics from './js/pages/analytics.js';
 
 const ROUTES = [
   [/^\/$/, overview, '#/'],
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/calls\/([^/]+)$/, call, '#/calls'],
   [/^\/customers\/([^/]+)$/, customer, null],
   [/^\/appointments$/, appointments, '#/appointments'],
+  [/^\/analytics$/, analytics, '#/analytics'],
 ];
 
 const main = document.getElementById('main');

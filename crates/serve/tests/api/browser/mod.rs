@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
+mod analytics;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long a condition may take to hold.
@@ -337,10 +339,30 @@ impl Browser {
         serde_json::from_value(texts).unwrap()
     }
 
+    /// Sends a DevTools command to the page (chromedriver's `goog/cdp/execute`); its result.
+    fn cdp(&self, command: &str, params: Value) -> Value {
+        let session = self.session.as_deref().expect("a session");
+        let answer = self.driver.request(
+            "POST",
+            &format!("/session/{session}/goog/cdp/execute"),
+            &json!({"cmd": command, "params": params}).to_string(),
+        );
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let reply: Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{command}: not JSON ({e}): {answer}"));
+        assert!(
+            reply["value"].get("error").is_none(),
+            "{command} {params}: {reply}"
+        );
+        reply["value"].clone()
+    }
+
     async fn screenshot(&self, name: &str) {
         let Some(dir) = std::env::var_os("AVA_SCREENSHOTS_DIR") else {
             return;
         };
+        // The heading a page focuses would show its focus ring in the picture.
+        self.js("document.activeElement?.blur();", vec![]).await;
         let png = self.client.screenshot().await.unwrap();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(Path::new(&dir).join(name), png).unwrap();
@@ -1378,6 +1400,16 @@ async fn every_page_renders_and_screenshots() {
             "#/appointments".to_string(),
             &["table#appointments-table tbody tr[data-appointment-id]"][..],
             "appointments.png",
+        ),
+        (
+            "#/analytics?period=week&tz=America/Los_Angeles".to_string(),
+            &[
+                "#peak-box[data-tz=\"America/Los_Angeles\"] #peak-hours td[data-value]",
+                "#outcomes tr[data-outcome]",
+                "#services tr[data-service]",
+                "svg#chart-timeseries .mark",
+            ][..],
+            "analytics.png",
         ),
     ] {
         browser.goto(&format!("{base}/{path}")).await;
