@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 mod analytics;
+mod customers;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
