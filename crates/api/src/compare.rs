@@ -8,8 +8,10 @@
 //! fragment of a real customer name, a non-ASCII fragment and `%_`; the detail and the
 //! transcript of a sample of calls (the most recent, the first and last ids, a few in
 //! between, and a missing id, which must be a 404 on both); the daily series for 1, 7,
-//! 30 and 90 days; the appointments unfiltered, by each status and in a date range; a
-//! sample of customers and their histories (and a missing id). Both stores are asked
+//! 30 and 90 days; the analytics in a few zones; the appointments unfiltered, by each
+//! status and in a date range; pages of the customers list for every order and
+//! direction with the call list's searches; a sample of customers and their histories
+//! (and a missing id). Both stores are asked
 //! with the same `now`. Answers are compared as HTTP would see them — status and JSON
 //! body, numbers by their JSON form (so `5` ≠ `5.0`) — and every differing JSON path is
 //! named with both values.
@@ -24,7 +26,8 @@ use serde_json::{json, Value as Json};
 
 use crate::json::kinds;
 use crate::read::{
-    self, table, AppointmentsQuery, CallsPage, Days, Interval, Period, SORT_COLUMNS,
+    self, table, AppointmentsQuery, CallsPage, CustomerSort, CustomersPage, Days, Interval, Period,
+    SORT_COLUMNS,
 };
 use crate::request::Params;
 use crate::store::{Param, Store, StoreError};
@@ -45,7 +48,7 @@ pub enum CompareError {
 }
 
 /// The kinds of request, in the order they are asked and reported.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     "overview",
     "calls",
     "call",
@@ -56,6 +59,7 @@ pub const KINDS: [&str; 12] = [
     "timeseries",
     "services",
     "appointments",
+    "customers",
     "customer",
     "history",
 ];
@@ -168,7 +172,16 @@ pub async fn compare(
     for search in &plan.searches {
         for sort_by in SORT_COLUMNS {
             for descending in [true, false] {
-                run.calls_pages(search.clone(), sort_by, descending).await?;
+                run.pages(|page| {
+                    Ask::Calls(CallsPage {
+                        page,
+                        page_size: PAGE_SIZE,
+                        search: search.clone(),
+                        sort_by,
+                        descending,
+                    })
+                })
+                .await?;
             }
         }
     }
@@ -196,6 +209,22 @@ pub async fn compare(
     }
     for query in &plan.appointments {
         run.ask(&Ask::Appointments(query.clone()), None).await?;
+    }
+    for search in &plan.searches {
+        for sort_by in CustomerSort::ALL {
+            for descending in [false, true] {
+                run.pages(|page| {
+                    Ask::Customers(CustomersPage {
+                        page,
+                        page_size: PAGE_SIZE,
+                        search: search.clone(),
+                        sort_by,
+                        descending,
+                    })
+                })
+                .await?;
+            }
+        }
     }
     for &id in &plan.customers.ids {
         run.ask(&Ask::Customer(id), None).await?;
@@ -240,6 +269,7 @@ enum Ask {
     Services(Period, Tz),
     /// The query string, encoded.
     Appointments(String),
+    Customers(CustomersPage),
     Customer(i64),
     History(i64),
 }
@@ -257,6 +287,7 @@ impl Ask {
             Ask::Series(..) => "timeseries",
             Ask::Services(..) => "services",
             Ask::Appointments(_) => "appointments",
+            Ask::Customers(_) => "customers",
             Ask::Customer(_) => "customer",
             Ask::History(_) => "history",
         }
@@ -266,19 +297,12 @@ impl Ask {
     fn label(&self) -> String {
         match self {
             Ask::Overview(p) => format!("GET /api/admin/metrics/overview?period={}", p.name()),
-            Ask::Calls(p) => {
-                let mut label = format!(
-                    "GET /api/admin/calls?page={}&page_size={}&sort_by={}&sort_order={}",
-                    p.page,
-                    p.page_size,
-                    p.sort_by,
-                    if p.descending { "desc" } else { "asc" }
-                );
-                if let Some(search) = &p.search {
-                    label.push_str(&format!("&search={search}"));
-                }
-                label
-            }
+            Ask::Calls(p) => list_label(
+                "/api/admin/calls",
+                (p.page, p.page_size),
+                (p.sort_by, p.descending),
+                &p.search,
+            ),
             Ask::Call(id) => format!("GET /api/admin/calls/{id}"),
             Ask::Transcript(id) => format!("GET /api/admin/calls/{id}/transcript"),
             Ask::Daily(Days(days)) => format!("GET /api/admin/analytics/daily?days={days}"),
@@ -301,6 +325,12 @@ impl Ask {
             ),
             Ask::Appointments(query) if query.is_empty() => "GET /api/appointments".to_string(),
             Ask::Appointments(query) => format!("GET /api/appointments?{query}"),
+            Ask::Customers(p) => list_label(
+                "/api/admin/customers",
+                (p.page, p.page_size),
+                (p.sort_by.name(), p.descending),
+                &p.search,
+            ),
             Ask::Customer(id) => format!("GET /api/customers/{id}"),
             Ask::History(id) => format!("GET /api/customers/{id}/history"),
         }
@@ -324,6 +354,7 @@ impl Ask {
                 Ok(query) => read::appointments(store, &query).await,
                 Err(invalid) => Err(invalid.into()),
             },
+            Ask::Customers(page) => read::customers(store, page).await,
             Ask::Customer(id) => read::customer(store, *id).await,
             Ask::History(id) => read::customer_history(store, *id).await,
         };
@@ -404,23 +435,9 @@ impl Run<'_> {
         })
     }
 
-    /// The first page of the call list, then the second, the last and one past the
-    /// last (by either store's page count).
-    async fn calls_pages(
-        &mut self,
-        search: Option<String>,
-        sort_by: &'static str,
-        descending: bool,
-    ) -> Result<(), CompareError> {
-        let page = |page| {
-            Ask::Calls(CallsPage {
-                page,
-                page_size: PAGE_SIZE,
-                search: search.clone(),
-                sort_by,
-                descending,
-            })
-        };
+    /// The first page of a list, then the second, the last and one past the last (by
+    /// either store's page count).
+    async fn pages(&mut self, page: impl Fn(i64) -> Ask) -> Result<(), CompareError> {
         let first = self.ask(&page(1), None).await?;
         let mut pages = vec![2];
         for (_, body) in &first {
@@ -459,6 +476,23 @@ impl Run<'_> {
         };
         Ok([a.map_err(fail(0))?, b.map_err(fail(1))?])
     }
+}
+
+/// A list's page as the HTTP route would receive it.
+fn list_label(
+    path: &str,
+    (page, page_size): (i64, i64),
+    (sort_by, descending): (&str, bool),
+    search: &Option<String>,
+) -> String {
+    let mut label = format!(
+        "GET {path}?page={page}&page_size={page_size}&sort_by={sort_by}&sort_order={}",
+        if descending { "desc" } else { "asc" }
+    );
+    if let Some(search) = search {
+        label.push_str(&format!("&search={search}"));
+    }
+    label
 }
 
 /// Differences found so far: the first [`MAX_LISTED`], and how many in all.
@@ -844,7 +878,8 @@ mod tests {
             .iter()
             .filter(|o| o.request.contains("&search=") && o.request.contains("page=1&"))
             .count();
-        assert_eq!(searched, 5 * 3 * 2);
+        // Five searches, each in three orders and two directions, of calls and customers.
+        assert_eq!(searched, 5 * 3 * 2 * 2);
 
         let conn = rusqlite::Connection::open(&b).unwrap();
         conn.execute(

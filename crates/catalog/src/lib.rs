@@ -104,6 +104,10 @@ pub enum Shape {
     /// only: SQLite reads that order from the [`Shape::ThenId`] index backwards (it
     /// holds NULLs first).
     ThenIdDescNullsLast,
+    /// A B-tree on (the text column compared byte by byte, id): on Postgres
+    /// `COLLATE "C"`, the order SQLite's default `BINARY` collation gives, so a list
+    /// sorted by it is the same on both stores.
+    BytewiseThenId,
 }
 
 /// One table: its columns in the app's declared order, and its indexes.
@@ -228,7 +232,8 @@ const fn uq(name: &'static str, column: &'static str) -> Index {
 }
 
 /// An index ava adds on Postgres (migrations `…_foreign_key_indexes.sql`,
-/// `…_api_indexes.sql`, `…_customer_calls_index.sql`).
+/// `…_api_indexes.sql`, `…_customer_calls_index.sql`, `…_call_log_nulls_last.sql`,
+/// `…_customer_list_indexes.sql`).
 const fn pg_ix(name: &'static str, column: &'static str, shape: Shape) -> Index {
     Index {
         name,
@@ -262,6 +267,14 @@ pub static TABLES: [Table; 5] = [
             uq("ix_customers_phone", "phone"),
             ix("ix_customers_id", "id"),
             pg_ix("ix_customers_name_fold_trgm", "name", Shape::Trigram),
+            pg_ix("ix_customers_phone_fold_trgm", "phone", Shape::Trigram),
+            pg_ix("ix_customers_name_id", "name", Shape::BytewiseThenId),
+            pg_ix("ix_customers_created_at_id", "created_at", Shape::ThenId),
+            pg_ix(
+                "ix_customers_created_at_desc_id",
+                "created_at",
+                Shape::ThenIdDescNullsLast,
+            ),
         ],
     },
     Table {

@@ -17,8 +17,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use ava_api::json::Answer;
 use ava_api::read::{
-    self, AppointmentsQuery, CallsPage, Days, Export, PeakHours, Period, Series, Window, CALL_ID,
-    CUSTOMER_ID,
+    self, AppointmentsQuery, CallsPage, CustomersPage, Days, Export, PeakHours, Period, Series,
+    Window, CALL_ID, CUSTOMER_ID,
 };
 use ava_api::request::{path_id, Body, Field, Location, NoParams, Params, Query};
 use ava_api::write::{self, session_field, CallEnd, NewCall, NewCustomer, NewEvent};
@@ -45,6 +45,7 @@ pub(crate) const OUTCOMES: &str = "/api/admin/analytics/outcome-distribution";
 pub(crate) const TIMESERIES: &str = "/api/admin/analytics/timeseries";
 pub(crate) const SERVICES: &str = "/api/admin/analytics/services";
 pub(crate) const APPOINTMENTS: &str = "/api/appointments";
+pub(crate) const CUSTOMERS: &str = "/api/admin/customers";
 pub(crate) const CUSTOMER: &str = "/api/customers/{customer_id}";
 pub(crate) const HISTORY: &str = "/api/customers/{customer_id}/history";
 pub(crate) const ADMIN_HEALTH: &str = "/api/admin/health";
@@ -65,6 +66,7 @@ fn cached_query_fields(route: &str) -> Option<Vec<Field>> {
         TIMESERIES => Some(Series::fields()),
         SERVICES => Some(Window::fields()),
         APPOINTMENTS => Some(AppointmentsQuery::fields()),
+        CUSTOMERS => Some(CustomersPage::fields()),
         CALL | TRANSCRIPT | CUSTOMER | HISTORY => Some(NoParams::fields()),
         _ => None,
     }
@@ -107,6 +109,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(TIMESERIES, get(timeseries))
         .route(SERVICES, get(services))
         .route(APPOINTMENTS, get(appointments))
+        .route(CUSTOMERS, get(customers))
         .route(CUSTOMER, get(customer))
         .route(HISTORY, get(history))
         .route(ADMIN_HEALTH, get(admin_health))
@@ -326,6 +329,11 @@ async fn services(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply
 async fn appointments(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
     let query = AppointmentsQuery::parse(q.as_deref())?;
     Ok(Answered(read::appointments(&state.store, &query).await?))
+}
+
+async fn customers(State(state): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let query = CustomersPage::parse(q.as_deref())?;
+    Ok(Answered(read::customers(&state.store, &query).await?))
 }
 
 async fn customer(

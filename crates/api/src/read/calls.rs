@@ -10,7 +10,7 @@
 use ava_catalog::Kind;
 use ava_convert::Value;
 
-use super::{int, table};
+use super::table;
 use crate::json::{kinds, select, Answer, Keys, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
 use crate::store::{fold, Dialect, Param, Rows, Store, SNAPSHOT};
@@ -40,7 +40,7 @@ pub const PAGE_SIZE: Bounds = Bounds {
     min: 1,
     max: 100,
 };
-const PAGE_FIELD: Field = Field::optional("page", Rule::Int(PAGE), "The page, from 1.");
+pub(super) const PAGE_FIELD: Field = Field::optional("page", Rule::Int(PAGE), "The page, from 1.");
 const PAGE_SIZE_FIELD: Field =
     Field::optional("page_size", Rule::Int(PAGE_SIZE), "Calls per page.");
 const SORT_BY: Field = Field::optional(
@@ -49,8 +49,10 @@ const SORT_BY: Field = Field::optional(
     "The column to sort by.",
 )
 .or(SORT_COLUMNS[0]);
+/// The directions of a sort.
+pub(super) const ORDERS: [&str; 2] = ["asc", "desc"];
 const SORT_ORDER: Field =
-    Field::optional("sort_order", Rule::OneOf(&["asc", "desc"]), "The order.").or("desc");
+    Field::optional("sort_order", Rule::OneOf(&ORDERS), "The order.").or("desc");
 
 /// `search` of the calls list: compared with customers' names (and phone numbers).
 fn search_field() -> Field {
@@ -92,9 +94,13 @@ impl Params for CallsPage {
 /// that the log names the caller where the name is known.
 pub const CUSTOMER_NAME: &str = "customer_name";
 
-/// The name of the call `s`'s customer, as a column.
-const CUSTOMER_NAME_SQL: &str =
-    "(SELECT cn.name FROM customers cn WHERE cn.id = s.customer_id) AS customer_name";
+/// The name of the customer of the row `alias` (a call, an appointment), as the column
+/// [`CUSTOMER_NAME`].
+pub(super) fn customer_name_of(alias: &str) -> String {
+    format!(
+        "(SELECT cn.name FROM customers cn WHERE cn.id = {alias}.customer_id) AS {CUSTOMER_NAME}"
+    )
+}
 
 /// The columns of a call in the list.
 pub const LIST_COLUMNS: [&str; 12] = [
@@ -114,7 +120,7 @@ pub const LIST_COLUMNS: [&str; 12] = [
 
 /// `search` as a `LIKE` pattern matching it anywhere, case-folded, `%`, `_` and `\`
 /// taken literally.
-fn contains_pattern(search: &str) -> String {
+pub(super) fn contains_pattern(search: &str) -> String {
     let mut pattern = String::from("%");
     for c in fold(search).chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -156,7 +162,7 @@ fn matches_by_id(phone: &str, customers: &str) -> String {
 /// index in order: on Postgres the (column, id) index going up and its (column DESC
 /// NULLS LAST, id DESC) twin going down (`…_call_log_nulls_last.sql`); SQLite reads
 /// both from the (column, id) index.
-fn order_by(alias: &str, sort_by: &str, descending: bool) -> String {
+pub(super) fn order_by(alias: &str, sort_by: &str, descending: bool) -> String {
     let (direction, ids) = if descending {
         ("DESC NULLS LAST", "DESC")
     } else {
@@ -211,8 +217,9 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
         },
         format!(
-            "{}, {CUSTOMER_NAME_SQL}",
-            select(sessions, &LIST_COLUMNS, "s")
+            "{}, {}",
+            select(sessions, &LIST_COLUMNS, "s"),
+            customer_name_of("s")
         ),
     );
     // The exact total is remembered per query (one entry serves every page, sort and
@@ -292,16 +299,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
             let mut columns = columns;
             columns.splice(0..0, [Kind::Text, Kind::Id]);
             let mut rows = store.rows(&sql, &page_params, &columns).await?;
-            let total = match (rows.first().map(|r| &r[..2]), known) {
-                // The snapshot is the one counted in: the total recorded holds.
-                (Some([_, Value::Null]), Some((_, known))) => known,
-                (Some([Value::Text(snapshot), total]), _) => {
-                    let total = int(total);
-                    pg.totals.put(key, snapshot.to_string(), total);
-                    total
-                }
-                _ => 0,
-            };
+            let total = pg.totals.settle(&key, known, rows.first().map(|r| &r[..2]));
             // A page past the end is one row of the total with no call (no id).
             rows.retain(|row| !matches!(row.get(2), None | Some(Value::Null)));
             for row in &mut rows {
@@ -448,8 +446,9 @@ pub async fn export(
         None => ALL_CALLS.to_string(),
     };
     let sql = format!(
-        "SELECT {}, {CUSTOMER_NAME_SQL} {from} {}",
+        "SELECT {}, {} {from} {}",
         select(sessions, &LIST_COLUMNS, "s"),
+        customer_name_of("s"),
         order_by("s", query.sort_by, query.descending)
     );
     let mut columns = kinds(sessions, &LIST_COLUMNS);

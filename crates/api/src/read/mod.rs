@@ -19,6 +19,7 @@ use crate::ApiError;
 
 mod analytics;
 mod calls;
+mod customers;
 pub use analytics::{
     outcome_distribution, peak_hours, services, timeseries, Interval, PeakHours, Series, Window,
     INTERVALS, IN_PROGRESS, PEAK_PERIODS, TZ, UNKNOWN_STATUS,
@@ -26,6 +27,10 @@ pub use analytics::{
 pub use calls::{
     calls, export, list_keys, CallsPage, Export, CUSTOMER_NAME, LIST_COLUMNS, PAGE, PAGE_SIZE,
     SORT_COLUMNS,
+};
+pub use customers::{
+    customers, customers_params, customers_sql, CustomerSort, CustomersPage, CUSTOMERS_PAGE_SIZE,
+    CUSTOMER_COUNTS, CUSTOMER_SORTS,
 };
 
 pub(crate) fn table(name: &str) -> &'static Table {
@@ -429,7 +434,7 @@ impl Params for AppointmentsQuery {
     }
 }
 
-/// `GET /api/appointments`: every column, newest first.
+/// `GET /api/appointments`: every column and the customer's name, newest first.
 pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Answer, ApiError> {
     let appointments = table("appointments");
     let columns = all_columns(appointments);
@@ -450,24 +455,29 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<An
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
+    let mut row_kinds = kinds(appointments, &columns);
+    row_kinds.extend(kinds(table("customers"), &["name"]));
     let rows = store
         .rows(
             &format!(
-                "SELECT {} FROM appointments a {filter} \
+                "SELECT {}, {} FROM appointments a {filter} \
                  ORDER BY a.appointment_datetime DESC, a.id DESC",
-                select(appointments, &columns, "a")
+                select(appointments, &columns, "a"),
+                calls::customer_name_of("a")
             ),
             &params,
-            &kinds(appointments, &columns),
+            &row_kinds,
         )
         .await?;
+    let mut keys = columns;
+    keys.push(CUSTOMER_NAME);
     #[derive(serde::Serialize)]
     struct AppointmentsAnswer<'a> {
         appointments: Objects<'a>,
     }
     Answer::write(&AppointmentsAnswer {
         appointments: Objects {
-            keys: &Keys::new(&columns),
+            keys: &Keys::new(&keys),
             rows: &rows,
         },
     })

@@ -186,6 +186,34 @@ impl Store {
         }
     }
 
+    /// The count `sql` answers (its first column; `params` are `$1`…), remembered under
+    /// `key` with the state of the store it was counted in, and counted again only when
+    /// that state has changed ([`Totals`]). On Postgres one statement compares its
+    /// snapshot with the one remembered and counts only if they differ; on SQLite see
+    /// `SqliteStore::count`.
+    pub async fn count(&self, key: &str, sql: &str, params: &[Param]) -> Result<i64, StoreError> {
+        match self {
+            Store::Postgres(pg) => {
+                let known = pg.totals.get(key);
+                let mut with_snapshot = params.to_vec();
+                with_snapshot.push(Param::Text(
+                    known.as_ref().map(|k| k.0.clone()).unwrap_or_default(),
+                ));
+                let rows = pg
+                    .rows(
+                        &format!(
+                            "SELECT {SNAPSHOT}, CASE WHEN {SNAPSHOT} = ${} THEN NULL ELSE ({sql}) END",
+                            with_snapshot.len()
+                        ),
+                        &with_snapshot,
+                    )
+                    .await?;
+                Ok(pg.totals.settle(key, known, rows.first().map(|r| &r[..])))
+            }
+            Store::Sqlite(lite) => lite.count(key, sql, params).await,
+        }
+    }
+
     /// The total last counted under `key` (see [`Totals`]), whether or not it still
     /// holds: a guess of its size, for choosing how to find a page.
     pub fn last_count(&self, key: &str) -> Option<i64> {
@@ -232,6 +260,26 @@ impl Totals {
             map.clear();
         }
         map.insert(query, (snapshot, total));
+    }
+
+    /// The total of `query` from a statement's `[snapshot, total]` (the total `NULL`
+    /// when the statement found the snapshot `known` unchanged and did not count),
+    /// recorded when it was counted.
+    pub(crate) fn settle(
+        &self,
+        query: &str,
+        known: Option<(String, i64)>,
+        answered: Option<&[Value<'_>]>,
+    ) -> i64 {
+        match (answered, known) {
+            // The snapshot is the one counted in: the total recorded holds.
+            (Some([_, Value::Null]), Some((_, total))) => total,
+            (Some([Value::Text(snapshot), Value::Int(total)]), _) => {
+                self.put(query.to_string(), snapshot.to_string(), *total);
+                *total
+            }
+            _ => 0,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, i64)>> {

@@ -80,7 +80,10 @@ impl SqliteStore {
             for index in table.indexes.iter().filter(|i| !i.app) {
                 let key = match index.shape {
                     Shape::Column => format!("\"{}\"", index.column),
-                    Shape::ThenId => format!("\"{}\", id", index.column),
+                    // SQLite compares text bytewise (`BINARY`) already.
+                    Shape::ThenId | Shape::BytewiseThenId => {
+                        format!("\"{}\", id", index.column)
+                    }
                     Shape::ThenStartedAtId => format!("\"{}\", started_at, id", index.column),
                     // SQLite has no trigram index: its search reads every row.
                     Shape::Trigram => continue,

@@ -13,6 +13,7 @@ fn verify_api_passes_on_a_copy_and_names_a_changed_outcome() {
         "overview",
         "calls",
         "transcript",
+        "customers",
         "history",
         "verified: the API answers",
     ]);

@@ -2,8 +2,8 @@
 //! fields it is checked by), guard and every status it can answer.
 
 use ava_api::read::{
-    AppointmentsQuery, CallsPage, Days, Export, PeakHours, Period, Series, Window, CALL_ID,
-    CUSTOMER_ID,
+    AppointmentsQuery, CallsPage, CustomersPage, Days, Export, PeakHours, Period, Series, Window,
+    CALL_ID, CUSTOMER_ID,
 };
 use ava_api::request::{Field, Location, Params};
 use ava_api::write::session_field;
@@ -15,9 +15,9 @@ use utoipa::openapi::{Content, Paths, Required, ResponseBuilder};
 
 use super::{fields, reference, ADMIN, INGEST, SUPABASE};
 use crate::routes::{
-    ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALLS_CSV, CALL_EVENT, CUSTOMER, DAILY, END_CALL,
-    HISTORY, NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, SERVICES, START_CALL, TIMESERIES,
-    TRANSCRIPT,
+    ADMIN_HEALTH, APPOINTMENTS, CALL, CALLS, CALLS_CSV, CALL_EVENT, CUSTOMER, CUSTOMERS, DAILY,
+    END_CALL, HISTORY, NEW_CUSTOMER, OUTCOMES, OVERVIEW, PEAK_HOURS, SERVICES, START_CALL,
+    TIMESERIES, TRANSCRIPT,
 };
 
 fn ok(description: &str, schema: &str) -> ResponseBuilder {
@@ -310,6 +310,21 @@ pub(super) fn paths() -> Paths {
             &[],
         )
         .response("200", ok("The appointments.", "Appointments")),
+    );
+    add(
+        HttpMethod::Get,
+        CUSTOMERS,
+        admin(
+            "list_customers",
+            "List customers",
+            "A page of customers, optionally searched, each with how many calls and \
+             appointments they have and when they last called; ties are ordered by id, and \
+             customers without the sorted value (no `created_at`, no call with a start \
+             time) come last in both directions.",
+            CustomersPage::fields(),
+            &[],
+        )
+        .response("200", ok("The page.", "CustomersPage")),
     );
     add(
         HttpMethod::Get,

@@ -1,7 +1,9 @@
 //! The components: rows from the catalog, the answers built of them, the request
 //! bodies from their fields, and the errors.
 
-use ava_api::read::{Period, CUSTOMER_NAME, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS};
+use ava_api::read::{
+    Period, CUSTOMER_COUNTS, CUSTOMER_NAME, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS,
+};
 use ava_api::request::Body;
 use ava_api::write::{CallEnd, NewCall, NewCustomer, NewEvent};
 use utoipa::openapi::schema::{
@@ -319,7 +321,25 @@ pub(super) fn components() -> utoipa::openapi::Components {
             "Appointments",
             object(
                 "Appointments, the latest `appointment_datetime` first.",
-                vec![("appointments", array(reference("Appointment")))],
+                vec![("appointments", array(reference("AppointmentListed")))],
+            ),
+        )
+        .schema("AppointmentListed", appointment_listed())
+        .schema("CustomerSummary", customer_summary())
+        .schema(
+            "CustomersPage",
+            object(
+                "A page of customers.",
+                vec![
+                    (
+                        "total",
+                        described(Type::Integer, "Customers matching the search."),
+                    ),
+                    ("page", of(Type::Integer).into()),
+                    ("page_size", of(Type::Integer).into()),
+                    ("total_pages", of(Type::Integer).into()),
+                    ("customers", array(reference("CustomerSummary"))),
+                ],
             ),
         )
         .schema(
@@ -490,6 +510,27 @@ fn overview() -> ObjectBuilder {
     )
 }
 
+/// `row` with the property `name` typed as the catalog's `table.column`, nullable.
+fn with_nullable(
+    row: ObjectBuilder,
+    name: &str,
+    (table, column_name): (&str, &str),
+) -> ObjectBuilder {
+    match catalog_column(table, column_name) {
+        Some(c) => row
+            .property(
+                name,
+                column(&ava_catalog::Column {
+                    nullable: true,
+                    ..*c
+                }),
+            )
+            .required(name),
+        // Not reached: the schema tests check the property is there.
+        None => row,
+    }
+}
+
 /// A call in the log: its listed columns, then its customer's name — the catalog's
 /// `customers.name`, `null` for a call without a customer.
 fn call_summary() -> ObjectBuilder {
@@ -499,17 +540,32 @@ fn call_summary() -> ObjectBuilder {
         "A call in a list. In `GET /api/admin/calls` a call without a duration has \
          `duration_seconds` 0 (as the original sent).",
     );
-    match catalog_column("customers", "name") {
-        Some(name) => summary
-            .property(
-                CUSTOMER_NAME,
-                column(&ava_catalog::Column {
-                    nullable: true,
-                    ..*name
-                }),
-            )
-            .required(CUSTOMER_NAME),
-        // Not reached: the schema tests check the property is there.
-        None => summary,
-    }
+    with_nullable(summary, CUSTOMER_NAME, ("customers", "name"))
+}
+
+/// An appointment in `GET /api/appointments`: every column, then its customer's name.
+fn appointment_listed() -> ObjectBuilder {
+    let listed = row(
+        "appointments",
+        &all_columns("appointments"),
+        "An appointment: every column of `appointments`, then its customer's name.",
+    );
+    with_nullable(listed, CUSTOMER_NAME, ("customers", "name"))
+}
+
+/// A customer in the list: every column, how many calls and appointments they have, and
+/// when their latest call started.
+fn customer_summary() -> ObjectBuilder {
+    let [calls, appointments, last_call_at] = CUSTOMER_COUNTS;
+    let summary = row(
+        "customers",
+        &all_columns("customers"),
+        "A customer in a list: every column of `customers`, their calls and appointments \
+         counted, and the start of their latest call (`null` without one).",
+    )
+    .property(calls, of(Type::Integer).minimum(Some(0)))
+    .required(calls)
+    .property(appointments, of(Type::Integer).minimum(Some(0)))
+    .required(appointments);
+    with_nullable(summary, last_call_at, ("call_sessions", "started_at"))
 }

@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cache;
 mod conformance;
+mod customers;
 mod export;
 mod exposure;
 mod hardening;

@@ -30,32 +30,6 @@ async fn both_stores_serve_the_same_json() {
 // phone): the seed writes them at fixed ids. The tests find them with SQL on the
 // Postgres copy and assert they are there, then ask both servers.
 
-/// A server on each store, Postgres first.
-async fn servers(stores: &Stores) -> [Server; 2] {
-    let [pg, lite] = stores.both();
-    [
-        Server::start(pg, Tokens::open()).await,
-        Server::start(lite, Tokens::open()).await,
-    ]
-}
-
-/// `GET path?query` (the query encoded as a browser would).
-async fn get(server: &Server, path: &str, query: &[(&str, &str)]) -> Reply {
-    let url = reqwest::Url::parse_with_params(&format!("{}{path}", server.base), query).unwrap();
-    server.send(server.http.get(url)).await
-}
-
-/// Asks both servers; asserts a 200 from Postgres and the same bytes from both; the body.
-async fn same(servers: &[Server; 2], path: &str, query: &[(&str, &str)]) -> Value {
-    let (pg, lite) = (
-        get(&servers[0], path, query).await,
-        get(&servers[1], path, query).await,
-    );
-    assert_eq!(pg.status, 200, "{path} {query:?}: {}", pg.text);
-    assert_eq!(pg.text, lite.text, "{path} {query:?}: the stores differ");
-    pg.body
-}
-
 /// [`same`] on the call list.
 async fn calls_page(servers: &[Server; 2], query: &[(&str, String)]) -> Value {
     let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -199,6 +199,32 @@ pub async fn served_state(store: Store, flags: ServeFlags) -> AppState {
     state
 }
 
+/// A server on each store, Postgres first.
+pub async fn servers(stores: &Stores) -> [Server; 2] {
+    let [pg, lite] = stores.both();
+    [
+        Server::start(pg, Tokens::open()).await,
+        Server::start(lite, Tokens::open()).await,
+    ]
+}
+
+/// `GET path?query` (the query encoded as a browser would).
+pub async fn get(server: &Server, path: &str, query: &[(&str, &str)]) -> Reply {
+    let url = reqwest::Url::parse_with_params(&format!("{}{path}", server.base), query).unwrap();
+    server.send(server.http.get(url)).await
+}
+
+/// Asks both servers; asserts a 200 from Postgres and the same bytes from both; the body.
+pub async fn same(servers: &[Server; 2], path: &str, query: &[(&str, &str)]) -> Value {
+    let (pg, lite) = (
+        get(&servers[0], path, query).await,
+        get(&servers[1], path, query).await,
+    );
+    assert_eq!(pg.status, 200, "{path} {query:?}: {}", pg.text);
+    assert_eq!(pg.text, lite.text, "{path} {query:?}: the stores differ");
+    pg.body
+}
+
 /// The text of the first column of each row of `sql` on the Postgres copy.
 pub async fn pg_texts(stores: &Stores, sql: &str) -> Vec<String> {
     pg_column(stores, sql).await
