@@ -11,13 +11,15 @@ import call from './js/pages/call.js';
 import customer from './js/pages/customer.js';
 import appointments from './js/pages/appointments.js';
 import analytics from './js/pages/analytics.js';
+import customers from './js/pages/customers.js';
 
 const ROUTES = [
   [/^\/$/, overview, '#/'],
   [/^\/trends$/, trends, '#/trends'],
   [/^\/calls$/, calls, '#/calls'],
   [/^\/calls\/([^/]+)$/, call, '#/calls'],
-  [/^\/customers\/([^/]+)$/, customer, null],
+  [/^\/customers$/, customers, '#/customers'],
+  [/^\/customers\/([^/]+)$/, customer, '#/customers'],
   [/^\/appointments$/, appointments, '#/appointments'],
   [/^\/analytics$/, analytics, '#/analytics'],
 ];

@@ -21,6 +21,7 @@ function parseTime(text) {
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const dateTimeZone = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
 const calendarDay = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
 const calendarDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
@@ -34,6 +35,11 @@ function timeWith(format, text) {
 /** A `<time>` in the browser's zone (date and minutes), or null when there is none. */
 export function when(text) {
   return timeWith(dateTime, text);
+}
+
+/** A `<time>` of the date only, in the browser's zone. */
+export function date(text) {
+  return timeWith(dateOnly, text);
 }
 
 /** A `<time>` with seconds and the zone's name. */

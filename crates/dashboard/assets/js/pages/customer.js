@@ -15,7 +15,7 @@ export function appointmentRow(a, withCustomer = false) {
     'tr',
     { 'data-appointment-id': a.id },
     h('td', { class: 'when' }, when(a.appointment_datetime) || '—'),
-    withCustomer ? h('td', { class: 'customer' }, customerLink(a.customer_id)) : null,
+    withCustomer ? h('td', { class: 'customer' }, customerLink(a.customer_id, a.customer_name)) : null,
     h('td', { class: 'service' }, text(a.service_type)),
     h('td', { class: 'provider' }, text(a.provider)),
     h('td', { class: 'length num' }, typeof a.duration_minutes === 'number' ? `${a.duration_minutes} min` : '—'),

@@ -347,3 +347,37 @@ async fn analytics_page_on_the_sqlite_store() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn phone_width_analytics_and_customers_fit() {
+    let stores = Stores::seeded(300, 57).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
+    let browser = Browser::start().await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    for (hash, ready) in [
+        (
+            "#/analytics?period=month&tz=UTC",
+            "#peak-box[data-tz=\"UTC\"] #peak-hours td[data-value]",
+        ),
+        (
+            "#/customers",
+            "table#customers-table tbody tr[data-customer-id]",
+        ),
+    ] {
+        browser.goto(&format!("{}/{hash}", server.base)).await;
+        browser.wait_present(ready).await;
+        browser.wait_present("main#main[aria-busy=\"false\"]").await;
+        let widths = browser
+            .js(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await;
+        let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+        assert!(inner <= 400, "the window is phone-sized: {widths}");
+        assert!(
+            scroll <= inner,
+            "{hash} overflows horizontally at phone width: scrollWidth {scroll} > innerWidth {inner}"
+        );
+    }
+}

@@ -1,4 +1,6 @@
-//! The customers: a customer's timeline (`#/customers/{id}`) against their history.
+//! The customers: the list (`#/customers`: search, sort, pages) against
+//! `GET /api/admin/customers`, a customer's timeline (`#/customers/{id}`) against their
+//! history, and the appointments' customers named as the API names them.
 
 use serde_json::{json, Value};
 
@@ -155,4 +157,291 @@ async fn customer_timeline_merges_calls_and_appointments_newest_first() {
         .await;
     let hash = browser.client.current_url().await.unwrap();
     assert_eq!(hash.fragment(), Some(format!("/calls/{newest}").as_str()));
+}
+
+const CUSTOMERS_TOTAL: &str = "const e = document.querySelector('#customers-total'); \
+    return e === null ? null : e.getAttribute('data-value');";
+
+/// Each row of the list: `[id, name, phone, calls, appointments, link]`.
+const CUSTOMER_ROWS: &str =
+    "return [...document.querySelectorAll('table#customers-table tbody tr[data-customer-id]')] \
+    .map(tr => [tr.getAttribute('data-customer-id'), tr.querySelector('td.name').textContent, \
+                tr.querySelector('td.phone').textContent, \
+                tr.querySelector('td.calls').getAttribute('data-value'), \
+                tr.querySelector('td.appointments').getAttribute('data-value'), \
+                tr.querySelector('td.name a').getAttribute('href')]);";
+
+/// What [`CUSTOMER_ROWS`] should read for a page of the API.
+fn customer_rows(body: &Value) -> Value {
+    body["customers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no customers in {body}"))
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_i64().unwrap();
+            let name = match c["name"].as_str() {
+                Some(n) if !n.is_empty() => n.to_string(),
+                _ => format!("Customer #{id}"),
+            };
+            let phone = match c["phone"].as_str() {
+                Some(p) if !p.is_empty() => p.to_string(),
+                _ => "—".to_string(),
+            };
+            json!([
+                id.to_string(),
+                name,
+                phone,
+                c["calls"].as_i64().unwrap().to_string(),
+                c["appointments"].as_i64().unwrap().to_string(),
+                format!("#/customers/{id}"),
+            ])
+        })
+        .collect()
+}
+
+/// Waits until the list shows `body` (an API page): its total and its rows, in order.
+async fn wait_customers(browser: &Browser, what: &str, body: &Value) {
+    let total = json!(body["total"].as_i64().unwrap().to_string());
+    browser
+        .wait_eq(
+            &format!("{what}: #customers-total"),
+            CUSTOMERS_TOTAL,
+            vec![],
+            &total,
+        )
+        .await;
+    browser
+        .wait_eq(
+            &format!("{what}: the rows"),
+            CUSTOMER_ROWS,
+            vec![],
+            &customer_rows(body),
+        )
+        .await;
+}
+
+const CUSTOMER_PAGE_SIZE: &str = "25";
+
+async fn customers_page(server: &Server, query: &[(&str, &str)]) -> Value {
+    let mut query = query.to_vec();
+    query.push(("page_size", CUSTOMER_PAGE_SIZE));
+    let body = api(server, "/api/admin/customers", &query).await;
+    assert_eq!(body["page_size"], 25, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn customers_list_searches_sorts_and_pages_like_the_api() {
+    let stores = Stores::seeded(300, 55).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
+    let browser = Browser::start().await;
+    let first = customers_page(&server, &[]).await;
+    let total = first["total"].as_i64().unwrap();
+    let pages = first["total_pages"].as_i64().unwrap();
+    assert!(pages >= 3, "{total} customers");
+
+    // Reached from the nav; by name, A to Z.
+    browser.goto(&format!("{}/", server.base)).await;
+    browser.click("nav#nav a[href=\"#/customers\"]").await;
+    wait_customers(&browser, "the first page", &first).await;
+    browser
+        .wait_present("nav#nav a[href=\"#/customers\"][aria-current=\"page\"]")
+        .await;
+    for css in ["label[for=\"search\"]", "label[for=\"customer-sort\"]"] {
+        browser.wait_present(css).await;
+    }
+    browser
+        .wait_eq(
+            "#page-info on page 1",
+            PAGE_INFO,
+            vec![],
+            &json!(format!("Page 1 of {pages}")),
+        )
+        .await;
+    assert_disabled(&browser, "button#prev-page", true).await;
+
+    // Pages: next, next, previous.
+    for (page, button) in [(2, "next"), (3, "next"), (2, "prev")] {
+        browser.click(&format!("button#{button}-page")).await;
+        let body = customers_page(&server, &[("page", &page.to_string())]).await;
+        browser
+            .wait_eq(
+                &format!("#page-info on page {page}"),
+                PAGE_INFO,
+                vec![],
+                &json!(format!("Page {page} of {pages}")),
+            )
+            .await;
+        wait_customers(&browser, &format!("page {page}"), &body).await;
+        let hash = browser.client.current_url().await.unwrap();
+        assert!(
+            hash.fragment().unwrap().contains(&format!("page={page}")),
+            "{hash}"
+        );
+    }
+
+    // Every sort of the picker, from page 1: the API's order for it.
+    let options = browser.attrs("select#customer-sort option", "value").await;
+    let options: Vec<String> = serde_json::from_value(options).unwrap();
+    assert_eq!(options.len(), 6, "{options:?}");
+    assert_eq!(options[0], "name:asc", "the default sort first");
+    // The default last: choosing the option already chosen changes nothing.
+    for option in options[1..].iter().chain(&options[..1]) {
+        let (by, order) = option.split_once(':').unwrap();
+        let body = customers_page(&server, &[("sort_by", by), ("sort_order", order)]).await;
+        browser
+            .client
+            .find(Locator::Css("select#customer-sort"))
+            .await
+            .unwrap()
+            .select_by_value(option)
+            .await
+            .unwrap();
+        wait_customers(&browser, &format!("sorted by {by} {order}"), &body).await;
+        let hash = browser.client.current_url().await.unwrap();
+        let hash = hash.fragment().unwrap_or("");
+        assert!(
+            !hash.contains("page="),
+            "a new sort starts at page 1: {hash}"
+        );
+        // The defaults (name, ascending) are left out of the hash.
+        assert_eq!(hash.contains(&format!("sort={by}")), by != "name", "{hash}");
+        assert_eq!(hash.contains("order=desc"), order == "desc", "{hash}");
+    }
+    // The orders differ (else the picker would prove nothing).
+    let by_name = customers_page(&server, &[]).await;
+    let by_call =
+        customers_page(&server, &[("sort_by", "last_call"), ("sort_order", "desc")]).await;
+    assert_ne!(customer_rows(&by_name), customer_rows(&by_call));
+
+    // Search by part of a name, in capitals: the API's total and rows.
+    browser.goto(&format!("{}/#/customers", server.base)).await;
+    wait_customers(&browser, "the first page again", &first).await;
+    let names = pg_texts(
+        &stores,
+        "select name from customers where name is not null order by id",
+    )
+    .await;
+    let word = names
+        .iter()
+        .flat_map(|n| n.split_whitespace())
+        .find(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .expect("a plain ASCII name")
+        .to_string();
+    let upper = word[1..5].to_uppercase();
+    let found = customers_page(&server, &[("search", &upper)]).await;
+    let found_total = found["total"].as_i64().unwrap();
+    assert!(
+        0 < found_total && found_total < total,
+        "{upper}: {found_total}"
+    );
+    browser.type_enter("input#search", &upper).await;
+    wait_customers(&browser, &format!("search {upper:?}"), &found).await;
+    let hash = browser.client.current_url().await.unwrap();
+    assert!(
+        hash.fragment()
+            .unwrap()
+            .contains(&format!("search={upper}")),
+        "{hash}"
+    );
+
+    // Search by part of a phone number, sorted by the last call.
+    let phone = pg_texts(
+        &stores,
+        "select phone from customers where phone is not null and length(phone) >= 4 \
+         order by id limit 1",
+    )
+    .await
+    .remove(0);
+    let fragment = &phone[phone.len() - 4..];
+    browser
+        .goto(&format!(
+            "{}/#/customers?search={fragment}&sort=last_call&order=desc",
+            server.base
+        ))
+        .await;
+    let found = customers_page(
+        &server,
+        &[
+            ("search", fragment),
+            ("sort_by", "last_call"),
+            ("sort_order", "desc"),
+        ],
+    )
+    .await;
+    assert!(found["total"].as_i64().unwrap() > 0, "{fragment}");
+    wait_customers(&browser, &format!("search {fragment:?}"), &found).await;
+    browser
+        .wait_eq(
+            "the picker on the linked sort",
+            "return document.querySelector('select#customer-sort').value;",
+            vec![],
+            &json!("last_call:desc"),
+        )
+        .await;
+    for row in browser.texts("table#customers-table td.phone").await {
+        assert!(row.contains(fragment), "{row} lacks {fragment}");
+    }
+
+    // A row's link: the customer's page, under the Customers tab.
+    let id = found["customers"][0]["id"].as_i64().unwrap();
+    browser
+        .click(&format!(
+            "tr[data-customer-id=\"{id}\"] a[href=\"#/customers/{id}\"]"
+        ))
+        .await;
+    let name = found["customers"][0]["name"].as_str().unwrap().to_string();
+    browser
+        .wait_eq(
+            "the customer's heading",
+            "const e = document.querySelector('#customer-title'); return e && e.textContent;",
+            vec![],
+            &json!(name),
+        )
+        .await;
+    browser
+        .wait_present("nav#nav a[href=\"#/customers\"][aria-current=\"true\"]")
+        .await;
+}
+
+#[tokio::test]
+async fn appointments_name_their_customers() {
+    let stores = Stores::seeded(300, 56).await;
+    let server = Server::start(stores.pg_store(), Tokens::open()).await;
+    let browser = Browser::start().await;
+    let all = api(&server, "/api/appointments", &[]).await;
+    let rows = all["appointments"].as_array().unwrap();
+    let expected: Vec<Value> = rows
+        .iter()
+        .map(|a| {
+            let link = a["customer_id"]
+                .as_i64()
+                .map(|id| format!("#/customers/{id}"));
+            let name = match (a["customer_name"].as_str(), a["customer_id"].as_i64()) {
+                (Some(n), _) if !n.is_empty() => n.to_string(),
+                (_, Some(id)) => format!("Customer #{id}"),
+                _ => String::new(),
+            };
+            json!([name, link])
+        })
+        .collect();
+    assert!(
+        rows.iter()
+            .filter(|a| a["customer_name"].is_string())
+            .count()
+            > rows.len() / 2,
+        "the API names most appointments' customers"
+    );
+    browser
+        .goto(&format!("{}/#/appointments", server.base))
+        .await;
+    browser
+        .wait_eq(
+            "each appointment's customer, named as the API names them",
+            "return [...document.querySelectorAll('table#appointments-table tbody tr[data-appointment-id] td.customer')] \
+             .map(td => [td.textContent, td.querySelector('a')?.getAttribute('href') ?? null]);",
+            vec![],
+            &json!(expected),
+        )
+        .await;
 }

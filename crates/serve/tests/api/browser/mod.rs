@@ -476,7 +476,14 @@ async fn overview_shows_the_apis_numbers_for_each_period() {
     // Default: today.
     wait_cards(&browser, "today", &expected[0]).await;
     browser.wait_present("main#main[aria-busy=\"false\"]").await;
-    for link in ["#/", "#/trends", "#/calls", "#/appointments"] {
+    for link in [
+        "#/",
+        "#/trends",
+        "#/calls",
+        "#/analytics",
+        "#/customers",
+        "#/appointments",
+    ] {
         browser
             .wait_present(&format!("nav#nav a[href=\"{link}\"]"))
             .await;
@@ -1411,6 +1418,11 @@ async fn every_page_renders_and_screenshots() {
                 "svg#chart-timeseries .mark",
             ][..],
             "analytics.png",
+        ),
+        (
+            "#/customers".to_string(),
+            &["table#customers-table tbody tr[data-customer-id]"][..],
+            "customers.png",
         ),
     ] {
         browser.goto(&format!("{base}/{path}")).await;
