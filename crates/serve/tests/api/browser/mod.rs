@@ -1425,6 +1425,11 @@ async fn every_page_renders_and_screenshots() {
             "customers.png",
         ),
     ] {
+        // The analytics in one picture: the heatmap, the chart and the outcomes.
+        let tall = name == "analytics.png";
+        if tall {
+            browser.client.set_window_size(1280, 1640).await.unwrap();
+        }
         browser.goto(&format!("{base}/{path}")).await;
         for css in ready {
             browser.wait_present(css).await;
@@ -1447,6 +1452,9 @@ async fn every_page_renders_and_screenshots() {
             }
         }
         browser.screenshot(name).await;
+        if tall {
+            browser.client.set_window_size(1280, 900).await.unwrap();
+        }
     }
 }
 
