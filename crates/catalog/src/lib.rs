@@ -9,6 +9,8 @@
 //! (and by the tests), and the app's exact SQLite DDL ([`SQLITE_DDL`]) is checked
 //! against it by this crate's tests.
 
+pub mod daily;
+
 /// More columns than any table has (checked by a test): readers keep a row in a
 /// fixed array of this size instead of allocating one per row.
 pub const MAX_COLUMNS: usize = 24;
@@ -183,6 +185,18 @@ impl IdRange {
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
 }
+
+/// `customers`: [`TABLES`]`[0]`. The five constants name the tables in code, so that a
+/// typo is a compile error rather than a [`table`] lookup that finds nothing.
+pub static CUSTOMERS: &Table = &TABLES[0];
+/// `appointments`: [`TABLES`]`[1]`.
+pub static APPOINTMENTS: &Table = &TABLES[1];
+/// `call_sessions`: [`TABLES`]`[2]`.
+pub static CALL_SESSIONS: &Table = &TABLES[2];
+/// `call_events`: [`TABLES`]`[3]`.
+pub static CALL_EVENTS: &Table = &TABLES[3];
+/// `daily_metrics`: [`TABLES`]`[4]`.
+pub static DAILY_METRICS: &Table = &TABLES[4];
 
 const fn col(name: &'static str, kind: Kind) -> Column {
     Column {
@@ -504,6 +518,22 @@ mod tests {
             want.sort();
             assert_eq!(fks, want, "{}", t.name);
         }
+    }
+
+    #[test]
+    fn each_table_constant_is_the_table_it_names() {
+        let constants = [
+            (CUSTOMERS, "customers"),
+            (APPOINTMENTS, "appointments"),
+            (CALL_SESSIONS, "call_sessions"),
+            (CALL_EVENTS, "call_events"),
+            (DAILY_METRICS, "daily_metrics"),
+        ];
+        for (constant, name) in constants {
+            assert_eq!(constant.name, name);
+            assert!(std::ptr::eq(constant, table(name).unwrap()), "{name}");
+        }
+        assert_eq!(constants.len(), TABLES.len());
     }
 
     #[test]

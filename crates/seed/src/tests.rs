@@ -1,4 +1,5 @@
 use super::*;
+use crate::vocab::LEGACY_TRANSCRIPTS;
 use ava_catalog::Kind;
 use rusqlite::types::Value;
 use tempfile::TempDir;
