@@ -1,7 +1,7 @@
 // A call as a table row: the same cells in the call log, the overview and a customer's page.
 
 import { h } from './dom.js';
-import { badge, duration, text, when } from './format.js';
+import { badge, duration, number, text, when } from './format.js';
 
 /** The columns of a call row, in order. */
 export const CALL_COLUMNS = ['Started', 'Phone', 'Customer', 'Duration', 'Outcome', 'Sentiment', 'Score'];
@@ -10,6 +10,12 @@ export const CALL_COLUMNS = ['Started', 'Phone', 'Customer', 'Duration', 'Outcom
 export function customerLink(id, name) {
   if (id === null || id === undefined) return null;
   return h('a', { href: `#/customers/${id}` }, name || `Customer #${id}`);
+}
+
+/** `td.score[data-value]`: the score to two decimals (an average may have sixteen), the exact value as its title. */
+function scoreCell(score) {
+  if (typeof score !== 'number') return h('td', { class: 'score num', 'data-value': 'null' }, '—');
+  return h('td', { class: 'score num', 'data-value': String(score), title: String(score) }, number(score));
 }
 
 /** `tr[data-call-id]` with `td.started` (a link to the call), phone, customer (named by `customerName`, else the call's `customer_name`), duration, badges, score. */
@@ -26,6 +32,6 @@ export function callRow(call, customerName) {
     h('td', { class: 'duration num' }, duration(call.duration_seconds)),
     h('td', { class: 'outcome' }, badge('outcome', call.outcome)),
     h('td', { class: 'sentiment' }, badge('sentiment', call.sentiment)),
-    h('td', { class: 'score num' }, typeof call.satisfaction_score === 'number' ? String(call.satisfaction_score) : '—'),
+    scoreCell(call.satisfaction_score),
   );
 }

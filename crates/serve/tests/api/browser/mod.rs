@@ -575,6 +575,34 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
     wait_log(&browser, "the first page", &all).await;
     browser.wait_present("label[for=\"search\"]").await;
 
+    // Each row's score: the API's exactly in `data-value`, shown to two decimals at most.
+    let scores = browser
+        .js(
+            "return [...document.querySelectorAll(arguments[0])] \
+             .map(td => [td.getAttribute('data-value'), td.textContent]);",
+            vec![json!(format!("{ROW_IDS} td.score"))],
+        )
+        .await;
+    let scores = scores.as_array().unwrap();
+    let calls = all["calls"].as_array().unwrap();
+    assert_eq!(scores.len(), calls.len());
+    for (shown, call) in scores.iter().zip(calls) {
+        let (value, text) = (shown[0].as_str().unwrap(), shown[1].as_str().unwrap());
+        match call["satisfaction_score"].as_f64() {
+            None => assert_eq!((value, text), ("null", "—"), "{call}"),
+            Some(score) => {
+                assert_eq!(value.parse::<f64>().unwrap(), score, "{call}");
+                let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+                assert!(decimals <= 2, "{text:?} for {score}");
+                let rounded: f64 = text.replace(',', "").parse().unwrap();
+                assert!(
+                    (rounded - score).abs() <= 0.005 + 1e-9,
+                    "{text:?} for {score}"
+                );
+            }
+        }
+    }
+
     // Search by a phone fragment: the total drops to the API's; every phone has it.
     let phone = pg_texts(
         &stores,
