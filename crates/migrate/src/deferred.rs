@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ava_catalog::TABLES;
 use tokio_postgres::{Client, GenericClient};
 
+use crate::ledger;
+
 /// One index or constraint taken off for the load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Deferred {
@@ -187,60 +189,16 @@ async fn exists(client: &impl GenericClient, name: &str) -> Result<bool, tokio_p
         .get(0))
 }
 
-/// The interrupted run, if any, that left indexes or constraints dropped, and how many.
-pub(crate) async fn pending_repair(
-    client: &Client,
-) -> Result<Option<(i64, usize)>, tokio_postgres::Error> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('ava.migrate_runs') IS NOT NULL", &[])
-        .await?
-        .get(0);
-    if !exists {
-        return Ok(None);
-    }
-    Ok(client
-        .query_opt(
-            "SELECT id, cardinality(deferred_ddl) FROM ava.migrate_runs \
-             WHERE status = 'running' AND cardinality(deferred_ddl) > 0 ORDER BY id LIMIT 1",
-            &[],
-        )
-        .await?
-        .map(|r| (r.get(0), r.get::<_, i32>(1) as usize)))
-}
-
 /// Builds what an interrupted run left dropped, so the schema is whole again before
 /// anything else looks at it. Returns how many runs needed it.
 pub(crate) async fn restore_interrupted(
     client: &Client,
 ) -> Result<usize, (String, tokio_postgres::Error)> {
     let ledger = |e| ("ava.migrate_runs".to_string(), e);
-    let exists: bool = client
-        .query_one("SELECT to_regclass('ava.migrate_runs') IS NOT NULL", &[])
-        .await
-        .map_err(ledger)?
-        .get(0);
-    if !exists {
-        return Ok(0);
-    }
-    let runs = client
-        .query(
-            "SELECT id, deferred_names, deferred_ddl FROM ava.migrate_runs \
-             WHERE status = 'running' AND cardinality(deferred_ddl) > 0 ORDER BY id",
-            &[],
-        )
-        .await
-        .map_err(ledger)?;
-    for run in &runs {
-        let (id, names, ddl): (i64, Vec<String>, Vec<String>) =
-            (run.get(0), run.get(1), run.get(2));
-        rebuild(&[client], &names, &ddl).await?;
-        client
-            .execute(
-                "UPDATE ava.migrate_runs SET deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
-                &[&id],
-            )
-            .await
-            .map_err(ledger)?;
+    let runs = ledger::unbuilt_recipes(client).await.map_err(ledger)?;
+    for (id, names, ddl) in &runs {
+        rebuild(&[client], names, ddl).await?;
+        ledger::recipe_spent(client, *id).await.map_err(ledger)?;
     }
     Ok(runs.len())
 }

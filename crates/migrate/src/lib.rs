@@ -5,9 +5,16 @@
 //!   encodes each row as soon as it is checked (one pass, the copy overlapping the
 //!   scan); otherwise it scans the whole file first and, if the writer says go, reads
 //!   it again to encode. Batches go over a bounded channel (memory stays flat).
-//! - **Writer** (async, `writer`): checks the target, applies the idempotency guard and
-//!   cleans up after a failure; `load` copies each batch with `COPY … FROM STDIN
-//!   (FORMAT binary)` on a pool of connections and builds the indexes again.
+//! - **Writer** (async, `writer`): checks the target and gathers the facts `plan`
+//!   decides from (pure: copy, resume, replace, refuse, already migrated); `copy`
+//!   records the run, drops the indexes and cleans up after a failure; `load` copies
+//!   each batch with `COPY … FROM STDIN (FORMAT binary)` on a pool of connections and
+//!   builds the indexes again.
+//!
+//! Shared by `ava migrate` and `ava sync`: `start` (session settings, settling with
+//! another run's sessions, the advisory lock), `error` ([`MigrateError`]), `ledger`
+//! (every statement on `ava.migrate_runs` and `ava.migrate_batches`), `state` (what
+//! sync compares against), `deferred` (indexes and constraints taken off for a load).
 //!
 //! How the target never ends up half-loaded:
 //! - bad cells found by the scan leave the target as it was: a run into a target that
@@ -21,10 +28,15 @@
 //! - `--force` replaces the target's rows in one transaction (truncate, copy, fix
 //!   sequences, commit), so a failure part-way leaves the previous rows untouched.
 
+mod copy;
 mod deferred;
+mod error;
+mod ledger;
 mod load;
+mod plan;
 mod reader;
 pub mod sessions;
+mod start;
 mod state;
 mod sync;
 mod writer;
@@ -32,9 +44,8 @@ mod writer;
 use std::path::PathBuf;
 
 use ava_convert::CellError;
-use ava_sink::SinkError;
-use ava_source::SourceError;
 
+pub use error::MigrateError;
 pub use sync::{sync, Compared, SyncOptions, SyncReport, SyncTable};
 pub use writer::migrate;
 
@@ -189,87 +200,4 @@ pub struct Interrupted {
     pub run: i64,
     pub started_at: String,
     pub rows_copied: i64,
-}
-
-/// Why a run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error(transparent)]
-    Sink(#[from] SinkError),
-    #[error(transparent)]
-    Migrations(#[from] ava_migrations::MigrateError),
-    #[error(transparent)]
-    Verify(#[from] ava_verify::VerifyError),
-    #[error(
-        "{url}: another `ava migrate` is running against this database; wait for it to finish"
-    )]
-    Busy { url: String },
-    #[error(
-        "{url}: another `ava migrate` or `ava sync` is running against this database: \
-         {session}; wait for it to finish"
-    )]
-    Running { url: String, session: String },
-    #[error(
-        "{url}: the server sessions of another run are still there after {waited} s: {}. \
-         If that run is dead (killed, or its network lost), end them — in SQL: {sql} — or \
-         run again with --takeover", sessions.join("; ")
-    )]
-    SessionsLeft {
-        url: String,
-        sessions: Vec<String>,
-        sql: String,
-        waited: u64,
-    },
-    #[error("{url}: run {run} was interrupted after dropping {objects} indexes and constraints for its load; a dry run cannot check the schema until they are built again, which the next `ava migrate` (without --dry-run) does first")]
-    NeedsRepair {
-        url: String,
-        run: i64,
-        objects: usize,
-    },
-    #[error("{} cell(s) cannot be stored faithfully; {}. The first ones:\n{}", total, .undone.as_deref().unwrap_or("nothing was written"), cells.iter().take(20).map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
-    BadCells {
-        cells: Vec<BadCell>,
-        total: u64,
-        /// For a run that copied while it read the file: how the rows it had copied
-        /// before the first bad one were undone (or why they could not be).
-        undone: Option<String>,
-    },
-    #[error("{url} already holds rows that are not the source's ({}); nothing was written. {}", describe_counts(.tables), .interrupted.as_ref().map(|i| format!("They were left by run {} started {}, which was interrupted after {} rows: pass --resume to finish it, or --force to replace them.", i.run, i.started_at, i.rows_copied)).unwrap_or_else(|| "Use an empty database, or pass --force to replace them.".into()))]
-    TargetNotEmpty {
-        url: String,
-        tables: Vec<(&'static str, u64)>,
-        interrupted: Option<Interrupted>,
-    },
-    #[error("{url}: copying {table} failed: {cause}. {cleanup}")]
-    Copy {
-        url: String,
-        table: &'static str,
-        cause: Box<dyn std::error::Error + Send + Sync>,
-        cleanup: String,
-    },
-    /// The file turned out unreadable part-way through a run that copied while reading
-    /// it; the run was undone.
-    #[error("{source}; {undone}")]
-    SourceMidway {
-        source: Box<SourceError>,
-        undone: String,
-    },
-    #[error("the SQLite reader stopped unexpectedly: {0}")]
-    Reader(String),
-    #[error("cannot write the rejects file {}: {source}; choose a writable path", .path.display())]
-    Rejects {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-fn describe_counts(tables: &[(&'static str, u64)]) -> String {
-    tables
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(t, n)| format!("{t}: {n} rows"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

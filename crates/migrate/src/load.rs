@@ -12,9 +12,9 @@ use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
+use crate::error::query_error;
 use crate::reader::{Msg, ReaderError, Scan};
-use crate::writer::query_error;
-use crate::{deferred, state};
+use crate::{deferred, ledger, state};
 use crate::{MigrateError, Outcome, Progress};
 
 /// The connections batches are written on and indexes built on (a plain run; `--force`
@@ -142,14 +142,13 @@ pub(crate) const RETRY_FOR: Duration = Duration::from_secs(60);
 /// Whether an error means the connection (or the server) went away, rather than
 /// something about the data: worth reconnecting and trying the batch again.
 fn retriable(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        None => true,
-        Some(code) => {
-            let code = code.code();
-            // 08: connection exception; 57P01-57P03: the server shut down or restarts.
-            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-        }
-    }
+    retriable_state(e.code().map(|c| c.code()))
+}
+
+/// [`retriable`] by the error's SQLSTATE: none (the connection itself failed), class 08
+/// (connection exception), or 57P01-57P03 (the server shut down or restarts).
+fn retriable_state(code: Option<&str>) -> bool {
+    code.is_none_or(|code| code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03"))
 }
 
 /// A connection for writing batches: committing need not wait for its WAL flush, since
@@ -206,7 +205,7 @@ impl Conn<'_, '_> {
                 }
             }
             // The commit may have landed before the connection dropped.
-            match committed(conn.client_ref(), run, table, batch.ids.0).await {
+            match ledger::committed_batch(conn.client_ref(), run, table, batch.ids.0).await {
                 Ok(Some(rows)) => return (Conn::Commits(conn), Ok(rows)),
                 Ok(None) => {}
                 Err(e) if retriable(&e) && Instant::now() < deadline => {}
@@ -236,30 +235,13 @@ async fn commit_batch(
         }
     };
     let (recorded, hashed, ended) = futures_util::join!(
-        record_batch(client, run, table, batch.ids, copied),
+        ledger::record_batch(client, run, table, batch.ids, copied),
         state::insert(client, table, batch.ids, &batch.hashes),
         client.batch_execute("COMMIT"),
     );
     recorded?;
     hashed?;
     ended.map(|()| copied)
-}
-
-/// The rows of the run's batch of `table` starting at `first`, if it committed.
-async fn committed(
-    client: &Client,
-    run: i64,
-    table: &Table,
-    first: i64,
-) -> Result<Option<u64>, tokio_postgres::Error> {
-    Ok(client
-        .query_opt(
-            "SELECT rows FROM ava.migrate_batches \
-             WHERE run_id = $1 AND table_name = $2 AND first_id = $3",
-            &[&run, &table.name, &first],
-        )
-        .await?
-        .map(|r| r.get::<_, i64>(0) as u64))
 }
 
 impl Writer<'_> {
@@ -342,37 +324,9 @@ async fn write_batch(
     run: i64,
 ) -> Result<u64, tokio_postgres::Error> {
     let copied = copy_in(client, table, batch.data.clone()).await?;
-    record_batch(client, run, table, batch.ids, copied).await?;
+    ledger::record_batch(client, run, table, batch.ids, copied).await?;
     state::insert(client, table, batch.ids, &batch.hashes).await?;
     Ok(copied)
-}
-
-/// Records a batch in the ledger, inside the batch's own transaction.
-async fn record_batch(
-    client: &impl GenericClient,
-    run: i64,
-    table: &Table,
-    (first, last): (i64, i64),
-    copied: u64,
-) -> Result<(), tokio_postgres::Error> {
-    use tokio_postgres::types::Type;
-    let copied = copied as i64;
-    // Typed: sent without a preparing round trip.
-    client
-        .execute_typed(
-            "WITH batch AS (INSERT INTO ava.migrate_batches (run_id, table_name, first_id, last_id, rows) \
-             VALUES ($1, $2, $3, $4, $5)) \
-             UPDATE ava.migrate_runs SET rows_copied = rows_copied + $5 WHERE id = $1",
-            &[
-                (&run, Type::INT8),
-                (&table.name, Type::TEXT),
-                (&first, Type::INT8),
-                (&last, Type::INT8),
-                (&copied, Type::INT8),
-            ],
-        )
-        .await
-        .map(drop)
 }
 
 /// Per table, during the copy: batches in flight, whether the reader is done with it,
@@ -653,18 +607,7 @@ async fn finish(
         fingerprint: fingerprint?,
         rejected_rows: recipe.rejected_rows,
     };
-    let run_id = [(
-        &run as &(dyn tokio_postgres::types::ToSql + Sync),
-        tokio_postgres::types::Type::INT8,
-    )];
-    let (written, done) = futures_util::join!(
-        state::write(tx, &state),
-        tx.execute_typed(
-            "UPDATE ava.migrate_runs SET status = 'done', finished_at = now(), \
-             deferred_names = '{}', deferred_ddl = '{}' WHERE id = $1",
-            &run_id,
-        )
-    );
+    let (written, done) = futures_util::join!(state::write(tx, &state), ledger::mark_done(tx, run));
     written?;
     done?;
     Ok(())
@@ -681,4 +624,41 @@ fn describe(e: ReaderError) -> std::io::Error {
         ReaderError::Stopped => "the SQLite reader stopped".into(),
         ReaderError::Rejects(path, e) => format!("writing {}: {e}", path.display()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_or_a_restarting_server_is_retried() {
+        // No SQLSTATE: the connection itself failed.
+        assert!(retriable_state(None));
+        for code in ["08000", "08003", "08006", "57P01", "57P02", "57P03"] {
+            assert!(retriable_state(Some(code)), "{code}");
+        }
+    }
+
+    #[test]
+    fn an_error_about_the_data_is_not_retried() {
+        for code in ["23505", "22P02", "42P01", "57014", "40001", "53100"] {
+            assert!(!retriable_state(Some(code)), "{code}");
+        }
+    }
+
+    #[test]
+    fn far_from_the_server_more_connections_copy() {
+        assert_eq!(build_connections(FAR), FAR_CONNECTIONS);
+        assert_eq!(build_connections(Duration::from_secs(1)), FAR_CONNECTIONS);
+        let near = build_connections(Duration::from_micros(200));
+        assert!((2..=4).contains(&near), "{near}");
+    }
+
+    #[test]
+    fn a_reader_error_keeps_its_reason() {
+        let e = describe(ReaderError::Stopped);
+        assert_eq!(e.to_string(), "the SQLite reader stopped");
+        assert_eq!(table_name(0), TABLES[0].name);
+        assert_eq!(table_name(99), "daily_metrics");
+    }
 }

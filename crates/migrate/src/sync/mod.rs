@@ -23,30 +23,31 @@
 //! recorded. Cases 1 and 2 run in one repeatable-read transaction from the first read of
 //! the target to the commit, so a concurrent writer either fails it or changes the
 //! fingerprint the next run compares.
+//!
+//! Here: cases 1 and 2 ([`attempt`]); `pass` (the pass over the file that finds the
+//! changes), `every_row` (case 3), `apply` (the writes).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ava_catalog::TABLES;
-use ava_convert::{raw_hash, Cell, Value};
-use ava_sink::{encode_row, CopyBuffer, Target};
-use ava_source::{file_digest, file_stat, CommitWatch, Source};
-use ava_verify::{Diff, Excluded};
-use bytes::Bytes;
+use ava_sink::Target;
+use ava_source::{file_digest, file_stat, CommitWatch};
 use tokio_postgres::{IsolationLevel, Transaction};
 
 mod apply;
+mod every_row;
+mod pass;
 
-use apply::{apply, encode_rows, finish, stage, Applied, InFlight, Recording, TableWrite};
+use apply::{apply, finish, stage, Applied, InFlight, Recording};
+use every_row::every_row;
+use pass::{accept, run_pass, Changes, Collect};
 
-use crate::reader::{self, Check, ReaderError, Scan, Visit};
-use std::sync::mpsc::Receiver;
-use tokio::sync::mpsc::UnboundedSender;
-
-use crate::state::{self, Fingerprint, Hashes, Patches, State, UNKNOWN};
-use crate::writer::{query_error, reader_error, start};
-use crate::{MigrateError, Progress, MAX_BATCH_BYTES};
+use crate::error::query_error;
+use crate::start::start;
+use crate::state::{self, Fingerprint, Patches, State};
+use crate::{MigrateError, Progress};
 
 /// What `ava sync` should do.
 #[derive(Debug, Clone)]
@@ -97,43 +98,6 @@ impl SyncReport {
         self.tables
             .iter()
             .all(|t| t.inserted + t.updated + t.deleted == 0)
-    }
-}
-
-/// The writes that make the target equal to the source.
-struct Changes {
-    /// Per table, the new and changed rows encoded for `COPY`, and their ids.
-    upserts: Vec<Vec<Bytes>>,
-    upsert_ids: Vec<Vec<i64>>,
-    /// Per table, the ids gone from the source.
-    deletes: Vec<Vec<i64>>,
-}
-
-impl Changes {
-    fn none() -> Changes {
-        Changes {
-            upserts: vec![Vec::new(); TABLES.len()],
-            upsert_ids: vec![Vec::new(); TABLES.len()],
-            deletes: vec![Vec::new(); TABLES.len()],
-        }
-    }
-
-    fn touches(&self, table: usize) -> bool {
-        !(self.upsert_ids[table].is_empty() && self.deletes[table].is_empty())
-    }
-
-    /// The upserts of every table with rows to write, parents first.
-    fn table_writes(&self) -> impl Iterator<Item = TableWrite> + '_ {
-        (0..TABLES.len()).filter_map(|t| self.table_write(t))
-    }
-
-    /// What writes `table`'s new and changed rows, if it has any.
-    fn table_write(&self, table: usize) -> Option<TableWrite> {
-        (!self.upserts[table].is_empty()).then(|| TableWrite {
-            table,
-            rows: self.upserts[table].clone(),
-            deletes: self.deletes[table].clone(),
-        })
     }
 }
 
@@ -465,129 +429,6 @@ async fn digest_of(path: &Path) -> Result<u128, MigrateError> {
         .map_err(thread)??)
 }
 
-/// Case 3: compares every row, on a consistent copy of the file, then writes.
-async fn every_row(
-    target: &mut Target,
-    opts: &SyncOptions,
-    progress: &dyn Progress,
-    digest: u128,
-    before: &Fingerprint,
-) -> Result<(Vec<SyncTable>, bool), MigrateError> {
-    let url = target.url().to_string();
-    let stat = file_stat(&opts.sqlite);
-    // Every read below goes to one consistent copy: the app may be writing meanwhile,
-    // and the scan, the comparison and the rows written must all see the same data.
-    progress.phase("taking a consistent copy of the SQLite file");
-    let copy = tempfile::Builder::new()
-        .prefix("ava-sync-")
-        .suffix(".db")
-        .tempfile()
-        .map_err(|e| MigrateError::Reader(format!("creating a temporary copy: {e}")))?
-        .into_temp_path();
-    let (from, to) = (opts.sqlite.clone(), copy.to_path_buf());
-    tokio::task::spawn_blocking(move || Source::open(&from)?.backup_to(&to))
-        .await
-        .map_err(thread)??;
-
-    progress.phase("scanning the SQLite file");
-    let (send_known, no_hashes) = std::sync::mpsc::channel();
-    for _ in &TABLES {
-        let _ = send_known.send(Vec::new());
-    }
-    let (scan, pass) = run_pass(&copy, opts, &url, no_hashes, Collect::Hashes).await?;
-    let scan = accept(scan, opts)?;
-    let excluded = Excluded::new(scan.rejected.clone());
-
-    progress.phase("comparing both sides");
-    let report = ava_verify::differences(&copy, target, &excluded).await?;
-    let mut tables = no_changes();
-    let mut changes = Changes::none();
-    for (i, result) in report.tables.iter().enumerate() {
-        for row in &result.diffs {
-            match row.diff {
-                Diff::Missing => {
-                    tables[i].inserted += 1;
-                    changes.upsert_ids[i].push(row.id);
-                }
-                Diff::Changed(_) => {
-                    tables[i].updated += 1;
-                    changes.upsert_ids[i].push(row.id);
-                }
-                Diff::Extra => {
-                    tables[i].deleted += 1;
-                    changes.deletes[i].push(row.id);
-                }
-            }
-        }
-    }
-    if opts.dry_run {
-        return Ok((tables, false));
-    }
-    progress.phase("reading the rows to write");
-    let (path, ids) = (copy.to_path_buf(), changes.upsert_ids.clone());
-    changes.upserts = tokio::task::spawn_blocking(move || encode_rows(&path, &ids))
-        .await
-        .map_err(thread)??;
-
-    progress.phase("writing the differences");
-    let fail = |context: &'static str| {
-        let url = url.clone();
-        move |e| query_error(&url, context, e)
-    };
-    let tx = begin(target)
-        .await
-        .map_err(fail("starting the sync transaction"))?;
-    // Unless the target stayed as it was from before the comparison to now, the hashes
-    // recorded below might not stand for its rows: then no state is recorded.
-    let fingerprint = Fingerprint::read(&tx)
-        .await
-        .map_err(fail("reading the tables' fingerprints"))?;
-    let state = (fingerprint == *before).then(|| State {
-        digest: Some(digest),
-        stat: Some(stat),
-        fingerprint,
-        rejected_rows: scan.rejected_rows(),
-    });
-    // A rejected row the target holds from before is kept, its source unknown.
-    let mut hashes = pass.hashes;
-    for (t, table) in TABLES.iter().enumerate() {
-        if scan.rejected[t].is_empty() {
-            continue;
-        }
-        let held = tx
-            .query(
-                &format!(
-                    "SELECT id FROM public.\"{}\" WHERE id = ANY($1)",
-                    table.name
-                ),
-                &[&scan.rejected[t]],
-            )
-            .await
-            .map_err(fail("reading which rejected rows the target holds"))?;
-        hashes[t].extend(held.iter().map(|r| (r.get::<_, i64>(0), UNKNOWN)));
-        hashes[t].sort_unstable_by_key(|p| p.0);
-    }
-    let wrote = (0..TABLES.len()).any(|t| changes.touches(t));
-    let applied = async {
-        let staging = stage(&tx).await?;
-        apply(
-            &tx,
-            &staging,
-            &changes,
-            Recording::Replace(&hashes),
-            state,
-            false,
-        )
-        .await
-    };
-    applied.await.map_err(|e| match e {
-        Applied::Failed(context, e) => query_error(&url, context, e),
-        Applied::Collision => MigrateError::Reader("unexpected unique collision".into()),
-    })?;
-    tx.commit().await.map_err(fail("committing the sync"))?;
-    Ok((tables, wrote))
-}
-
 fn no_changes() -> Vec<SyncTable> {
     TABLES
         .iter()
@@ -600,219 +441,4 @@ fn no_changes() -> Vec<SyncTable> {
 
 fn thread(e: tokio::task::JoinError) -> MigrateError {
     MigrateError::Reader(e.to_string())
-}
-
-/// The scan's verdict: bad cells refuse the sync unless `--on-error skip`.
-fn accept(scan: Scan, opts: &SyncOptions) -> Result<Scan, MigrateError> {
-    if scan.bad_total > 0 && opts.rejects.is_none() {
-        return Err(MigrateError::BadCells {
-            cells: scan.bad,
-            total: scan.bad_total,
-            undone: None,
-        });
-    }
-    Ok(scan)
-}
-
-/// One pass over `path` on a blocking thread: the scan, and what [`Pass`] collected.
-async fn run_pass(
-    path: &Path,
-    opts: &SyncOptions,
-    url: &str,
-    known: Receiver<Vec<(i64, u128)>>,
-    collect: Collect,
-) -> Result<(Scan, Pass), MigrateError> {
-    let (path, rejects) = (path.to_path_buf(), opts.rejects.clone());
-    let result = tokio::task::spawn_blocking(move || {
-        let mut pass = Pass::new(known, collect);
-        let scan = reader::scan_file(&path, rejects.as_deref(), &mut pass)?;
-        pass.finish();
-        Ok::<_, ReaderError>((scan, pass))
-    })
-    .await
-    .map_err(thread)?;
-    result.map_err(|e| reader_error(e, url))
-}
-
-/// What a [`Pass`] collects besides the new hash of every row.
-enum Collect {
-    /// Nothing more, and every row's keys are checked: the every-row comparison finds
-    /// the rows to write.
-    Hashes,
-    /// The rows to write, found by comparing each row's hash with the recorded one.
-    Changes {
-        /// Where each table's rows to write go as soon as the table is finished (none:
-        /// a dry run).
-        writes: Option<UnboundedSender<TableWrite>>,
-        /// Check the keys of unchanged rows too (else only after a parent lost rows).
-        keys_always: bool,
-    },
-}
-
-/// What one scan of the file collects for sync: the new hash of every row, and — when
-/// `encode` — the rows to write, found by comparing each row's hash with `known`.
-struct Pass {
-    /// The recorded hashes of the tables reached so far, and where the rest come from.
-    known: Hashes,
-    coming: Receiver<Vec<(i64, u128)>>,
-    encode: bool,
-    /// Where each table's rows to write go when it is finished.
-    writes: Option<UnboundedSender<TableWrite>>,
-    /// Position in `known[table]` of the next id not yet reached.
-    at: usize,
-    /// The row being checked: its id, hash and recorded hash.
-    current: Option<(i64, u128, Option<u128>)>,
-    /// Check the keys of unchanged rows too (else only after a parent lost rows).
-    keys_always: bool,
-    /// Per table: whether rows were deleted or rejected in this pass.
-    lost: Vec<bool>,
-    scratch: Vec<u8>,
-    batch: CopyBuffer,
-    hashes: Hashes,
-    /// The `(id, hash)` pairs of the rows to write.
-    written: Hashes,
-    changes: Changes,
-    tables: Vec<SyncTable>,
-}
-
-impl Pass {
-    fn new(coming: Receiver<Vec<(i64, u128)>>, collect: Collect) -> Pass {
-        let (encode, writes, keys_always) = match collect {
-            Collect::Hashes => (false, None, true),
-            Collect::Changes {
-                writes,
-                keys_always,
-            } => (true, writes, keys_always),
-        };
-        Pass {
-            known: Vec::with_capacity(TABLES.len()),
-            coming,
-            encode,
-            writes,
-            at: 0,
-            current: None,
-            keys_always,
-            lost: vec![false; TABLES.len()],
-            scratch: Vec::new(),
-            batch: CopyBuffer::with_capacity(1 << 16),
-            hashes: vec![Vec::new(); TABLES.len()],
-            written: vec![Vec::new(); TABLES.len()],
-            changes: Changes::none(),
-            tables: no_changes(),
-        }
-    }
-
-    /// Waits for the recorded hashes up to `table`. If they stop coming (the load
-    /// failed), the rest count as empty: the load's error is what the sync reports.
-    fn reach(&mut self, table: usize) {
-        while self.known.len() <= table {
-            let pairs = self.coming.recv().unwrap_or_default();
-            // Room for about as many rows as last time: growing a vector of millions
-            // of pairs costs more than the hashing (fresh pages, copies).
-            self.hashes[self.known.len()].reserve(pairs.len() + pairs.len() / 16);
-            self.known.push(pairs);
-        }
-    }
-
-    fn flush(&mut self, table: usize) {
-        let full = std::mem::replace(&mut self.batch, CopyBuffer::with_capacity(1 << 16));
-        self.changes.upserts[table].push(full.finish());
-    }
-
-    /// Whether a table `table` refers to lost rows in this pass (deleted or rejected).
-    fn parent_lost(&self, table: usize) -> bool {
-        TABLES[table]
-            .foreign_keys()
-            .filter_map(|(_, parent)| TABLES.iter().position(|t| t.name == parent))
-            .any(|p| self.lost[p])
-    }
-
-    fn finish(&mut self) {
-        // Every table is sent: the writer hears the end.
-        self.writes = None;
-        for (t, deletes) in self.changes.deletes.iter().enumerate() {
-            self.tables[t].deleted = deletes.len() as u64;
-        }
-    }
-}
-
-impl Visit for Pass {
-    fn check(&mut self, table: usize, cells: &[Cell<'_>]) -> Check {
-        let hash = raw_hash(cells, &mut self.scratch);
-        let Cell::Integer(id) = cells[0] else {
-            // Rejected by the scan: not an id.
-            self.current = None;
-            return Check::Full;
-        };
-        self.reach(table);
-        let known = &self.known[table];
-        // Recorded ids passed over are gone from the source.
-        while self.at < known.len() && known[self.at].0 < id {
-            self.changes.deletes[table].push(known[self.at].0);
-            self.at += 1;
-        }
-        let recorded = known.get(self.at).filter(|k| k.0 == id).map(|k| k.1);
-        if recorded.is_some() {
-            self.at += 1;
-        }
-        self.current = Some((id, hash, recorded));
-        if recorded != Some(hash) {
-            Check::Full
-        } else if self.keys_always || self.parent_lost(table) {
-            // A parent may be gone: the references must be checked.
-            Check::Keys
-        } else {
-            Check::Id
-        }
-    }
-
-    fn row(&mut self, table: usize, accepted: Option<&[Value<'_>]>) -> Result<(), ReaderError> {
-        let Some((id, hash, recorded)) = self.current.take() else {
-            return Ok(());
-        };
-        match accepted {
-            Some(values) => {
-                self.hashes[table].push((id, hash));
-                if recorded == Some(hash) || !self.encode {
-                    return Ok(());
-                }
-                let counts = &mut self.tables[table];
-                if recorded.is_some() {
-                    counts.updated += 1;
-                } else {
-                    counts.inserted += 1;
-                }
-                encode_row(&mut self.batch, &TABLES[table], values);
-                self.changes.upsert_ids[table].push(id);
-                self.written[table].push((id, hash));
-                if self.batch.len() >= MAX_BATCH_BYTES {
-                    self.flush(table);
-                }
-            }
-            // A rejected row is left as the target holds it, if it does.
-            None => {
-                self.lost[table] = true;
-                if let Some(recorded) = recorded {
-                    self.hashes[table].push((id, recorded));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn table_done(&mut self, table: usize) -> Result<(), ReaderError> {
-        self.reach(table);
-        let rest = &self.known[table][self.at.min(self.known[table].len())..];
-        self.changes.deletes[table].extend(rest.iter().map(|k| k.0));
-        self.lost[table] |= !self.changes.deletes[table].is_empty();
-        self.at = 0;
-        if !self.batch.is_empty() {
-            self.flush(table);
-        }
-        if let (Some(writes), Some(write)) = (&self.writes, self.changes.table_write(table)) {
-            // A writer that stopped has failed; the sync reports its error.
-            let _ = writes.send(write);
-        }
-        Ok(())
-    }
 }
