@@ -114,6 +114,23 @@ fn chunk_of(id: i64) -> i64 {
     id.div_euclid(CHUNK_IDS)
 }
 
+/// The ids of `chunk`: [`CHUNK_IDS`] of them from `chunk * CHUNK_IDS` (the last chunk
+/// ends at `i64::MAX`).
+fn chunk_range(chunk: i64) -> IdRange {
+    let first = chunk * CHUNK_IDS;
+    IdRange::inclusive(first, first.saturating_add(CHUNK_IDS - 1))
+}
+
+/// The chunks, in id order, whose row count or hash sum differ between the two sides
+/// (a chunk only one side has differs).
+fn differing_chunks(source: &Chunks, target: &Chunks) -> Vec<i64> {
+    let keys: std::collections::BTreeSet<i64> =
+        source.keys().chain(target.keys()).copied().collect();
+    keys.into_iter()
+        .filter(|k| source.get(k) != target.get(k))
+        .collect()
+}
+
 fn add(chunks: &mut Chunks, id: i64, canonical: &[u8]) {
     let e = chunks.entry(chunk_of(id)).or_default();
     e.0 += 1;
@@ -362,8 +379,7 @@ async fn compare(
     for (table, ((source_rows, s), (target_rows, t))) in
         TABLES.iter().zip(source_side.into_iter().zip(target_side))
     {
-        let keys: std::collections::BTreeSet<i64> = s.keys().chain(t.keys()).copied().collect();
-        let differing: Vec<i64> = keys.into_iter().filter(|k| s.get(k) != t.get(k)).collect();
+        let differing = differing_chunks(&s, &t);
         let mut result = TableResult {
             table: table.name,
             source_rows,
@@ -402,13 +418,12 @@ async fn narrow(
         .position(|x| x.name == table.name)
         .unwrap_or(0);
     let left_out = excluded.clone();
-    let first = chunk * CHUNK_IDS;
-    let range = IdRange::inclusive(first, first.saturating_add(CHUNK_IDS - 1));
+    let range = chunk_range(chunk);
     let path = source.to_path_buf();
     let source_rows = tokio::task::spawn_blocking(move || {
         let mut source = Source::open(&path)?;
         let snap = source.snapshot()?;
-        let mut rows: BTreeMap<i64, Vec<Result<Value<'static>, CellError>>> = BTreeMap::new();
+        let mut rows: BTreeMap<i64, SourceRow> = BTreeMap::new();
         snap.for_each::<SourceError>(table, range, |cells| {
             if let Cell::Integer(id) = cells[0] {
                 if left_out.contains(t, id) {
@@ -439,11 +454,28 @@ async fn narrow(
         .await
         .map_err(|e| VerifyError::Thread(e.to_string()))??;
 
+    result
+        .diffs
+        .extend(row_diffs(table, &source_rows, &target_rows));
+    Ok(())
+}
+
+/// A source row as converted: per column, the value or why the cell is invalid.
+type SourceRow = Vec<Result<Value<'static>, CellError>>;
+
+/// The differing rows of one chunk, in id order: missing from the target, extra in it,
+/// or changed (naming each differing column with both values as printed).
+fn row_diffs(
+    table: &Table,
+    source_rows: &BTreeMap<i64, SourceRow>,
+    target_rows: &BTreeMap<i64, Vec<Value<'static>>>,
+) -> Vec<RowDiff> {
     let ids: std::collections::BTreeSet<i64> = source_rows
         .keys()
         .chain(target_rows.keys())
         .copied()
         .collect();
+    let mut diffs = Vec::new();
     for id in ids {
         let diff = match (source_rows.get(&id), target_rows.get(&id)) {
             (Some(_), None) => Diff::Missing,
@@ -474,7 +506,10 @@ async fn narrow(
             }
             (None, None) => continue,
         };
-        result.diffs.push(RowDiff { id, diff });
+        diffs.push(RowDiff { id, diff });
     }
-    Ok(())
+    diffs
 }
+
+#[cfg(test)]
+mod tests;
