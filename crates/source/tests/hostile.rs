@@ -279,26 +279,14 @@ fn a_hot_journal_is_explained() {
     assert!(dir.path().join("crashed.db-journal").exists());
 }
 
-/// Whether this process can write into a folder it has made read-only (root can):
-/// then a read-only folder cannot be tested.
-fn writes_read_only_dirs(dir: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let probe = dir.join("probe");
-    std::fs::create_dir(&probe).unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let writable = std::fs::write(probe.join("x"), b"x").is_ok();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    writable
-}
-
 #[test]
 fn a_wal_file_in_a_read_only_folder_says_what_to_do() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, valid) = valid_in_tempdir();
-    if writes_read_only_dirs(dir.path()) {
-        eprintln!("skipped: this user can write into read-only folders (root)");
+    // Root writes into read-only folders: run as an unprivileged user then.
+    if ava_testpg::rerun_unprivileged("a_wal_file_in_a_read_only_folder_says_what_to_do") {
         return;
     }
+    let (dir, valid) = valid_in_tempdir();
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
     let walled = ro.join("wal.db");
@@ -328,11 +316,11 @@ fn a_wal_file_in_a_read_only_folder_says_what_to_do() {
 #[test]
 fn an_unreadable_file_says_so() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, valid) = valid_in_tempdir();
-    if writes_read_only_dirs(dir.path()) {
-        eprintln!("skipped: this user can read any file (root)");
+    // Root reads any file: run as an unprivileged user then.
+    if ava_testpg::rerun_unprivileged("an_unreadable_file_says_so") {
         return;
     }
+    let (_dir, valid) = valid_in_tempdir();
     std::fs::set_permissions(&valid, std::fs::Permissions::from_mode(0o000)).unwrap();
     let e = read_all(&valid, |_, _| {}).unwrap_err();
     std::fs::set_permissions(&valid, std::fs::Permissions::from_mode(0o644)).unwrap();

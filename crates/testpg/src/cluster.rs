@@ -2,7 +2,6 @@
 
 use std::ffi::OsStr;
 use std::net::TcpListener;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -72,7 +71,7 @@ impl Cluster {
     /// for tests of TLS). Files the settings name must be readable by the server's user.
     pub fn start_with(settings: &str, pg_hba: Option<&str>) -> Result<Cluster, ClusterError> {
         let bin = server_bin().ok_or(ClusterError::NoBinaries)?;
-        let as_postgres = running_as_root();
+        let as_postgres = crate::running_as_root();
         let dir_guard = tempfile::Builder::new()
             .prefix("ava-testpg-")
             .tempdir_in("/tmp")
@@ -236,11 +235,6 @@ fn server_bin() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
-}
-
-/// Whether this process runs as root (the owner of `/proc/self` is the effective uid).
-fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// `program`, run as the `postgres` OS user when `as_postgres`.

@@ -1,5 +1,7 @@
 //! Test helper (dev-dependency only): gives each test its own fresh, uniquely named
-//! PostgreSQL database, and drops it again when the test is done.
+//! PostgreSQL database, and drops it again when the test is done; and runs what a test
+//! of file permissions needs as an unprivileged user when the tests run as root
+//! ([`unprivileged`], [`rerun_unprivileged`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -37,6 +39,7 @@
 //! not), stops the cluster with `pg_ctl stop -m immediate` and removes its directory.
 
 mod cluster;
+mod user;
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -46,6 +49,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use cluster::{Cluster, ClusterError};
+pub use user::{rerun_unprivileged, running_as_root, unprivileged, UNPRIVILEGED_USER};
 
 /// The machine's own server, tried when neither `TEST_DATABASE_URL` nor `DATABASE_URL`
 /// is set.

@@ -26,6 +26,24 @@ fn run(case: &Case, args: &[&str], file: &Path) -> Out {
     )
 }
 
+/// [`run`] as an unprivileged user when this process is root (root ignores file
+/// permissions; see `ava_testpg::unprivileged`): the case's folder is opened to others
+/// for it.
+fn run_unprivileged(case: &Case, args: &[&str], file: &Path) -> Out {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(case.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = ava_testpg::unprivileged(&assert_cmd::cargo::cargo_bin("ava"));
+    command
+        .current_dir(case.dir.path())
+        .env_remove("DATABASE_URL")
+        .args(args)
+        .arg("--sqlite")
+        .arg(file)
+        .args(["--database-url", &case.db.url])
+        .env("AVA_SQLITE_BUSY_TIMEOUT_MS", BUSY_MS);
+    Out::of(assert_cmd::Command::from_std(command).timeout(std::time::Duration::from_secs(120)))
+}
+
 /// The file's bytes (and its -journal's), to check that nothing wrote them.
 type Bytes = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -50,8 +68,20 @@ struct Expect<'a> {
 /// an empty target with no recorded run, and the file unchanged.
 #[track_caller]
 fn refused(case: &Case, name: &str, file: &Path, expect: Expect<'_>) {
+    refused_as(case, name, file, expect, run);
+}
+
+/// [`refused`] with the runs made by `runner` (as [`run`]).
+#[track_caller]
+fn refused_as(
+    case: &Case,
+    name: &str,
+    file: &Path,
+    expect: Expect<'_>,
+    runner: fn(&Case, &[&str], &Path) -> Out,
+) {
     let before = bytes_of(file);
-    refused_unread(case, name, file, expect);
+    refused_by(case, name, file, expect, runner);
     assert!(bytes_of(file) == before, "{name}: the file was changed");
 }
 
@@ -59,6 +89,18 @@ fn refused(case: &Case, name: &str, file: &Path, expect: Expect<'_>) {
 /// the POSIX locks this process holds on it (see the locked case).
 #[track_caller]
 fn refused_unread(case: &Case, name: &str, file: &Path, expect: Expect<'_>) {
+    refused_by(case, name, file, expect, run);
+}
+
+/// [`refused_unread`] with the runs made by `runner`.
+#[track_caller]
+fn refused_by(
+    case: &Case,
+    name: &str,
+    file: &Path,
+    expect: Expect<'_>,
+    runner: fn(&Case, &[&str], &Path) -> Out,
+) {
     let mut runs: Vec<(&[&str], i32)> = vec![
         (&["migrate", "--dry-run"], expect.code),
         (&["migrate"], expect.code),
@@ -68,7 +110,7 @@ fn refused_unread(case: &Case, name: &str, file: &Path, expect: Expect<'_>) {
     }
     let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
     for (args, want) in runs {
-        let out = run(case, args, file);
+        let out = runner(case, args, file);
         assert_eq!(
             out.code, want,
             "{name}: {args:?}: unexpected exit code\n{out}"
@@ -454,27 +496,11 @@ fn odd_but_readable_files_migrate_exactly() {
     assert_eq!(case.pg.counts()[3], even);
 }
 
-/// Whether this process can write into a folder it has made read-only (root can):
-/// then a read-only folder or an unreadable file cannot be tested.
-fn ignores_permissions(dir: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let probe = dir.join("probe");
-    std::fs::create_dir(&probe).unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let writable = std::fs::write(probe.join("x"), b"x").is_ok();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::remove_dir_all(&probe).unwrap();
-    writable
-}
-
 #[test]
 fn wal_files_in_read_only_folders_and_unreadable_files() {
     use std::os::unix::fs::PermissionsExt;
+    // Each run is made as an unprivileged user when the tests run as root.
     let case = pushed(97);
-    if ignores_permissions(case.dir.path()) {
-        eprintln!("skipped: this user ignores file permissions (root)");
-        return;
-    }
     // The app's file in WAL mode with committed rows still in its -wal, in a folder
     // this user cannot write: SQLite cannot create the -shm it needs to read it.
     let ro = case.dir.path().join("app");
@@ -493,23 +519,28 @@ fn wal_files_in_read_only_folders_and_unreadable_files() {
         std::fs::copy(case.dir.path().join("wal.db-wal"), ro.join("live.db-wal")).unwrap();
     }
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-    unreadable(
+    refused_as(
         &case,
         "read-only folder",
         &live,
-        &["live.db is in WAL mode", "-shm", "writable"],
+        Expect {
+            code: 1,
+            verify: Some(1),
+            words: &["live.db is in WAL mode", "-shm", "writable"],
+        },
+        run_unprivileged,
     );
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
 
     let locked_away = altered(&case, "secret.db", "");
     std::fs::set_permissions(&locked_away, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let out = run(&case, &["migrate"], &locked_away).code(1);
+    let out = run_unprivileged(&case, &["migrate"], &locked_away).code(1);
     let line = error_line(&out);
     assert!(
         line.contains("cannot read") && line.contains("secret.db"),
         "{out}"
     );
     assert!(line.contains("ermission denied"), "{out}");
-    run(&case, &["verify"], &locked_away).code(1);
+    run_unprivileged(&case, &["verify"], &locked_away).code(1);
     std::fs::set_permissions(&locked_away, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
