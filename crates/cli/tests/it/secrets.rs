@@ -172,6 +172,12 @@ fn the_server_log_never_shows_a_secret() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(health.contains("503"), "{health}");
+    // Past the guard (the token is right), the store fails: a 500 with the one error
+    // shape, nothing of why.
+    assert!(
+        calls.starts_with("HTTP/1.0 500") || calls.starts_with("HTTP/1.1 500"),
+        "{calls}"
+    );
     assert!(
         log.contains("127.0.0.1:1"),
         "the log does not name the store:\n{log}"
