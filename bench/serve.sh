@@ -5,7 +5,9 @@
 # `ava serve` on Postgres and on the SQLite file and drives the dashboard's reads with wrk
 # from loopback: the overview, the first and the 37th page of calls, a calls search, a
 # call detail, the analytics (peak hours, outcomes, an hourly week, services: in Los
-# Angeles' hours), and `/health` (one `SELECT 1`: what any request costs here, the floor).
+# Angeles' hours), the customers list (by name, by last call, searched), and `/health`
+# (one `SELECT 1`: what any request costs here, the floor); and, without the cache, the
+# CSV export of every call (its time, size and the server's peak memory).
 # Each at 32 connections for --seconds, with the response cache on (the default, 1 s) and
 # off; then every route at 256 connections, counting errors. Results:
 # bench/out/serve-CALLS.md; a run at more calls is compared with the 100,000-call run
@@ -17,7 +19,8 @@ usage() {
 Usage: bench/serve.sh [--calls N] [--seconds S]
 
 Measures requests/s and p50/p99 latency of `ava serve` for the overview, the first and the
-37th calls page, a calls search, a call detail, the analytics routes and /health, on
+37th calls page, a calls search, a call detail, the analytics routes, the customers list
+and /health, and the time and memory of the calls' CSV export, on
 Postgres and on SQLite, with
 the response cache on and off, with wrk on loopback; checks issue 13's targets (without the
 cache) and, for a run at more than 100,000 calls, how much slower each route is than in the
@@ -124,9 +127,17 @@ declare -A PATHS=(
     [outcomes]="/api/admin/analytics/outcome-distribution?period=month&tz=America/Los_Angeles"
     [timeseries]="/api/admin/analytics/timeseries?period=week&interval=hour&tz=America/Los_Angeles"
     [services]="/api/admin/analytics/services?period=month&tz=America/Los_Angeles"
+    [customers]="/api/admin/customers?page=1&page_size=50"
+    [customers_last_call]="/api/admin/customers?page=1&page_size=50&sort_by=last_call&sort_order=desc"
+    [customers_search]="/api/admin/customers?page=1&page_size=50&search=$NAME&sort_by=created_at&sort_order=desc"
     [health]="/health"
 )
-ORDER=(overview calls_page calls_page_37 calls_search call_detail peak_hours outcomes timeseries services health)
+ORDER=(overview calls_page calls_page_37 calls_search call_detail peak_hours outcomes timeseries services
+    customers customers_last_call customers_search health)
+# The CSV export of every call: not a load test (each answer is the whole table), but
+# how long one takes, how big it is, and how far the server's resident memory rises
+# while it streams.
+EXPORT="/api/admin/calls/export.csv"
 # Issue 13's targets: p99 in ms at 32 connections without the cache, on Postgres (SQLite:
 # within 2 × of these; at more calls: within 3 × of the 100,000-call run).
 declare -A TARGET=([overview]=5 [calls_page]=10 [calls_page_37]=10 [calls_search]=25 [call_detail]=5)
@@ -184,6 +195,18 @@ for store in postgres sqlite; do
             log "$store cache=${cache}ms $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, errors $errors"
             echo "$store $cache $name 32 $rps $p50 $p99 $errors" >>"$RESULTS"
         done
+        if [[ $cache == 0 ]]; then
+            # VmRSS before, VmHWM (the peak) after three exports in a row.
+            rss() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/${PIDS[-1]}/status"; }
+            before=$(rss VmRSS)
+            for _ in 1 2 3; do
+                read -r seconds bytes < <(curl -fs -o /dev/null -w '%{time_total} %{size_download}\n' \
+                    "http://127.0.0.1:$port$EXPORT")
+            done
+            peak=$(rss VmHWM)
+            log "$store export: $bytes bytes in $seconds s; resident memory $before kB before, peak $peak kB"
+            echo "$store $seconds $bytes $before $peak" >>"$WORK/export"
+        fi
         if [[ $cache != 0 ]]; then
             for name in "${ORDER[@]}"; do
                 read -r rps p50 p99 errors < <(measure "$port" "${PATHS[$name]}" 256)
@@ -226,6 +249,15 @@ done
         fi
     done
     errors=$(awk '$4 == 256 { e += $8 } END { print e + 0 }' "$RESULTS")
+    echo
+    echo "## The CSV export (\`$EXPORT\`, every call; the third of three in a row)"
+    echo
+    echo "| store | seconds | bytes | server RSS before, kB | peak RSS, kB |"
+    echo "|---|---|---|---|---|"
+    while read -r store seconds bytes before peak; do
+        echo "| $store | $seconds | $bytes | $before | $peak |"
+    done <"$WORK/export"
+    echo
     echo "- no errors at 256 connections (both stores, every route): $errors — $(verdict "$errors == 0")"
 } >"$OUT/serve-$CALLS.md"
 cp "$RESULTS" "$OUT/serve-$CALLS.tsv"
