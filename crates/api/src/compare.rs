@@ -17,6 +17,7 @@
 //! named with both values.
 
 use ava_catalog::Kind;
+use ava_catalog::{APPOINTMENTS, CALL_SESSIONS, CUSTOMERS};
 use ava_convert::datetime::format_micros;
 use ava_convert::Value;
 use chrono::{DateTime, Utc};
@@ -26,7 +27,7 @@ use serde_json::{json, Value as Json};
 
 use crate::json::kinds;
 use crate::read::{
-    self, table, AppointmentsQuery, CallsPage, CustomerSort, CustomersPage, Days, Interval, Period,
+    self, AppointmentsQuery, CallsPage, CustomerSort, CustomersPage, Days, Interval, Period,
     SORT_COLUMNS,
 };
 use crate::request::Params;
@@ -680,7 +681,7 @@ async fn spread(run: &Run<'_>, table: &str, mut ids: Vec<i64>) -> Result<Sample,
 /// word of a name holding a letter outside ASCII (`É` if none does); `%_`, which
 /// matches only itself.
 async fn searches(run: &Run<'_>) -> Result<Vec<Option<String>>, CompareError> {
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let phones = run
         .both(
             "SELECT s.phone_number FROM call_sessions s WHERE s.phone_number IS NOT NULL \
@@ -689,7 +690,7 @@ async fn searches(run: &Run<'_>) -> Result<Vec<Option<String>>, CompareError> {
             &kinds(sessions, &["phone_number"]),
         )
         .await?;
-    let customers = table("customers");
+    let customers = CUSTOMERS;
     let names = run
         .both(
             "SELECT c.name FROM customers c WHERE c.id IN \
@@ -732,7 +733,7 @@ async fn searches(run: &Run<'_>) -> Result<Vec<Option<String>>, CompareError> {
 /// The appointment queries: unfiltered; each status either store holds; the middle
 /// half of the appointments by date, as date-times and as dates.
 async fn appointment_queries(run: &Run<'_>) -> Result<Vec<String>, CompareError> {
-    let appointments = table("appointments");
+    let appointments = APPOINTMENTS;
     let encode = |pairs: &[(&str, &str)]| {
         form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use ava_catalog::{Column, Kind};
+use ava_catalog::{Column, Kind, Table};
 use chrono::{DateTime, NaiveTime};
 use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
@@ -113,15 +113,17 @@ fn max_length(column: &Column) -> Option<usize> {
 }
 
 /// `table.column` of the catalog (a name written here is checked by the tests).
-pub fn catalog_column(table: &str, column: &str) -> &'static Column {
-    ava_catalog::table(table)
-        .and_then(|t| t.columns.iter().find(|c| c.name == column))
-        .unwrap_or_else(|| panic!("no column {table}.{column} in the catalog"))
+pub fn catalog_column(table: &'static Table, column: &str) -> &'static Column {
+    table
+        .columns
+        .iter()
+        .find(|c| c.name == column)
+        .unwrap_or_else(|| panic!("no column {}.{column} in the catalog", table.name))
 }
 
 impl Rule {
     /// Text stored in (or compared with) `table.column`: its length limit.
-    pub fn column(table: &str, column: &str) -> Rule {
+    pub fn column(table: &'static Table, column: &str) -> Rule {
         Rule::Text {
             max: max_length(catalog_column(table, column)),
             blank: true,
@@ -129,7 +131,7 @@ impl Rule {
     }
 
     /// Like [`Rule::column`], and not blank.
-    pub fn filled(table: &str, column: &str) -> Rule {
+    pub fn filled(table: &'static Table, column: &str) -> Rule {
         Rule::Text {
             max: max_length(catalog_column(table, column)),
             blank: false,
@@ -137,7 +139,7 @@ impl Rule {
     }
 
     /// `pattern`, within `table.column`'s length.
-    pub fn pattern(table: &str, column: &str, pattern: &'static str) -> Rule {
+    pub fn pattern(table: &'static Table, column: &str, pattern: &'static str) -> Rule {
         Rule::Pattern {
             max: max_length(catalog_column(table, column)),
             pattern,
@@ -570,6 +572,7 @@ pub fn trimmed(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ava_catalog::CUSTOMERS;
 
     #[test]
     fn a_query_takes_the_last_value_and_refuses_strangers() {
@@ -583,7 +586,7 @@ mod tests {
                 }),
                 "",
             ),
-            Field::optional("search", Rule::column("customers", "name"), ""),
+            Field::optional("search", Rule::column(CUSTOMERS, "name"), ""),
         ];
         let q = Query::parse(&fields, Some("page=1&page=2&search=a%20b")).unwrap();
         assert_eq!(q.int(&fields[0]), 2);
@@ -622,8 +625,8 @@ mod tests {
             "", " ", "a", " a ", "\t\n", "\u{a0}", "a\0", "\0", "\u{feff}", "é", "a\n",
         ];
         for rule in [
-            Rule::column("customers", "name"),
-            Rule::filled("customers", "name"),
+            Rule::column(CUSTOMERS, "name"),
+            Rule::filled(CUSTOMERS, "name"),
         ] {
             let regex = regex::Regex::new(&rule.regex().unwrap()).unwrap();
             for s in samples {
@@ -644,7 +647,7 @@ mod tests {
     impl Body for Sample {
         fn fields() -> Vec<Field> {
             vec![
-                Field::required("name", Rule::filled("customers", "name"), ""),
+                Field::required("name", Rule::filled(CUSTOMERS, "name"), ""),
                 Field::optional(
                     "score",
                     Rule::Number {

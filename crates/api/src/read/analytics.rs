@@ -10,6 +10,7 @@
 //! on the zone — the buckets, the ordering, the names of what has no value — is done
 //! here in Rust.
 
+use ava_catalog::{APPOINTMENTS, CALL_SESSIONS};
 use std::collections::BTreeMap;
 
 use ava_catalog::Kind;
@@ -19,7 +20,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
-use super::{float, int, table, Period, PERIODS};
+use super::{float, int, Period, PERIODS};
 use crate::json::{kinds, round2, select, Answer};
 use crate::request::{Field, Params, Query, Rule};
 use crate::store::{Dialect, Param, Store};
@@ -122,7 +123,7 @@ async fn per_quarter_hour(
     start: i64,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<i64, i64>, ApiError> {
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let mut counts = BTreeMap::new();
     match store.dialect() {
         Dialect::Postgres => {
@@ -200,7 +201,7 @@ pub async fn outcome_distribution(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let rows = store
         .rows(
             &format!(
@@ -323,7 +324,7 @@ pub async fn timeseries(
 ) -> Result<Answer, ApiError> {
     let start = midnight_in(tz, now, period.days());
     let starts = buckets(start, now, interval, tz);
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let columns = ["started_at", "outcome", "satisfaction_score"];
     // In one order, so that both stores add the same floats in the same order.
     let rows = store
@@ -382,7 +383,7 @@ pub async fn services(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let appointments = table("appointments");
+    let appointments = APPOINTMENTS;
     let columns = ["service_type", "status", "booked_by"];
     let rows = store
         .rows(

@@ -8,9 +8,9 @@
 //! dense — by walking the sort's index ([`walk_is_cheaper`]).
 
 use ava_catalog::Kind;
+use ava_catalog::{CALL_SESSIONS, CUSTOMERS};
 use ava_convert::Value;
 
-use super::table;
 use crate::json::{kinds, select, Answer, Keys, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
 use crate::store::{fold, Dialect, Param, Rows, Store, SNAPSHOT};
@@ -58,7 +58,7 @@ const SORT_ORDER: Field =
 fn search_field() -> Field {
     Field::optional(
         "search",
-        Rule::column("customers", "name"),
+        Rule::column(CUSTOMERS, "name"),
         "Part of the caller's phone number or of the customer's name, any case (empty: \
          every call).",
     )
@@ -173,7 +173,7 @@ pub(super) fn order_by(alias: &str, sort_by: &str, descending: bool) -> String {
 
 /// `GET /api/admin/calls`.
 pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> {
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let d = store.dialect();
     let mut params = Vec::new();
     // Two arms rather than one OR across the join: each can use its own index (the
@@ -289,7 +289,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         page_params.push(Param::Int(offset));
     }
     let mut columns = kinds(sessions, &LIST_COLUMNS);
-    columns.extend(kinds(table("customers"), &["name"]));
+    columns.extend(kinds(CUSTOMERS, &["name"]));
     match store {
         Store::Postgres(pg) => {
             let known = pg.totals.get(&key);
@@ -435,7 +435,7 @@ pub async fn export(
     query: &Export,
 ) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, ApiError>> + use<>, ApiError> {
     use futures_util::StreamExt;
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let mut params = Vec::new();
     let from = match &query.search {
         Some(search) => {
@@ -452,7 +452,7 @@ pub async fn export(
         order_by("s", query.sort_by, query.descending)
     );
     let mut columns = kinds(sessions, &LIST_COLUMNS);
-    columns.extend(kinds(table("customers"), &["name"]));
+    columns.extend(kinds(CUSTOMERS, &["name"]));
     let rows = store.stream(&sql, &params, &columns).await?;
     let header = csv_record(list_keys().into_iter().map(str::to_string));
     let body = rows

@@ -9,9 +9,9 @@
 //! both directions, ties by id, as in the call log.
 
 use ava_catalog::Kind;
+use ava_catalog::{CALL_SESSIONS, CUSTOMERS};
 
 use super::calls::{contains_pattern, order_by, ORDERS, PAGE_FIELD};
-use super::table;
 use crate::json::{all_columns, kinds, select, Answer, Keys, Objects};
 use crate::request::{Bounds, Field, Params, Query, Rule};
 use crate::store::{Dialect, Param, Store};
@@ -82,7 +82,7 @@ const SORT_ORDER: Field =
 fn search_field() -> Field {
     Field::optional(
         "search",
-        Rule::column("customers", "name"),
+        Rule::column(CUSTOMERS, "name"),
         "Part of the customer's name or phone number, any case (empty: every customer).",
     )
 }
@@ -129,7 +129,7 @@ const LAST_CALL_SQL: &str =
 /// The statements of a customers page on `d`: the page's, and its total's. The search
 /// pattern, if any, is `$1` ([`customers_params`]).
 pub fn customers_sql(d: Dialect, page: &CustomersPage) -> (String, String) {
-    let customers = table("customers");
+    let customers = CUSTOMERS;
     // Both arms are read from their trigram indexes on Postgres (a bitmap OR).
     let search = page.search.as_ref().map(|_| {
         format!(
@@ -194,13 +194,13 @@ pub fn customers_params(page: &CustomersPage) -> Vec<Param> {
 
 /// `GET /api/admin/customers`.
 pub async fn customers(store: &Store, page: &CustomersPage) -> Result<Answer, ApiError> {
-    let customers = table("customers");
+    let customers = CUSTOMERS;
     let columns = all_columns(customers);
     let (sql, count_sql) = customers_sql(store.dialect(), page);
     let params = customers_params(page);
     let mut row_kinds = kinds(customers, &columns);
     row_kinds.extend([Kind::Int, Kind::Int]);
-    row_kinds.extend(kinds(table("call_sessions"), &["started_at"]));
+    row_kinds.extend(kinds(CALL_SESSIONS, &["started_at"]));
     // The page, and beside it the total: counted only when the store has changed since
     // it was last counted (`Store::count`); one entry serves every page and order.
     let (rows, total) = futures_util::future::try_join(

@@ -7,7 +7,8 @@
 //! moment answer alike, and tests can pin it. The call log, with its search and totals,
 //! is the private module `calls` (re-exported here).
 
-use ava_catalog::{Table, TABLES};
+use ava_catalog::Table;
+use ava_catalog::{APPOINTMENTS, CALL_EVENTS, CALL_SESSIONS, CUSTOMERS, DAILY_METRICS};
 use ava_convert::Value;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
@@ -32,13 +33,6 @@ pub use customers::{
     customers, customers_params, customers_sql, CustomerSort, CustomersPage, CUSTOMERS_PAGE_SIZE,
     CUSTOMER_COUNTS, CUSTOMER_SORTS,
 };
-
-pub(crate) fn table(name: &str) -> &'static Table {
-    TABLES
-        .iter()
-        .find(|t| t.name == name)
-        .unwrap_or_else(|| panic!("no table {name} in the catalog"))
-}
 
 /// Midnight (UTC) of the day `days` before `now`'s.
 fn midnight_days_before(now: DateTime<Utc>, days: i64) -> i64 {
@@ -160,7 +154,7 @@ pub async fn overview(
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let metrics = table("daily_metrics");
+    let metrics = DAILY_METRICS;
     let sql = format!(
         "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
         select(metrics, &OVERVIEW_COLUMNS, "m")
@@ -263,12 +257,12 @@ pub const CUSTOMER_ID: Field =
 
 /// `GET /api/admin/calls/{id}`.
 pub async fn call(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let mut columns = DETAIL_COLUMNS.to_vec();
     columns.extend(["customer_id", "transcript"]);
-    let events_table = table("call_events");
+    let events_table = CALL_EVENTS;
     let event_columns = all_columns(events_table);
-    let customers = table("customers");
+    let customers = CUSTOMERS;
     let customer_columns = all_columns(customers);
     // The call with its customer (one statement), and its events, at once: far from
     // the database the answer costs one round trip.
@@ -326,7 +320,7 @@ pub async fn call(store: &Store, id: i64) -> Result<Answer, ApiError> {
 
 /// `GET /api/admin/calls/{id}/transcript`.
 pub async fn call_transcript(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let row = one_row(store, table("call_sessions"), &["transcript"], id)
+    let row = one_row(store, CALL_SESSIONS, &["transcript"], id)
         .await?
         .ok_or(ApiError::NotFound("Call not found"))?;
     Answer::write(&json!({"call_id": id, "transcript": transcript(&row[0])}))
@@ -364,7 +358,7 @@ pub async fn daily(
     Days(days): Days,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let metrics = table("daily_metrics");
+    let metrics = DAILY_METRICS;
     let mut columns = DAILY_COLUMNS.to_vec();
     columns.push("avg_call_duration_seconds");
     let rows = store
@@ -415,7 +409,7 @@ const END_DATE: Field = Field::optional(
 fn status_field() -> Field {
     Field::optional(
         "status",
-        Rule::column("appointments", "status"),
+        Rule::column(APPOINTMENTS, "status"),
         "Only appointments of this status (e.g. `scheduled`).",
     )
 }
@@ -436,7 +430,7 @@ impl Params for AppointmentsQuery {
 
 /// `GET /api/appointments`: every column and the customer's name, newest first.
 pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Answer, ApiError> {
-    let appointments = table("appointments");
+    let appointments = APPOINTMENTS;
     let columns = all_columns(appointments);
     let mut conditions = Vec::new();
     let mut params = Vec::new();
@@ -456,7 +450,7 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<An
         format!("WHERE {}", conditions.join(" AND "))
     };
     let mut row_kinds = kinds(appointments, &columns);
-    row_kinds.extend(kinds(table("customers"), &["name"]));
+    row_kinds.extend(kinds(CUSTOMERS, &["name"]));
     let rows = store
         .rows(
             &format!(
@@ -485,7 +479,7 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<An
 
 /// `GET /api/customers/{id}`.
 pub async fn customer(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let customers = table("customers");
+    let customers = CUSTOMERS;
     let columns = all_columns(customers);
     let row = one_row(store, customers, &columns, id)
         .await?
@@ -499,10 +493,10 @@ pub async fn customer(store: &Store, id: i64) -> Result<Answer, ApiError> {
 /// `GET /api/customers/{id}/history`: the customer, their appointments and calls
 /// (every column), newest first.
 pub async fn customer_history(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let appointments = table("appointments");
+    let appointments = APPOINTMENTS;
     let appointment_columns = all_columns(appointments);
     // Every column of each call, as the original sent its rows.
-    let sessions = table("call_sessions");
+    let sessions = CALL_SESSIONS;
     let call_columns = all_columns(sessions);
     let booked_sql = format!(
         "SELECT {} FROM appointments a WHERE a.customer_id = $1 \
@@ -519,7 +513,7 @@ pub async fn customer_history(store: &Store, id: i64) -> Result<Answer, ApiError
         kinds(appointments, &appointment_columns),
         kinds(sessions, &call_columns),
     );
-    let customers = table("customers");
+    let customers = CUSTOMERS;
     let customer_columns = all_columns(customers);
     let (customer_sql, customer_kinds) = (
         by_id_sql(customers, &customer_columns),

@@ -19,7 +19,7 @@ mod fields;
 mod paths;
 mod schemas;
 
-use ava_catalog::{Column, Kind};
+use ava_catalog::{Column, Kind, Table};
 use axum::Router;
 use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
@@ -176,22 +176,12 @@ fn column(column: &Column) -> RefOr<Schema> {
         .into()
 }
 
-/// The catalog's column `table.name`, if there is one.
-fn catalog_column(table: &str, name: &str) -> Option<&'static Column> {
-    ava_catalog::table(table).and_then(|t| t.columns.iter().find(|c| c.name == name))
-}
-
-/// Every column of `table`, in catalog order.
-fn all_columns(table: &str) -> Vec<&'static str> {
-    ava_catalog::table(table).map_or_else(Vec::new, ava_api::json::all_columns)
-}
-
 /// A row of `table` as the API sends it: the columns named in `columns`, in that order,
 /// each always present (`null` when it holds none).
-fn row(table: &str, columns: &[&str], description: &str) -> ObjectBuilder {
+fn row(table: &'static Table, columns: &[&str], description: &str) -> ObjectBuilder {
     let fields = columns
         .iter()
-        .filter_map(|name| catalog_column(table, name))
+        .filter_map(|name| table.column(name))
         .map(|c| (c.name, column(c)))
         .collect();
     object(description, fields)
@@ -200,7 +190,9 @@ fn row(table: &str, columns: &[&str], description: &str) -> ObjectBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ava_api::json::all_columns;
     use ava_api::read::{DAILY_COLUMNS, DETAIL_COLUMNS};
+    use ava_catalog::{APPOINTMENTS, CALL_EVENTS, CUSTOMERS};
     use serde_json::json;
 
     /// Every column a row schema names is in the catalog: a column list and the catalog
@@ -212,9 +204,9 @@ mod tests {
         for (schema, columns) in [
             ("CallSummary", ava_api::read::list_keys()),
             ("Call", DETAIL_COLUMNS.to_vec()),
-            ("Customer", all_columns("customers")),
-            ("Appointment", all_columns("appointments")),
-            ("CallEvent", all_columns("call_events")),
+            ("Customer", all_columns(CUSTOMERS)),
+            ("Appointment", all_columns(APPOINTMENTS)),
+            ("CallEvent", all_columns(CALL_EVENTS)),
         ] {
             // `required` keeps the order (a `Value`'s keys are sorted).
             assert_eq!(schemas[schema]["required"], json!(columns), "{schema}");

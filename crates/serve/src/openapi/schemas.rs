@@ -1,11 +1,13 @@
 //! The components: rows from the catalog, the answers built of them, the request
 //! bodies from their fields, and the errors.
 
+use ava_api::json::all_columns;
 use ava_api::read::{
     Period, CUSTOMER_COUNTS, CUSTOMER_NAME, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS,
 };
 use ava_api::request::Body;
 use ava_api::write::{CallEnd, NewCall, NewCustomer, NewEvent};
+use ava_catalog::{Table, APPOINTMENTS, CALL_EVENTS, CALL_SESSIONS, CUSTOMERS, DAILY_METRICS};
 use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
@@ -13,8 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, RefOr};
 
 use super::{
-    all_columns, array, catalog_column, column, described, fields, object, of, or_null, reference,
-    row, ADMIN, INGEST, SUPABASE,
+    array, column, described, fields, object, of, or_null, reference, row, ADMIN, INGEST, SUPABASE,
 };
 
 pub(super) fn components() -> utoipa::openapi::Components {
@@ -65,35 +66,35 @@ pub(super) fn components() -> utoipa::openapi::Components {
         .schema(
             "Customer",
             row(
-                "customers",
-                &all_columns("customers"),
+                CUSTOMERS,
+                &all_columns(CUSTOMERS),
                 "A customer: every column of `customers`.",
             ),
         )
         .schema(
             "Appointment",
             row(
-                "appointments",
-                &all_columns("appointments"),
+                APPOINTMENTS,
+                &all_columns(APPOINTMENTS),
                 "An appointment: every column of `appointments`.",
             ),
         )
         .schema(
             "CallEvent",
             row(
-                "call_events",
-                &all_columns("call_events"),
+                CALL_EVENTS,
+                &all_columns(CALL_EVENTS),
                 "An event of a call: every column of `call_events`.",
             ),
         )
         .schema("CallSummary", call_summary())
         .schema(
             "Call",
-            row("call_sessions", &DETAIL_COLUMNS, "A call in its detail."),
+            row(CALL_SESSIONS, &DETAIL_COLUMNS, "A call in its detail."),
         )
         .schema(
             "DailyMetric",
-            row("daily_metrics", &DAILY_COLUMNS, "One day's metrics.")
+            row(DAILY_METRICS, &DAILY_COLUMNS, "One day's metrics.")
                 .property(
                     "avg_call_duration_minutes",
                     of(Type::Number).description(Some(
@@ -105,7 +106,7 @@ pub(super) fn components() -> utoipa::openapi::Components {
         .schema(
             "CallRecord",
             row(
-                "call_sessions",
+                CALL_SESSIONS,
                 &[DETAIL_COLUMNS.as_slice(), &["customer_id"]].concat(),
                 "A call as the write routes answer: its detail and its customer's id.",
             ),
@@ -113,8 +114,8 @@ pub(super) fn components() -> utoipa::openapi::Components {
         .schema(
             "CallRow",
             row(
-                "call_sessions",
-                &all_columns("call_sessions"),
+                CALL_SESSIONS,
+                &all_columns(CALL_SESSIONS),
                 "A call: every column of `call_sessions` (`transcript` as the text stored).",
             ),
         )
@@ -514,9 +515,9 @@ fn overview() -> ObjectBuilder {
 fn with_nullable(
     row: ObjectBuilder,
     name: &str,
-    (table, column_name): (&str, &str),
+    (table, column_name): (&'static Table, &str),
 ) -> ObjectBuilder {
-    match catalog_column(table, column_name) {
+    match table.column(column_name) {
         Some(c) => row
             .property(
                 name,
@@ -535,22 +536,22 @@ fn with_nullable(
 /// `customers.name`, `null` for a call without a customer.
 fn call_summary() -> ObjectBuilder {
     let summary = row(
-        "call_sessions",
+        CALL_SESSIONS,
         &LIST_COLUMNS,
         "A call in a list. In `GET /api/admin/calls` a call without a duration has \
          `duration_seconds` 0 (as the original sent).",
     );
-    with_nullable(summary, CUSTOMER_NAME, ("customers", "name"))
+    with_nullable(summary, CUSTOMER_NAME, (CUSTOMERS, "name"))
 }
 
 /// An appointment in `GET /api/appointments`: every column, then its customer's name.
 fn appointment_listed() -> ObjectBuilder {
     let listed = row(
-        "appointments",
-        &all_columns("appointments"),
+        APPOINTMENTS,
+        &all_columns(APPOINTMENTS),
         "An appointment: every column of `appointments`, then its customer's name.",
     );
-    with_nullable(listed, CUSTOMER_NAME, ("customers", "name"))
+    with_nullable(listed, CUSTOMER_NAME, (CUSTOMERS, "name"))
 }
 
 /// A customer in the list: every column, how many calls and appointments they have, and
@@ -558,8 +559,8 @@ fn appointment_listed() -> ObjectBuilder {
 fn customer_summary() -> ObjectBuilder {
     let [calls, appointments, last_call_at] = CUSTOMER_COUNTS;
     let summary = row(
-        "customers",
-        &all_columns("customers"),
+        CUSTOMERS,
+        &all_columns(CUSTOMERS),
         "A customer in a list: every column of `customers`, their calls and appointments \
          counted, and the start of their latest call (`null` without one).",
     )
@@ -567,5 +568,5 @@ fn customer_summary() -> ObjectBuilder {
     .required(calls)
     .property(appointments, of(Type::Integer).minimum(Some(0)))
     .required(appointments);
-    with_nullable(summary, last_call_at, ("call_sessions", "started_at"))
+    with_nullable(summary, last_call_at, (CALL_SESSIONS, "started_at"))
 }
