@@ -36,20 +36,6 @@ pub struct ArchiveArgs {
     remove_original: bool,
 }
 
-impl ava_export::Progress for progress::Bars {
-    fn table_started(&self, table: &'static str, rows: u64) {
-        ava_migrate::Progress::table_started(self, table, rows);
-    }
-
-    fn rows_written(&self, table: &'static str, rows: u64) {
-        ava_migrate::Progress::rows_copied(self, table, rows);
-    }
-
-    fn table_finished(&self, table: &'static str) {
-        ava_migrate::Progress::table_finished(self, table);
-    }
-}
-
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }

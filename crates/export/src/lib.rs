@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use ava_catalog::{Column, Kind, Table, TABLES};
 use ava_convert::{datetime, Value};
+pub use ava_migrations::{NoProgress, Progress};
 use ava_sink::{read_tables, ReadError, SinkError, Target};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
@@ -46,25 +47,6 @@ const PROGRESS_EVERY: u64 = 5_000;
 const MIN_MICROS: i64 = -62_135_596_800_000_000;
 /// 9999-12-31T23:59:59.999999Z in microseconds since the unix epoch.
 const MAX_MICROS: i64 = 253_402_300_799_999_999;
-
-/// Where an export reports how far it is.
-pub trait Progress: Send + Sync {
-    /// Writing `table` begins; the snapshot holds `rows` rows of it.
-    fn table_started(&self, table: &'static str, rows: u64);
-    /// `rows` more rows of `table` are written.
-    fn rows_written(&self, table: &'static str, rows: u64);
-    /// `table` is done.
-    fn table_finished(&self, table: &'static str);
-}
-
-/// Reports nothing.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn table_started(&self, _: &'static str, _: u64) {}
-    fn rows_written(&self, _: &'static str, _: u64) {}
-    fn table_finished(&self, _: &'static str) {}
-}
 
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,7 +223,7 @@ async fn copy_table(
         rows += 1;
         unreported += 1;
         if unreported == PROGRESS_EVERY {
-            progress.rows_written(table.name, unreported);
+            progress.rows_copied(table.name, unreported);
             unreported = 0;
         }
         Ok(())
@@ -257,7 +239,7 @@ async fn copy_table(
         }),
         ReadError::Callback(e) => e,
     })?;
-    progress.rows_written(table.name, unreported);
+    progress.rows_copied(table.name, unreported);
     Ok(rows)
 }
 

@@ -45,6 +45,7 @@ use std::path::PathBuf;
 
 use ava_convert::CellError;
 
+pub use ava_migrations::Progress;
 pub use error::MigrateError;
 pub use sync::{sync, Compared, SyncOptions, SyncReport, SyncTable};
 pub use writer::migrate;
@@ -71,18 +72,6 @@ pub struct Options {
     pub rejects: Option<PathBuf>,
     /// What to do about the server sessions another run left behind.
     pub settle: sessions::Settle,
-}
-
-/// Receives progress; the CLI draws bars or log lines from it.
-pub trait Progress: Send + Sync {
-    /// A phase of the run begins (`scanning`, `verifying the existing rows`, …).
-    fn phase(&self, what: &str);
-    /// Copying `table` begins; it has `rows` rows.
-    fn table_started(&self, table: &'static str, rows: u64);
-    /// `rows` more rows of `table` are committed.
-    fn rows_copied(&self, table: &'static str, rows: u64);
-    /// `table` is done.
-    fn table_finished(&self, table: &'static str);
 }
 
 /// Why a cell cannot be stored faithfully.

@@ -8,6 +8,8 @@
 //! * [`status`] / [`Status::is_current`]: compare a database's history with this build.
 //! * [`push`]: apply what is pending, each migration in its own transaction together with
 //!   its history row; refuses a history this build does not account for.
+//! * [`Progress`]: how the runs over the five tables (migrate, sync, export) report how
+//!   far they are.
 //!
 //! # The history table, as the Supabase CLI keeps it
 //!
@@ -32,6 +34,7 @@
 //! is never edited: [`push`] refuses a database whose recorded statements differ from the
 //! file; put changes in a new migration.
 
+mod progress;
 mod split;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +43,7 @@ use std::sync::OnceLock;
 use include_dir::{include_dir, Dir};
 use tokio_postgres::Client;
 
+pub use progress::{NoProgress, Progress};
 pub use split::statements;
 
 /// The key of the session advisory lock ([`pg_advisory_lock(bigint)`][lock]) that
