@@ -361,7 +361,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 /// Whether `e` says the target's schema is not current or differs from the catalog.
 fn schema_not_ready(e: &anyhow::Error) -> bool {
     use ava_migrate::MigrateError as M;
-    use ava_migrations::MigrateError as P;
+    use ava_migrations::SchemaError as P;
     use ava_sink::SinkError as S;
     let from_migrations = |p: &P| matches!(p, P::NotCurrent { .. } | P::Target(S::Schema { .. }));
     match (

@@ -17,7 +17,7 @@ pub enum MigrateError {
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
-    Migrations(#[from] ava_migrations::MigrateError),
+    Migrations(#[from] ava_migrations::SchemaError),
     #[error(transparent)]
     Verify(#[from] ava_verify::VerifyError),
     #[error(

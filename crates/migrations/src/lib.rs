@@ -184,7 +184,7 @@ pub struct PushReport {
 /// Why a migration command failed. Only `NotCurrent` and `Target` name the database (redacted);
 /// add it to the others where the address is known.
 #[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
+pub enum SchemaError {
     #[error("{url}: the schema is not current ({what}); nothing was read or written")]
     NotCurrent { url: String, what: String },
     #[error(transparent)]
@@ -232,22 +232,22 @@ pub enum MigrateError {
     },
 }
 
-fn database(action: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> MigrateError {
+fn database(action: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> SchemaError {
     let action = action.into();
-    move |cause| MigrateError::Database { action, cause }
+    move |cause| SchemaError::Database { action, cause }
 }
 
 /// The database's history compared with this build. Reads only; works without a history
 /// table (everything pending) and with the older CLI layouts that lack `name` or
 /// `statements`.
-pub async fn status(client: &Client) -> Result<Status, MigrateError> {
+pub async fn status(client: &Client) -> Result<Status, SchemaError> {
     status_of(client, embedded()).await
 }
 
 /// Whether the target is ready for data: every migration of this build applied and none
 /// unknown or changed, and the five tables exactly as the catalog describes them (the
 /// sink's schema check). `ava migrate` and `ava verify` run it first.
-pub async fn ensure_ready(target: &ava_sink::Target) -> Result<(), MigrateError> {
+pub async fn ensure_ready(target: &ava_sink::Target) -> Result<(), SchemaError> {
     // Both at once (pipelined on the one connection): the server may be far away. The
     // migrations' verdict comes first, as when they ran one after the other.
     let (current, schema) = futures_util::join!(
@@ -260,12 +260,12 @@ pub async fn ensure_ready(target: &ava_sink::Target) -> Result<(), MigrateError>
 
 /// The first half of [`ensure_ready`]: every migration of this build applied, none
 /// unknown or changed.
-pub async fn ensure_current(target: &ava_sink::Target) -> Result<(), MigrateError> {
+pub async fn ensure_current(target: &ava_sink::Target) -> Result<(), SchemaError> {
     current(target.client_ref(), target.url()).await
 }
 
 /// [`ensure_current`] on a shared connection to `url` (redacted).
-async fn current(client: &Client, url: &str) -> Result<(), MigrateError> {
+async fn current(client: &Client, url: &str) -> Result<(), SchemaError> {
     let status = status(client).await?;
     if !status.is_current() {
         let mut what = Vec::new();
@@ -278,7 +278,7 @@ async fn current(client: &Client, url: &str) -> Result<(), MigrateError> {
         if !status.changed.is_empty() {
             what.push(format!("changed versions {}", status.changed.join(", ")));
         }
-        return Err(MigrateError::NotCurrent {
+        return Err(SchemaError::NotCurrent {
             url: url.to_string(),
             what: what.join("; "),
         });
@@ -297,7 +297,7 @@ async fn current(client: &Client, url: &str) -> Result<(), MigrateError> {
 ///
 /// With `dry_run`, reports what would be applied and changes nothing (not even the
 /// history table). Pushing an up-to-date database applies nothing.
-pub async fn push(client: &mut Client, dry_run: bool) -> Result<PushReport, MigrateError> {
+pub async fn push(client: &mut Client, dry_run: bool) -> Result<PushReport, SchemaError> {
     push_set(client, embedded(), dry_run).await
 }
 
@@ -307,7 +307,7 @@ async fn push_set(
     client: &mut Client,
     set: &'static [Migration],
     dry_run: bool,
-) -> Result<PushReport, MigrateError> {
+) -> Result<PushReport, SchemaError> {
     // One round trip: a far server (Supabase is 10–100 ms away) makes each count.
     client
         .batch_execute(&format!("select pg_advisory_lock({LOCK_KEY})"))
@@ -328,7 +328,7 @@ async fn push_locked(
     client: &mut Client,
     set: &'static [Migration],
     dry_run: bool,
-) -> Result<PushReport, MigrateError> {
+) -> Result<PushReport, SchemaError> {
     if !dry_run {
         let tx = client
             .transaction()
@@ -343,12 +343,12 @@ async fn push_locked(
     }
     let status = status_of(client, set).await?;
     if !status.unknown.is_empty() {
-        return Err(MigrateError::Unknown {
+        return Err(SchemaError::Unknown {
             versions: status.unknown,
         });
     }
     if !status.changed.is_empty() {
-        return Err(MigrateError::Changed {
+        return Err(SchemaError::Changed {
             versions: status.changed,
         });
     }
@@ -405,7 +405,7 @@ async fn apply_all(
     client: &mut Client,
     set: &'static [Migration],
     pending: &[&'static Migration],
-) -> Result<(), MigrateError> {
+) -> Result<(), SchemaError> {
     if client.batch_execute(&batch(pending)).await.is_ok() {
         return Ok(());
     }
@@ -423,7 +423,7 @@ async fn apply_all(
     Ok(())
 }
 
-async fn apply(client: &mut Client, migration: &'static Migration) -> Result<(), MigrateError> {
+async fn apply(client: &mut Client, migration: &'static Migration) -> Result<(), SchemaError> {
     let label = format!("{}_{}", migration.version, migration.name);
     client
         .batch_execute("reset all")
@@ -437,7 +437,7 @@ async fn apply(client: &mut Client, migration: &'static Migration) -> Result<(),
     for (i, statement) in statements.iter().enumerate() {
         tx.batch_execute(statement)
             .await
-            .map_err(|cause| MigrateError::Apply {
+            .map_err(|cause| SchemaError::Apply {
                 version: migration.version,
                 name: migration.name,
                 number: i + 1,
@@ -457,7 +457,7 @@ async fn apply(client: &mut Client, migration: &'static Migration) -> Result<(),
         .map_err(database(format!("commit {label}")))
 }
 
-async fn status_of(client: &Client, set: &'static [Migration]) -> Result<Status, MigrateError> {
+async fn status_of(client: &Client, set: &'static [Migration]) -> Result<Status, SchemaError> {
     let applied = read_history(client).await?;
     let by_version: BTreeMap<&str, &AppliedRow> = applied
         .iter()
@@ -492,7 +492,7 @@ async fn status_of(client: &Client, set: &'static [Migration]) -> Result<Status,
 }
 
 /// The history table's rows by version; none if there is no table.
-async fn read_history(client: &Client) -> Result<Vec<AppliedRow>, MigrateError> {
+async fn read_history(client: &Client) -> Result<Vec<AppliedRow>, SchemaError> {
     // Typed queries: no preparing round trip (the server may be far). The table's
     // columns, and at once its rows as the Supabase CLI writes them today (with `name`
     // and `statements`): one round trip. An older table lacks columns; then the rows

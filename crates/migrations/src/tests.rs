@@ -278,7 +278,7 @@ async fn unknown_version_in_history_is_refused() {
 
     let err = push(&mut client, false).await.unwrap_err();
     assert!(
-        matches!(&err, MigrateError::Unknown { versions } if versions == &["29991231235959"]),
+        matches!(&err, SchemaError::Unknown { versions } if versions == &["29991231235959"]),
         "{err}"
     );
     let message = err.to_string();
@@ -321,7 +321,7 @@ async fn changed_migration_is_refused() {
 
     let err = push(&mut client, false).await.unwrap_err();
     assert!(
-        matches!(&err, MigrateError::Changed { versions } if versions == &[version]),
+        matches!(&err, SchemaError::Changed { versions } if versions == &[version]),
         "{err}"
     );
     assert!(err.to_string().contains(version), "{err}");
@@ -418,7 +418,7 @@ async fn failed_migration_is_rolled_back_and_not_recorded() {
         .await
         .unwrap_err();
     match &err {
-        MigrateError::Apply {
+        SchemaError::Apply {
             version,
             number,
             total,
@@ -470,7 +470,7 @@ async fn failed_migration_is_rolled_back_and_not_recorded() {
     let again = push_set(&mut client, &GOOD_THEN_BROKEN, false).await;
     assert!(matches!(
         again,
-        Err(MigrateError::Apply {
+        Err(SchemaError::Apply {
             version: "20990101000001",
             ..
         })
