@@ -7,7 +7,7 @@
 use ava_catalog::{CALL_EVENTS, CALL_SESSIONS, CUSTOMERS};
 use serde_json::Value as Json;
 
-use crate::request::{Body, Field, Rule};
+use crate::request::{blank, Body, Field, Rule};
 
 /// `session_id` of the write routes' paths.
 pub fn session_field() -> Field {
@@ -16,13 +16,6 @@ pub fn session_field() -> Field {
         Rule::filled(CALL_SESSIONS, "session_id"),
         "The voice service's id of the call (`call_sessions.session_id`).",
     )
-}
-
-/// The ASCII whitespace of [`crate::request::BLANK`], as a regex class body.
-macro_rules! blank {
-    () => {
-        r" \t\n\r\u000B\u000C"
-    };
 }
 
 /// A phone number: an optional `+`, then 7 to 15 digits with spaces, dashes and

@@ -95,7 +95,7 @@ pub(super) fn rule(rule: &Rule, nullable: bool) -> RefOr<Schema> {
 /// Any JSON without NUL in a string or a key (what `jsonb` stores): the schema of
 /// [`Rule::Json`].
 pub(super) fn json_value() -> Schema {
-    let no_nul = r"^[^\u0000]*$";
+    let no_nul = ava_api::request::NO_NUL;
     AnyOfBuilder::new()
         .description(Some("Any JSON without NUL characters in its strings."))
         .item(of(Type::String).pattern(Some(no_nul)))
