@@ -123,7 +123,6 @@ async fn per_quarter_hour(
     start: i64,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<i64, i64>, ApiError> {
-    let sessions = CALL_SESSIONS;
     let mut counts = BTreeMap::new();
     match store.dialect() {
         Dialect::Postgres => {
@@ -149,10 +148,10 @@ async fn per_quarter_hour(
                 .rows(
                     &format!(
                         "SELECT {} FROM call_sessions s WHERE {STARTED}",
-                        select(sessions, &["started_at"], "s")
+                        select(CALL_SESSIONS, &["started_at"], "s")
                     ),
                     &started(start, now),
-                    &kinds(sessions, &["started_at"]),
+                    &kinds(CALL_SESSIONS, &["started_at"]),
                 )
                 .await?;
             for row in &rows {
@@ -201,15 +200,14 @@ pub async fn outcome_distribution(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let sessions = CALL_SESSIONS;
     let rows = store
         .rows(
             &format!(
                 "SELECT {}, count(*) FROM call_sessions s WHERE {STARTED} GROUP BY s.outcome",
-                select(sessions, &["outcome"], "s")
+                select(CALL_SESSIONS, &["outcome"], "s")
             ),
             &started(midnight_in(tz, now, period.days()), now),
-            &[kinds(sessions, &["outcome"]), vec![Kind::Int]].concat(),
+            &[kinds(CALL_SESSIONS, &["outcome"]), vec![Kind::Int]].concat(),
         )
         .await?;
     // Summed here: a stored empty outcome reads as none on SQLite (the migration's
@@ -324,17 +322,16 @@ pub async fn timeseries(
 ) -> Result<Answer, ApiError> {
     let start = midnight_in(tz, now, period.days());
     let starts = buckets(start, now, interval, tz);
-    let sessions = CALL_SESSIONS;
     let columns = ["started_at", "outcome", "satisfaction_score"];
     // In one order, so that both stores add the same floats in the same order.
     let rows = store
         .rows(
             &format!(
                 "SELECT {} FROM call_sessions s WHERE {STARTED} ORDER BY s.started_at, s.id",
-                select(sessions, &columns, "s")
+                select(CALL_SESSIONS, &columns, "s")
             ),
             &started(start, now),
-            &kinds(sessions, &columns),
+            &kinds(CALL_SESSIONS, &columns),
         )
         .await?;
     // Per bucket: calls, booked, scores' sum and count.
@@ -383,7 +380,6 @@ pub async fn services(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let appointments = APPOINTMENTS;
     let columns = ["service_type", "status", "booked_by"];
     let rows = store
         .rows(
@@ -391,13 +387,13 @@ pub async fn services(
                 "SELECT {}, count(*) FROM appointments a WHERE a.appointment_datetime >= $1 \
                  AND a.appointment_datetime < $2 GROUP BY a.service_type, a.status, \
                  a.booked_by",
-                select(appointments, &columns, "a")
+                select(APPOINTMENTS, &columns, "a")
             ),
             &[
                 Param::Time(midnight_in(tz, now, period.days())),
                 Param::Time(midnight_in(tz, now, -1)),
             ],
-            &[kinds(appointments, &columns), vec![Kind::Int]].concat(),
+            &[kinds(APPOINTMENTS, &columns), vec![Kind::Int]].concat(),
         )
         .await?;
     #[derive(Default)]

@@ -173,7 +173,6 @@ pub(super) fn order_by(alias: &str, sort_by: &str, descending: bool) -> String {
 
 /// `GET /api/admin/calls`.
 pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> {
-    let sessions = CALL_SESSIONS;
     let d = store.dialect();
     let mut params = Vec::new();
     // Two arms rather than one OR across the join: each can use its own index (the
@@ -218,7 +217,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         },
         format!(
             "{}, {}",
-            select(sessions, &LIST_COLUMNS, "s"),
+            select(CALL_SESSIONS, &LIST_COLUMNS, "s"),
             customer_name_of("s")
         ),
     );
@@ -274,7 +273,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
              SELECT t.snapshot, t.total, {}, p.{CUSTOMER_NAME} FROM t LEFT JOIN \
              (SELECT {columns} FROM call_sessions s WHERE {}) p ON true {}",
             n + if literal { 1 } else { 3 },
-            select(sessions, &LIST_COLUMNS, "p"),
+            select(CALL_SESSIONS, &LIST_COLUMNS, "p"),
             d.any_of("s.id", &format!("SELECT s.id {page_from} {order} {limit}")),
             order_by("p")
         ),
@@ -288,7 +287,7 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
         page_params.push(Param::Int(page.page_size));
         page_params.push(Param::Int(offset));
     }
-    let mut columns = kinds(sessions, &LIST_COLUMNS);
+    let mut columns = kinds(CALL_SESSIONS, &LIST_COLUMNS);
     columns.extend(kinds(CUSTOMERS, &["name"]));
     match store {
         Store::Postgres(pg) => {
@@ -435,7 +434,6 @@ pub async fn export(
     query: &Export,
 ) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, ApiError>> + use<>, ApiError> {
     use futures_util::StreamExt;
-    let sessions = CALL_SESSIONS;
     let mut params = Vec::new();
     let from = match &query.search {
         Some(search) => {
@@ -447,11 +445,11 @@ pub async fn export(
     };
     let sql = format!(
         "SELECT {}, {} {from} {}",
-        select(sessions, &LIST_COLUMNS, "s"),
+        select(CALL_SESSIONS, &LIST_COLUMNS, "s"),
         customer_name_of("s"),
         order_by("s", query.sort_by, query.descending)
     );
-    let mut columns = kinds(sessions, &LIST_COLUMNS);
+    let mut columns = kinds(CALL_SESSIONS, &LIST_COLUMNS);
     columns.extend(kinds(CUSTOMERS, &["name"]));
     let rows = store.stream(&sql, &params, &columns).await?;
     let header = csv_record(list_keys().into_iter().map(str::to_string));

@@ -129,7 +129,6 @@ const LAST_CALL_SQL: &str =
 /// The statements of a customers page on `d`: the page's, and its total's. The search
 /// pattern, if any, is `$1` ([`customers_params`]).
 pub fn customers_sql(d: Dialect, page: &CustomersPage) -> (String, String) {
-    let customers = CUSTOMERS;
     // Both arms are read from their trigram indexes on Postgres (a bitmap OR).
     let search = page.search.as_ref().map(|_| {
         format!(
@@ -146,7 +145,7 @@ pub fn customers_sql(d: Dialect, page: &CustomersPage) -> (String, String) {
     // LIMIT and OFFSET are written in (integers ava checked): each is planned for its
     // values (see the call log).
     let window = format!("LIMIT {limit} OFFSET {offset}");
-    let fields = select(customers, &all_columns(customers), "c");
+    let fields = select(CUSTOMERS, &all_columns(CUSTOMERS), "c");
     let sql = match page.sort_by {
         CustomerSort::Name | CustomerSort::CreatedAt => {
             let order = match page.sort_by {
@@ -194,11 +193,10 @@ pub fn customers_params(page: &CustomersPage) -> Vec<Param> {
 
 /// `GET /api/admin/customers`.
 pub async fn customers(store: &Store, page: &CustomersPage) -> Result<Answer, ApiError> {
-    let customers = CUSTOMERS;
-    let columns = all_columns(customers);
+    let columns = all_columns(CUSTOMERS);
     let (sql, count_sql) = customers_sql(store.dialect(), page);
     let params = customers_params(page);
-    let mut row_kinds = kinds(customers, &columns);
+    let mut row_kinds = kinds(CUSTOMERS, &columns);
     row_kinds.extend([Kind::Int, Kind::Int]);
     row_kinds.extend(kinds(CALL_SESSIONS, &["started_at"]));
     // The page, and beside it the total: counted only when the store has changed since

@@ -154,16 +154,15 @@ pub async fn overview(
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let metrics = DAILY_METRICS;
     let sql = format!(
         "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
-        select(metrics, &OVERVIEW_COLUMNS, "m")
+        select(DAILY_METRICS, &OVERVIEW_COLUMNS, "m")
     );
     let rows = store
         .rows(
             &sql,
             &[Param::Time(midnight_days_before(now, period.days()))],
-            &kinds(metrics, &OVERVIEW_COLUMNS),
+            &kinds(DAILY_METRICS, &OVERVIEW_COLUMNS),
         )
         .await?;
     let (mut calls, mut talk, mut booked, mut escalated, mut weighted) =
@@ -257,30 +256,27 @@ pub const CUSTOMER_ID: Field =
 
 /// `GET /api/admin/calls/{id}`.
 pub async fn call(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let sessions = CALL_SESSIONS;
     let mut columns = DETAIL_COLUMNS.to_vec();
     columns.extend(["customer_id", "transcript"]);
-    let events_table = CALL_EVENTS;
-    let event_columns = all_columns(events_table);
-    let customers = CUSTOMERS;
-    let customer_columns = all_columns(customers);
+    let event_columns = all_columns(CALL_EVENTS);
+    let customer_columns = all_columns(CUSTOMERS);
     // The call with its customer (one statement), and its events, at once: far from
     // the database the answer costs one round trip.
     let call_sql = format!(
         "SELECT {}, {} FROM call_sessions t LEFT JOIN customers c ON c.id = t.customer_id \
          WHERE t.id = $1",
-        select(sessions, &columns, "t"),
-        select(customers, &customer_columns, "c")
+        select(CALL_SESSIONS, &columns, "t"),
+        select(CUSTOMERS, &customer_columns, "c")
     );
     let events_sql = format!(
         "SELECT {} FROM call_events e WHERE e.call_session_id = $1 \
          ORDER BY e.\"timestamp\" NULLS LAST, e.id",
-        select(events_table, &event_columns, "e")
+        select(CALL_EVENTS, &event_columns, "e")
     );
     let by_id = [Param::Int(id)];
-    let mut call_kinds = kinds(sessions, &columns);
-    call_kinds.extend(kinds(customers, &customer_columns));
-    let event_kinds = kinds(events_table, &event_columns);
+    let mut call_kinds = kinds(CALL_SESSIONS, &columns);
+    call_kinds.extend(kinds(CUSTOMERS, &customer_columns));
+    let event_kinds = kinds(CALL_EVENTS, &event_columns);
     let [call, events] = store
         .rows_together([
             Select::new(&call_sql, &by_id, &call_kinds),
@@ -358,17 +354,16 @@ pub async fn daily(
     Days(days): Days,
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let metrics = DAILY_METRICS;
     let mut columns = DAILY_COLUMNS.to_vec();
     columns.push("avg_call_duration_seconds");
     let rows = store
         .rows(
             &format!(
                 "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
-                select(metrics, &columns, "m")
+                select(DAILY_METRICS, &columns, "m")
             ),
             &[Param::Time(midnight_days_before(now, days))],
-            &kinds(metrics, &columns),
+            &kinds(DAILY_METRICS, &columns),
         )
         .await?;
     let metrics: Vec<Json> = rows
@@ -430,8 +425,7 @@ impl Params for AppointmentsQuery {
 
 /// `GET /api/appointments`: every column and the customer's name, newest first.
 pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Answer, ApiError> {
-    let appointments = APPOINTMENTS;
-    let columns = all_columns(appointments);
+    let columns = all_columns(APPOINTMENTS);
     let mut conditions = Vec::new();
     let mut params = Vec::new();
     for (instant, op) in [(query.start_date, ">="), (query.end_date, "<=")] {
@@ -449,14 +443,14 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<An
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let mut row_kinds = kinds(appointments, &columns);
+    let mut row_kinds = kinds(APPOINTMENTS, &columns);
     row_kinds.extend(kinds(CUSTOMERS, &["name"]));
     let rows = store
         .rows(
             &format!(
                 "SELECT {}, {} FROM appointments a {filter} \
                  ORDER BY a.appointment_datetime DESC, a.id DESC",
-                select(appointments, &columns, "a"),
+                select(APPOINTMENTS, &columns, "a"),
                 calls::customer_name_of("a")
             ),
             &params,
@@ -479,9 +473,8 @@ pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<An
 
 /// `GET /api/customers/{id}`.
 pub async fn customer(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let customers = CUSTOMERS;
-    let columns = all_columns(customers);
-    let row = one_row(store, customers, &columns, id)
+    let columns = all_columns(CUSTOMERS);
+    let row = one_row(store, CUSTOMERS, &columns, id)
         .await?
         .ok_or(ApiError::NotFound("Customer not found"))?;
     Answer::write(&Object {
@@ -493,31 +486,28 @@ pub async fn customer(store: &Store, id: i64) -> Result<Answer, ApiError> {
 /// `GET /api/customers/{id}/history`: the customer, their appointments and calls
 /// (every column), newest first.
 pub async fn customer_history(store: &Store, id: i64) -> Result<Answer, ApiError> {
-    let appointments = APPOINTMENTS;
-    let appointment_columns = all_columns(appointments);
+    let appointment_columns = all_columns(APPOINTMENTS);
     // Every column of each call, as the original sent its rows.
-    let sessions = CALL_SESSIONS;
-    let call_columns = all_columns(sessions);
+    let call_columns = all_columns(CALL_SESSIONS);
     let booked_sql = format!(
         "SELECT {} FROM appointments a WHERE a.customer_id = $1 \
          ORDER BY a.appointment_datetime DESC, a.id DESC",
-        select(appointments, &appointment_columns, "a")
+        select(APPOINTMENTS, &appointment_columns, "a")
     );
     let calls_sql = format!(
         "SELECT {} FROM call_sessions s WHERE s.customer_id = $1 \
          ORDER BY s.started_at DESC NULLS LAST, s.id DESC",
-        select(sessions, &call_columns, "s")
+        select(CALL_SESSIONS, &call_columns, "s")
     );
     let by_id = [Param::Int(id)];
     let (booked_kinds, call_kinds) = (
-        kinds(appointments, &appointment_columns),
-        kinds(sessions, &call_columns),
+        kinds(APPOINTMENTS, &appointment_columns),
+        kinds(CALL_SESSIONS, &call_columns),
     );
-    let customers = CUSTOMERS;
-    let customer_columns = all_columns(customers);
+    let customer_columns = all_columns(CUSTOMERS);
     let (customer_sql, customer_kinds) = (
-        by_id_sql(customers, &customer_columns),
-        kinds(customers, &customer_columns),
+        by_id_sql(CUSTOMERS, &customer_columns),
+        kinds(CUSTOMERS, &customer_columns),
     );
     // The three at once: one round trip far from the database.
     let [customer, booked, calls] = store

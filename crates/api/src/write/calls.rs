@@ -24,7 +24,6 @@ fn call_columns() -> Vec<&'static str> {
 }
 
 pub(super) async fn start<T: Tx>(tx: &T, call: &NewCall, now: i64) -> Result<Json, ApiError> {
-    let sessions = CALL_SESSIONS;
     let columns = call_columns();
     // The app's model defaults, spelled out: its SQLite file has no server defaults.
     let sql = format!(
@@ -32,15 +31,18 @@ pub(super) async fn start<T: Tx>(tx: &T, call: &NewCall, now: i64) -> Result<Jso
          customer_interruptions, ai_clarifications_needed, function_calls_made, escalated) \
          VALUES ($1, $2, $3, 0, 0, 0, FALSE) ON CONFLICT (session_id) DO NOTHING \
          RETURNING {}",
-        crate::json::select(sessions, &columns, "")
+        crate::json::select(CALL_SESSIONS, &columns, "")
     );
     let params = [
         Param::Text(call.session_id.clone()),
         opt_text(&call.phone_number),
         Param::Time(now),
     ];
-    let row = first(tx.rows(&sql, &params, &kinds(sessions, &columns)).await?)
-        .ok_or_else(|| ApiError::Conflict("Call session already exists".into()))?;
+    let row = first(
+        tx.rows(&sql, &params, &kinds(CALL_SESSIONS, &columns))
+            .await?,
+    )
+    .ok_or_else(|| ApiError::Conflict("Call session already exists".into()))?;
     Ok(Json::Object(object(&columns, &row)))
 }
 
@@ -76,8 +78,7 @@ pub(super) async fn log_event<T: Tx>(
     now: i64,
 ) -> Result<Json, ApiError> {
     let call = &find_call(tx, session, false).await?[0];
-    let events = CALL_EVENTS;
-    let columns = all_columns(events);
+    let columns = all_columns(CALL_EVENTS);
     let data = match tx.dialect() {
         Dialect::Postgres => "CAST(CAST($4 AS TEXT) AS JSONB)",
         Dialect::Sqlite => "$4",
@@ -85,7 +86,7 @@ pub(super) async fn log_event<T: Tx>(
     let sql = format!(
         "INSERT INTO call_events (call_session_id, event_type, \"timestamp\", data) \
          VALUES ($1, $2, $3, {data}) RETURNING {}",
-        crate::json::select(events, &columns, "")
+        crate::json::select(CALL_EVENTS, &columns, "")
     );
     let params = [
         Param::Int(int(&call[0])),
@@ -96,8 +97,11 @@ pub(super) async fn log_event<T: Tx>(
             .as_ref()
             .map_or(Param::Null, |d| Param::Text(app_json(d))),
     ];
-    let row = first(tx.rows(&sql, &params, &kinds(events, &columns)).await?)
-        .ok_or(ApiError::NotFound("Call session not found"))?;
+    let row = first(
+        tx.rows(&sql, &params, &kinds(CALL_EVENTS, &columns))
+            .await?,
+    )
+    .ok_or(ApiError::NotFound("Call session not found"))?;
     Ok(Json::Object(object(&columns, &row)))
 }
 
@@ -132,7 +136,6 @@ pub(super) async fn end_call<T: Tx>(
     let day = started.div_euclid(DAY);
     tx.lock_day(day).await?;
 
-    let sessions = CALL_SESSIONS;
     let columns = call_columns();
     let sql = format!(
         "UPDATE call_sessions SET started_at = COALESCE(started_at, $1), ended_at = $2, \
@@ -142,7 +145,7 @@ pub(super) async fn end_call<T: Tx>(
          outcome = $7, sentiment = $8, satisfaction_score = $9, escalated = $10, \
          escalation_reason = $11 \
          WHERE id = $12 RETURNING {}",
-        crate::json::select(sessions, &columns, "")
+        crate::json::select(CALL_SESSIONS, &columns, "")
     );
     // Numbered in the order they appear: SQLite numbers `$n` by first appearance.
     let params = [
@@ -159,8 +162,11 @@ pub(super) async fn end_call<T: Tx>(
         opt_text(&end.escalation_reason),
         Param::Int(int(&call[0])),
     ];
-    let row = first(tx.rows(&sql, &params, &kinds(sessions, &columns)).await?)
-        .ok_or(ApiError::NotFound("Call session not found"))?;
+    let row = first(
+        tx.rows(&sql, &params, &kinds(CALL_SESSIONS, &columns))
+            .await?,
+    )
+    .ok_or(ApiError::NotFound("Call session not found"))?;
     fold_day(tx, day, now).await?;
     Ok(Json::Object(object(&columns, &row)))
 }

@@ -17,13 +17,12 @@ pub(super) async fn create_customer<T: Tx>(
     customer: &NewCustomer,
     now: i64,
 ) -> Result<Json, ApiError> {
-    let customers = CUSTOMERS;
-    let columns = all_columns(customers);
+    let columns = all_columns(CUSTOMERS);
     let sql = format!(
         "INSERT INTO customers (name, phone, email, is_new_client, created_at, updated_at, \
          has_allergies, is_pregnant) VALUES ($1, $2, $3, TRUE, $4, $4, FALSE, FALSE) \
          ON CONFLICT DO NOTHING RETURNING {}",
-        crate::json::select(customers, &columns, "")
+        crate::json::select(CUSTOMERS, &columns, "")
     );
     let params = [
         Param::Text(trimmed(&customer.name)),
@@ -31,7 +30,7 @@ pub(super) async fn create_customer<T: Tx>(
         opt_text(&customer.email.as_deref().map(trimmed)),
         Param::Time(now),
     ];
-    if let Some(row) = first(tx.rows(&sql, &params, &kinds(customers, &columns)).await?) {
+    if let Some(row) = first(tx.rows(&sql, &params, &kinds(CUSTOMERS, &columns)).await?) {
         return Ok(Json::Object(object(&columns, &row)));
     }
     // A unique column collided: the phone (the original's check) or the email.

@@ -45,17 +45,16 @@ pub fn fold(calls: &[Vec<Value<'_>>]) -> Option<DayMetrics> {
 
 /// Recomputes `day`'s `daily_metrics` row from `call_sessions` and upserts it by date.
 pub(super) async fn fold_day<T: Tx>(tx: &T, day: i64, now: i64) -> Result<(), ApiError> {
-    let sessions = CALL_SESSIONS;
     let midnight = day * DAY;
     let calls = tx
         .rows(
             &format!(
                 "SELECT {} FROM call_sessions s WHERE s.ended_at IS NOT NULL \
                  AND s.started_at >= $1 AND s.started_at < $2 ORDER BY s.id",
-                crate::json::select(sessions, &FOLD_COLUMNS, "s")
+                crate::json::select(CALL_SESSIONS, &FOLD_COLUMNS, "s")
             ),
             &[Param::Time(midnight), Param::Time(midnight + DAY)],
-            &kinds(sessions, &FOLD_COLUMNS),
+            &kinds(CALL_SESSIONS, &FOLD_COLUMNS),
         )
         .await?;
     let Some(m) = fold(&calls) else {
