@@ -175,18 +175,22 @@ async fn assert_shows(
     }
 }
 
-/// The hash part of the page's URL.
-async fn fragment(browser: &Browser) -> String {
-    let url = browser.client.current_url().await.unwrap();
-    url.fragment().unwrap_or("").to_string()
+/// Asks the API for `view`, clicks `css`, then asserts the page shows the view.
+async fn click_shows(
+    browser: &Browser,
+    server: &Server,
+    css: &str,
+    (period, tz, interval): (&str, &str, &str),
+) {
+    let before = expected(server, period, tz, interval).await;
+    browser.click(css).await;
+    assert_shows(browser, server, (period, tz, interval), &before).await;
 }
 
 #[tokio::test]
 async fn analytics_page_shows_the_apis_answers_in_the_chosen_zone() {
     // 2,500 calls over 10 days: the week and the month differ, every day has calls.
-    let stores = Stores::seeded(2_500, 52).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(2_500, 52, Stores::pg_store).await;
     // The browser's own zone: Los Angeles, whatever the machine's is.
     const HOME: &str = "America/Los_Angeles";
     browser.goto(&format!("{}/health", server.base)).await;
@@ -205,14 +209,7 @@ async fn analytics_page_shows_the_apis_answers_in_the_chosen_zone() {
         .wait_present("nav#nav a[href=\"#/analytics\"][aria-current=\"page\"]")
         .await;
     for heading in ["Peak hours", "Outcomes", "Services", "Calls over time"] {
-        browser
-            .wait_js(
-                &format!("the heading {heading:?}"),
-                "return [...document.querySelectorAll('main h2')].map(e => e.textContent);",
-                vec![],
-                |v| v.as_array().is_some_and(|a| a.contains(&json!(heading))),
-            )
-            .await;
+        browser.wait_heading(heading).await;
     }
     browser.wait_present("label[for=\"tz\"]").await;
     // The zone picker: the browser's zone first, then UTC, then the rest.
@@ -239,47 +236,32 @@ async fn analytics_page_shows_the_apis_answers_in_the_chosen_zone() {
 
     // Another zone: the API's answer for it, and the zone in the hash.
     let before = expected(&server, "week", away, "day").await;
-    browser
-        .client
-        .find(Locator::Css("select#tz"))
-        .await
-        .unwrap()
-        .select_by_value(away)
-        .await
-        .unwrap();
+    browser.select("select#tz", away).await;
     assert_shows(&browser, &server, ("week", away, "day"), &before).await;
-    let hash = fragment(&browser).await;
+    let hash = browser.hash().await;
     assert!(hash.contains(&format!("tz={away}")), "{hash}");
 
     // The month, then per hour.
-    let before = expected(&server, "month", away, "day").await;
-    browser.click("button[data-period=\"month\"]").await;
-    assert_shows(&browser, &server, ("month", away, "day"), &before).await;
-    let before = expected(&server, "month", away, "hour").await;
-    browser.click("button[data-interval=\"hour\"]").await;
-    assert_shows(&browser, &server, ("month", away, "hour"), &before).await;
-    let hash = fragment(&browser).await;
+    let month = "button[data-period=\"month\"]";
+    click_shows(&browser, &server, month, ("month", away, "day")).await;
+    let hour = "button[data-interval=\"hour\"]";
+    click_shows(&browser, &server, hour, ("month", away, "hour")).await;
+    let hash = browser.hash().await;
     assert!(
         hash.contains("period=month") && hash.contains("interval=hour"),
         "{hash}"
     );
 
     // Today: per hour by default; the heatmap shows the week and says so.
-    let before = expected(&server, "today", away, "hour").await;
-    browser.click("button[data-period=\"today\"]").await;
-    assert_shows(&browser, &server, ("today", away, "hour"), &before).await;
+    let today = "button[data-period=\"today\"]";
+    click_shows(&browser, &server, today, ("today", away, "hour")).await;
     browser
-        .wait_js(
-            "#peak-note saying the week is shown",
-            "const e = document.querySelector('#peak-note'); \
-             return e && e.checkVisibility() && e.textContent;",
-            vec![],
-            |v| v.as_str().is_some_and(|t| t.contains("7 days")),
-        )
+        .wait_text("#peak-note", "saying the week is shown", |t| {
+            t.contains("7 days")
+        })
         .await;
-    let before = expected(&server, "today", away, "day").await;
-    browser.click("button[data-interval=\"day\"]").await;
-    assert_shows(&browser, &server, ("today", away, "day"), &before).await;
+    let day = "button[data-interval=\"day\"]";
+    click_shows(&browser, &server, day, ("today", away, "day")).await;
 
     // A link: the state comes from the hash alone.
     let before = expected(&server, "month", "UTC", "day").await;
@@ -288,12 +270,7 @@ async fn analytics_page_shows_the_apis_answers_in_the_chosen_zone() {
         .await;
     assert_shows(&browser, &server, ("month", "UTC", "day"), &before).await;
     browser
-        .wait_eq(
-            "the zone picker on UTC",
-            "return document.querySelector('select#tz').value;",
-            vec![],
-            &json!("UTC"),
-        )
+        .wait_value("the zone picker on UTC", "select#tz", "UTC")
         .await;
     let note = browser
         .js(
@@ -317,21 +294,13 @@ async fn analytics_page_shows_the_apis_answers_in_the_chosen_zone() {
         .goto(&format!("{}/#/analytics?tz=Mars/Olympus", server.base))
         .await;
     browser
-        .wait_js(
-            "#problem with the API's detail",
-            "const e = document.querySelector('#problem'); \
-             return e && e.checkVisibility() && e.textContent;",
-            vec![],
-            |v| v.as_str().is_some_and(|t| t.contains(&detail)),
-        )
+        .wait_text("#problem", "with the API's detail", |t| t.contains(&detail))
         .await;
 }
 
 #[tokio::test]
 async fn analytics_page_on_the_sqlite_store() {
-    let stores = Stores::seeded(400, 53).await;
-    let server = Server::start(stores.sqlite_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(400, 53, Stores::sqlite_store).await;
     let before = expected(&server, "month", "Pacific/Chatham", "day").await;
     browser
         .goto(&format!(
@@ -350,9 +319,7 @@ async fn analytics_page_on_the_sqlite_store() {
 
 #[tokio::test]
 async fn phone_width_analytics_and_customers_fit() {
-    let stores = Stores::seeded(300, 57).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(300, 57, Stores::pg_store).await;
     browser.client.set_window_size(390, 844).await.unwrap();
     for (hash, ready) in [
         (
@@ -367,17 +334,6 @@ async fn phone_width_analytics_and_customers_fit() {
         browser.goto(&format!("{}/{hash}", server.base)).await;
         browser.wait_present(ready).await;
         browser.wait_present("main#main[aria-busy=\"false\"]").await;
-        let widths = browser
-            .js(
-                "return [document.documentElement.scrollWidth, window.innerWidth];",
-                vec![],
-            )
-            .await;
-        let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
-        assert!(inner <= 400, "the window is phone-sized: {widths}");
-        assert!(
-            scroll <= inner,
-            "{hash} overflows horizontally at phone width: scrollWidth {scroll} > innerWidth {inner}"
-        );
+        browser.assert_fits_phone(hash).await;
     }
 }

@@ -105,14 +105,7 @@ async fn customer_timeline_merges_calls_and_appointments_newest_first() {
     browser
         .goto(&format!("{}/#/customers/{customer}", server.base))
         .await;
-    browser
-        .wait_js(
-            "the heading \"Timeline\"",
-            "return [...document.querySelectorAll('main h2')].map(e => e.textContent);",
-            vec![],
-            |v| v.as_array().is_some_and(|a| a.contains(&json!("Timeline"))),
-        )
-        .await;
+    browser.wait_heading("Timeline").await;
     browser
         .wait_eq(
             "the timeline in the history's order",
@@ -155,12 +148,8 @@ async fn customer_timeline_merges_calls_and_appointments_newest_first() {
     browser
         .wait_present("section#call-detail dl#call-meta")
         .await;
-    let hash = browser.client.current_url().await.unwrap();
-    assert_eq!(hash.fragment(), Some(format!("/calls/{newest}").as_str()));
+    assert_eq!(browser.hash().await, format!("/calls/{newest}"));
 }
-
-const CUSTOMERS_TOTAL: &str = "const e = document.querySelector('#customers-total'); \
-    return e === null ? null : e.getAttribute('data-value');";
 
 /// Each row of the list: `[id, name, phone, calls, appointments, link]`.
 const CUSTOMER_ROWS: &str =
@@ -201,15 +190,7 @@ fn customer_rows(body: &Value) -> Value {
 
 /// Waits until the list shows `body` (an API page): its total and its rows, in order.
 async fn wait_customers(browser: &Browser, what: &str, body: &Value) {
-    let total = json!(body["total"].as_i64().unwrap().to_string());
-    browser
-        .wait_eq(
-            &format!("{what}: #customers-total"),
-            CUSTOMERS_TOTAL,
-            vec![],
-            &total,
-        )
-        .await;
+    wait_total(browser, what, "customers", body["total"].as_i64().unwrap()).await;
     browser
         .wait_eq(
             &format!("{what}: the rows"),
@@ -232,9 +213,7 @@ async fn customers_page(server: &Server, query: &[(&str, &str)]) -> Value {
 
 #[tokio::test]
 async fn customers_list_searches_sorts_and_pages_like_the_api() {
-    let stores = Stores::seeded(300, 55).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (stores, server, browser) = open(300, 55, Stores::pg_store).await;
     let first = customers_page(&server, &[]).await;
     let total = first["total"].as_i64().unwrap();
     let pages = first["total_pages"].as_i64().unwrap();
@@ -250,34 +229,17 @@ async fn customers_list_searches_sorts_and_pages_like_the_api() {
     for css in ["label[for=\"search\"]", "label[for=\"customer-sort\"]"] {
         browser.wait_present(css).await;
     }
-    browser
-        .wait_eq(
-            "#page-info on page 1",
-            PAGE_INFO,
-            vec![],
-            &json!(format!("Page 1 of {pages}")),
-        )
-        .await;
+    wait_page_info(&browser, 1, pages).await;
     assert_disabled(&browser, "button#prev-page", true).await;
 
     // Pages: next, next, previous.
     for (page, button) in [(2, "next"), (3, "next"), (2, "prev")] {
         browser.click(&format!("button#{button}-page")).await;
         let body = customers_page(&server, &[("page", &page.to_string())]).await;
-        browser
-            .wait_eq(
-                &format!("#page-info on page {page}"),
-                PAGE_INFO,
-                vec![],
-                &json!(format!("Page {page} of {pages}")),
-            )
-            .await;
+        wait_page_info(&browser, page, pages).await;
         wait_customers(&browser, &format!("page {page}"), &body).await;
-        let hash = browser.client.current_url().await.unwrap();
-        assert!(
-            hash.fragment().unwrap().contains(&format!("page={page}")),
-            "{hash}"
-        );
+        let hash = browser.hash().await;
+        assert!(hash.contains(&format!("page={page}")), "{hash}");
     }
 
     // Every sort of the picker, from page 1: the API's order for it.
@@ -289,17 +251,9 @@ async fn customers_list_searches_sorts_and_pages_like_the_api() {
     for option in options[1..].iter().chain(&options[..1]) {
         let (by, order) = option.split_once(':').unwrap();
         let body = customers_page(&server, &[("sort_by", by), ("sort_order", order)]).await;
-        browser
-            .client
-            .find(Locator::Css("select#customer-sort"))
-            .await
-            .unwrap()
-            .select_by_value(option)
-            .await
-            .unwrap();
+        browser.select("select#customer-sort", option).await;
         wait_customers(&browser, &format!("sorted by {by} {order}"), &body).await;
-        let hash = browser.client.current_url().await.unwrap();
-        let hash = hash.fragment().unwrap_or("");
+        let hash = browser.hash().await;
         assert!(
             !hash.contains("page="),
             "a new sort starts at page 1: {hash}"
@@ -322,13 +276,7 @@ async fn customers_list_searches_sorts_and_pages_like_the_api() {
         "select name from customers where name is not null order by id",
     )
     .await;
-    let word = names
-        .iter()
-        .flat_map(|n| n.split_whitespace())
-        .find(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
-        .expect("a plain ASCII name")
-        .to_string();
-    let upper = word[1..5].to_uppercase();
+    let upper = inner_capitals(&names);
     let found = customers_page(&server, &[("search", &upper)]).await;
     let found_total = found["total"].as_i64().unwrap();
     assert!(
@@ -337,13 +285,8 @@ async fn customers_list_searches_sorts_and_pages_like_the_api() {
     );
     browser.type_enter("input#search", &upper).await;
     wait_customers(&browser, &format!("search {upper:?}"), &found).await;
-    let hash = browser.client.current_url().await.unwrap();
-    assert!(
-        hash.fragment()
-            .unwrap()
-            .contains(&format!("search={upper}")),
-        "{hash}"
-    );
+    let hash = browser.hash().await;
+    assert!(hash.contains(&format!("search={upper}")), "{hash}");
 
     // Search by part of a phone number, sorted by the last call.
     let phone = pg_texts(
@@ -372,11 +315,10 @@ async fn customers_list_searches_sorts_and_pages_like_the_api() {
     assert!(found["total"].as_i64().unwrap() > 0, "{fragment}");
     wait_customers(&browser, &format!("search {fragment:?}"), &found).await;
     browser
-        .wait_eq(
+        .wait_value(
             "the picker on the linked sort",
-            "return document.querySelector('select#customer-sort').value;",
-            vec![],
-            &json!("last_call:desc"),
+            "select#customer-sort",
+            "last_call:desc",
         )
         .await;
     for row in browser.texts("table#customers-table td.phone").await {
@@ -406,9 +348,7 @@ async fn customers_list_searches_sorts_and_pages_like_the_api() {
 
 #[tokio::test]
 async fn appointments_name_their_customers() {
-    let stores = Stores::seeded(300, 56).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(300, 56, Stores::pg_store).await;
     let all = api(&server, "/api/appointments", &[]).await;
     let rows = all["appointments"].as_array().unwrap();
     let expected: Vec<Value> = rows

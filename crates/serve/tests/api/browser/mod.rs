@@ -7,6 +7,7 @@
 //! `/usr/bin/chromedriver`); `.ci/run` installs them. `AVA_SCREENSHOTS_DIR` set: the
 //! screenshot test saves a PNG of each page there.
 
+use std::fmt::Display;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -313,20 +314,126 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
-    /// Clears the input `css` and types `text`, then Enter.
-    async fn type_enter(&self, css: &str, text: &str) {
+    /// Waits until `css` is present and hidden (or gone).
+    async fn wait_hidden(&self, css: &str) {
+        self.wait_eq(
+            &format!("`{css}` hidden"),
+            "const e = document.querySelector(arguments[0]); \
+             return e === null || !e.checkVisibility();",
+            vec![json!(css)],
+            &json!(true),
+        )
+        .await;
+    }
+
+    /// Waits until `css` is visible and `ready` holds of its text (`what` says what is
+    /// awaited); the text.
+    async fn wait_text(&self, css: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let text = self
+            .wait_js(
+                &format!("{css} {what}"),
+                "const e = document.querySelector(arguments[0]); \
+                 return e && e.checkVisibility() && e.textContent;",
+                vec![json!(css)],
+                |v| v.as_str().is_some_and(&ready),
+            )
+            .await;
+        text.as_str().unwrap().to_string()
+    }
+
+    /// Waits until the form field `css` has the value `value`.
+    async fn wait_value(&self, what: &str, css: &str, value: &str) {
+        self.wait_eq(
+            what,
+            "const e = document.querySelector(arguments[0]); return e && e.value;",
+            vec![json!(css)],
+            &json!(value),
+        )
+        .await;
+    }
+
+    /// Waits until the page has a `main h2` saying `heading`.
+    async fn wait_heading(&self, heading: &str) {
+        self.wait_js(
+            &format!("the heading {heading:?}"),
+            "return [...document.querySelectorAll('main h2')].map(e => e.textContent);",
+            vec![],
+            |v| v.as_array().is_some_and(|a| a.contains(&json!(heading))),
+        )
+        .await;
+    }
+
+    /// Clears the input `css` and types `text` (no Enter).
+    async fn fill(&self, css: &str, text: &str) {
         self.wait_visible(css).await;
         let input = self.client.find(Locator::Css(css)).await.unwrap();
         input.clear().await.unwrap();
         input
-            .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+            .send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+    }
+
+    /// Clears the input `css` and types `text`, then Enter.
+    async fn type_enter(&self, css: &str, text: &str) {
+        self.fill(css, &format!("{text}{}", char::from(Key::Enter)))
+            .await;
+    }
+
+    /// Chooses the option `value` of the select `css`.
+    async fn select(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("find `{css}`: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose {value:?} in `{css}`: {e}"));
+    }
+
+    /// The page's URL.
+    async fn url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    /// The hash part of the page's URL (without its `#`).
+    async fn hash(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        url.fragment().unwrap_or("").to_string()
+    }
+
+    /// What the page keeps as its admin token for the tab (`null` when none).
+    async fn stored_token(&self) -> Value {
+        self.js("return sessionStorage.getItem('ava.adminToken');", vec![])
+            .await
+    }
+
+    /// Asserts the page (`what`) is no wider than the window, and the window phone-sized.
+    async fn assert_fits_phone(&self, what: &str) {
+        let widths = self
+            .js(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await;
+        let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+        assert!(inner <= 400, "the window is phone-sized: {widths}");
+        assert!(
+            scroll <= inner,
+            "{what} overflows horizontally at phone width: scrollWidth {scroll} > innerWidth {inner}"
+        );
     }
 
     /// The value of attribute `attr` on every element matching `css`, in order.
     async fn attrs(&self, css: &str, attr: &str) -> Value {
         self.js(ATTRS, vec![json!(css), json!(attr)]).await
+    }
+
+    /// Waits until attribute `attr` of the elements matching `css` reads `expected`
+    /// (an array), in order.
+    async fn wait_attrs(&self, what: &str, css: &str, attr: &str, expected: &Value) {
+        self.wait_eq(what, ATTRS, vec![json!(css), json!(attr)], expected)
+            .await;
     }
 
     /// The texts of every element matching `css`, in order.
@@ -445,6 +552,19 @@ async fn wait_cards(browser: &Browser, period: &str, expected: &Value) {
         .await;
 }
 
+/// `calls` seeded calls (seed `seed`), a server without tokens on the copy `store` picks
+/// (`Stores::pg_store` or `Stores::sqlite_store`), and a browser.
+async fn open(
+    calls: u64,
+    seed: u64,
+    store: fn(&Stores) -> ava_api::Store,
+) -> (Stores, Server, Browser) {
+    let stores = Stores::seeded(calls, seed).await;
+    let server = Server::start(store(&stores), Tokens::open()).await;
+    let browser = Browser::start().await;
+    (stores, server, browser)
+}
+
 /// The first integer of `sql` on the Postgres copy.
 async fn pg_id(stores: &Stores, sql: &str) -> i64 {
     let client = stores.pg.client().await;
@@ -458,9 +578,7 @@ async fn pg_id(stores: &Stores, sql: &str) -> i64 {
 #[tokio::test]
 async fn overview_shows_the_apis_numbers_for_each_period() {
     // 2,500 calls spread over 10 days: today, the week and the month all differ.
-    let stores = Stores::seeded(2_500, 41).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(2_500, 41, Stores::pg_store).await;
     let periods = ["today", "week", "month"];
     let mut expected = Vec::new();
     for period in periods {
@@ -520,13 +638,10 @@ async fn overview_shows_the_apis_numbers_for_each_period() {
     let recent = api(&server, "/api/admin/calls", &[("page_size", "10")]).await;
     let recent_ids = ids(&recent, "calls");
     browser
-        .wait_eq(
+        .wait_attrs(
             "the recent calls",
-            ATTRS,
-            vec![
-                json!("table#recent-calls tbody tr[data-call-id]"),
-                json!("data-call-id"),
-            ],
+            "table#recent-calls tbody tr[data-call-id]",
+            "data-call-id",
             &recent_ids,
         )
         .await;
@@ -540,23 +655,54 @@ async fn overview_shows_the_apis_numbers_for_each_period() {
     }
 }
 
-const TOTAL: &str = "const e = document.querySelector('#calls-total'); \
-    return e === null ? null : e.getAttribute('data-value');";
-const PAGE_INFO: &str = "const e = document.querySelector('#page-info'); \
-    return e === null ? null : e.textContent.trim().replace(/\\s+/g, ' ');";
 const ROW_IDS: &str = "table#calls-table tbody tr[data-call-id]";
+
+/// Waits until a list page's `#NAME-total` (`list` is `calls` or `customers`) says `total`.
+async fn wait_total(browser: &Browser, what: &str, list: &str, total: i64) {
+    let css = format!("#{list}-total");
+    browser
+        .wait_eq(
+            &format!("{what}: {css}"),
+            "const e = document.querySelector(arguments[0]); \
+             return e === null ? null : e.getAttribute('data-value');",
+            vec![json!(css)],
+            &json!(total.to_string()),
+        )
+        .await;
+}
+
+/// Waits until a list page's pager says it shows page `page` of `pages`.
+async fn wait_page_info(browser: &Browser, page: impl Display, pages: impl Display) {
+    browser
+        .wait_eq(
+            &format!("#page-info on page {page}"),
+            "const e = document.querySelector('#page-info'); \
+             return e === null ? null : e.textContent.trim().replace(/\\s+/g, ' ');",
+            vec![],
+            &json!(format!("Page {page} of {pages}")),
+        )
+        .await;
+}
+
+/// Four letters from inside the first plain ASCII word of five letters or more in
+/// `names`, in capitals: a search that has to ignore case.
+fn inner_capitals(names: &[String]) -> String {
+    let word = names
+        .iter()
+        .flat_map(|n| n.split_whitespace())
+        .find(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .unwrap_or_else(|| panic!("no plain ASCII name in {names:?}"));
+    word[1..5].to_uppercase()
+}
 
 /// Waits until the call log shows `body` (an API answer): its total and its rows in order.
 async fn wait_log(browser: &Browser, what: &str, body: &Value) {
-    let total = json!(body["total"].as_i64().unwrap().to_string());
+    wait_total(browser, what, "calls", body["total"].as_i64().unwrap()).await;
     browser
-        .wait_eq(&format!("{what}: #calls-total"), TOTAL, vec![], &total)
-        .await;
-    browser
-        .wait_eq(
+        .wait_attrs(
             &format!("{what}: the rows"),
-            ATTRS,
-            vec![json!(ROW_IDS), json!("data-call-id")],
+            ROW_IDS,
+            "data-call-id",
             &ids(body, "calls"),
         )
         .await;
@@ -564,9 +710,7 @@ async fn wait_log(browser: &Browser, what: &str, body: &Value) {
 
 #[tokio::test]
 async fn call_log_searches_pages_and_sorts_like_the_api() {
-    let stores = Stores::seeded(300, 42).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (stores, server, browser) = open(300, 42, Stores::pg_store).await;
     let size = PAGE_SIZE.to_string();
     let all = api(&server, "/api/admin/calls", &[("page_size", &size)]).await;
     let total = all["total"].as_i64().unwrap();
@@ -633,14 +777,7 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
         );
     }
     assert!(
-        browser
-            .client
-            .current_url()
-            .await
-            .unwrap()
-            .fragment()
-            .unwrap_or("")
-            .contains(&format!("search={fragment}")),
+        browser.hash().await.contains(&format!("search={fragment}")),
         "the search lives in the hash"
     );
 
@@ -652,13 +789,7 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
          (select 1 from call_sessions s where s.customer_id = c.id) order by c.id",
     )
     .await;
-    let word = names
-        .iter()
-        .flat_map(|n| n.split_whitespace())
-        .find(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
-        .expect("a customer with calls has a plain ASCII name")
-        .to_string();
-    let upper = word[1..5].to_uppercase();
+    let upper = inner_capitals(&names);
     let named = api(
         &server,
         "/api/admin/calls",
@@ -668,14 +799,7 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
     let named_total = named["total"].as_i64().unwrap();
     assert!(named_total > 0, "{upper}: no calls");
     browser.type_enter("input#search", &upper).await;
-    browser
-        .wait_eq(
-            &format!("search {upper:?}: #calls-total"),
-            TOTAL,
-            vec![],
-            &json!(named_total.to_string()),
-        )
-        .await;
+    wait_total(&browser, &format!("search {upper:?}"), "calls", named_total).await;
     let shown = browser.texts(&format!("{ROW_IDS} td.customer")).await;
     let expected: Vec<String> = named["calls"]
         .as_array()
@@ -732,14 +856,7 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
     wait_log(&browser, "the first page again", &all).await;
     let pages = (total as usize).div_ceil(PAGE_SIZE);
     assert!(pages >= 3, "{total} calls");
-    browser
-        .wait_eq(
-            "#page-info on page 1",
-            PAGE_INFO,
-            vec![],
-            &json!(format!("Page 1 of {pages}")),
-        )
-        .await;
+    wait_page_info(&browser, 1, pages).await;
     assert_disabled(&browser, "button#prev-page", true).await;
     assert_disabled(&browser, "button#next-page", false).await;
     browser.click("button#next-page").await;
@@ -749,25 +866,11 @@ async fn call_log_searches_pages_and_sorts_like_the_api() {
         &[("page_size", &size), ("page", "2")],
     )
     .await;
-    browser
-        .wait_eq(
-            "#page-info on page 2",
-            PAGE_INFO,
-            vec![],
-            &json!(format!("Page 2 of {pages}")),
-        )
-        .await;
+    wait_page_info(&browser, 2, pages).await;
     wait_log(&browser, "page 2", &second).await;
     assert_disabled(&browser, "button#prev-page", false).await;
     browser.click("button#prev-page").await;
-    browser
-        .wait_eq(
-            "#page-info back on page 1",
-            PAGE_INFO,
-            vec![],
-            &json!(format!("Page 1 of {pages}")),
-        )
-        .await;
+    wait_page_info(&browser, 1, pages).await;
     wait_log(&browser, "page 1", &all).await;
 
     // Sorting: each click on a header's button orders the rows as the API does for that
@@ -837,9 +940,7 @@ async fn assert_disabled(browser: &Browser, css: &str, disabled: bool) {
 
 #[tokio::test]
 async fn call_detail_shows_its_transcript_and_events() {
-    let stores = Stores::seeded(300, 43).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (stores, server, browser) = open(300, 43, Stores::pg_store).await;
     // A call with a customer, events and a JSON transcript of several turns.
     let id = pg_id(
         &stores,
@@ -881,18 +982,18 @@ async fn call_detail_shows_its_transcript_and_events() {
 
     browser.goto(&format!("{}/#/calls/{id}", server.base)).await;
     browser
-        .wait_eq(
+        .wait_attrs(
             "the transcript's turns, in order",
-            ATTRS,
-            vec![json!("ol#transcript li.turn"), json!("data-speaker")],
+            "ol#transcript li.turn",
+            "data-speaker",
             &json!(turns),
         )
         .await;
     browser
-        .wait_eq(
+        .wait_attrs(
             "the events, in order",
-            ATTRS,
-            vec![json!("ol#events li.event"), json!("data-event-type")],
+            "ol#events li.event",
+            "data-event-type",
             &json!(events),
         )
         .await;
@@ -948,50 +1049,23 @@ async fn token_prompt_takes_the_admin_token() {
         .await;
 
     browser.type_enter("input#token", "not-the-token").await;
-    browser
-        .wait_js(
-            "#login-error saying wrong token",
-            "const e = document.querySelector('#login-error'); \
-             return e && e.checkVisibility() && e.textContent;",
-            vec![],
-            |v| {
-                v.as_str()
-                    .is_some_and(|t| t.to_lowercase().contains("wrong token"))
-            },
-        )
-        .await;
+    wait_login_error(&browser, "wrong token").await;
     browser.wait_visible("form#login").await;
 
-    let input = browser
-        .client
-        .find(Locator::Css("input#token"))
-        .await
-        .unwrap();
-    input.clear().await.unwrap();
-    input.send_keys(ADMIN).await.unwrap();
+    browser.fill("input#token", ADMIN).await;
     browser.click("button#login-submit").await;
     let expected = api_with(&server, "/api/admin/metrics/overview?period=today", ADMIN).await;
     wait_cards(&browser, "today", &expected).await;
-    browser
-        .wait_eq(
-            "the login form gone",
-            "const e = document.querySelector('form#login'); \
-             return e === null || !e.checkVisibility();",
-            vec![],
-            &json!(true),
-        )
-        .await;
-    let url = browser.client.current_url().await.unwrap().to_string();
+    browser.wait_hidden("form#login").await;
+    let url = browser.url().await;
     assert!(!url.contains(ADMIN), "the token is in the URL: {url}");
-    let stored = browser
-        .js("return sessionStorage.getItem('ava.adminToken');", vec![])
-        .await;
+    let stored = browser.stored_token().await;
     assert_eq!(stored, json!(ADMIN), "the token in sessionStorage");
 
     // Another page of the same tab needs no prompt.
     browser.goto(&format!("{}/#/calls", server.base)).await;
     browser.wait_present(ROW_IDS).await;
-    let url = browser.client.current_url().await.unwrap().to_string();
+    let url = browser.url().await;
     assert!(!url.contains(ADMIN), "the token is in the URL: {url}");
 }
 
@@ -1057,16 +1131,9 @@ async fn unreachable_api_shows_an_error_and_retries() {
     server.stop().await;
     browser.click("button[data-period=\"week\"]").await;
     browser
-        .wait_js(
-            "#api-error saying cannot reach",
-            "const e = document.querySelector('#api-error'); \
-             return e && e.checkVisibility() && e.textContent;",
-            vec![],
-            |v| {
-                v.as_str()
-                    .is_some_and(|t| t.to_lowercase().contains("cannot reach"))
-            },
-        )
+        .wait_text("#api-error", "saying cannot reach", |t| {
+            t.to_lowercase().contains("cannot reach")
+        })
         .await;
     browser.wait_visible("#api-error button#retry").await;
 
@@ -1074,22 +1141,12 @@ async fn unreachable_api_shows_an_error_and_retries() {
     let _server = Stoppable::start(state, addr).await;
     browser.click("button#retry").await;
     wait_cards(&browser, "week", &overview(&reference, "week").await).await;
-    browser
-        .wait_eq(
-            "#api-error hidden",
-            "const e = document.querySelector('#api-error'); \
-             return e === null || !e.checkVisibility();",
-            vec![],
-            &json!(true),
-        )
-        .await;
+    browser.wait_hidden("#api-error").await;
 }
 
 #[tokio::test]
 async fn live_refresh_shows_a_new_call_without_a_reload() {
-    let stores = Stores::seeded(300, 46).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(300, 46, Stores::pg_store).await;
     // The log searched for the new call's phone, so that it is on the first page
     // whatever the time of day (the seed has calls later today than now).
     let phone = "+15550107788";
@@ -1102,9 +1159,7 @@ async fn live_refresh_shows_a_new_call_without_a_reload() {
             server.base
         ))
         .await;
-    browser
-        .wait_eq("#calls-total 0", TOTAL, vec![], &json!("0"))
-        .await;
+    wait_total(&browser, "the search", "calls", 0).await;
     browser.wait_present("main#main .empty").await;
     browser.js("window.__avaNoReload = true;", vec![]).await;
 
@@ -1167,9 +1222,7 @@ async fn start_and_end(server: &Server, session: &str, phone: &str) -> i64 {
 
 #[tokio::test]
 async fn customer_page_and_appointment_filters_render_rows() {
-    let stores = Stores::seeded(300, 47).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (stores, server, browser) = open(300, 47, Stores::pg_store).await;
 
     let customer = pg_id(
         &stores,
@@ -1238,10 +1291,10 @@ async fn customer_page_and_appointment_filters_render_rows() {
         browser.wait_present(css).await;
     }
     browser
-        .wait_eq(
+        .wait_attrs(
             "every appointment",
-            ATTRS,
-            vec![json!(rows), json!("data-appointment-id")],
+            rows,
+            "data-appointment-id",
             &ids(&all, "appointments"),
         )
         .await;
@@ -1260,19 +1313,12 @@ async fn customer_page_and_appointment_filters_render_rows() {
     }
     let completed = api(&server, "/api/appointments", &[("status", "completed")]).await;
     assert!(!completed["appointments"].as_array().unwrap().is_empty());
+    browser.select("select#status", "completed").await;
     browser
-        .client
-        .find(Locator::Css("select#status"))
-        .await
-        .unwrap()
-        .select_by_value("completed")
-        .await
-        .unwrap();
-    browser
-        .wait_eq(
+        .wait_attrs(
             "the completed appointments",
-            ATTRS,
-            vec![json!(rows), json!("data-appointment-id")],
+            rows,
+            "data-appointment-id",
             &ids(&completed, "appointments"),
         )
         .await;
@@ -1337,9 +1383,7 @@ async fn completed_between(server: &Server, from: &str, to: &str) -> Value {
 
 #[tokio::test]
 async fn phone_width_overview_fits() {
-    let stores = Stores::seeded(300, 48).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(300, 48, Stores::pg_store).await;
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.goto(&format!("{}/", server.base)).await;
     wait_cards(&browser, "today", &overview(&server, "today").await).await;
@@ -1348,25 +1392,12 @@ async fn phone_width_overview_fits() {
             .wait_visible(&format!("[data-metric=\"{metric}\"]"))
             .await;
     }
-    let widths = browser
-        .js(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-            vec![],
-        )
-        .await;
-    let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
-    assert!(inner <= 400, "the window is phone-sized: {widths}");
-    assert!(
-        scroll <= inner,
-        "the overview overflows horizontally at phone width: scrollWidth {scroll} > innerWidth {inner}"
-    );
+    browser.assert_fits_phone("the overview").await;
 }
 
 #[tokio::test]
 async fn sqlite_store_serves_the_same_dashboard() {
-    let stores = Stores::seeded(300, 49).await;
-    let server = Server::start(stores.sqlite_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(300, 49, Stores::sqlite_store).await;
     browser.goto(&format!("{}/", server.base)).await;
     wait_cards(&browser, "today", &overview(&server, "today").await).await;
     browser.click("button[data-period=\"week\"]").await;
@@ -1380,9 +1411,7 @@ async fn sqlite_store_serves_the_same_dashboard() {
 #[tokio::test]
 async fn every_page_renders_and_screenshots() {
     // 7,500 calls: 30 days, so the trends fill their default range.
-    let stores = Stores::seeded(7_500, 50).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (stores, server, browser) = open(7_500, 50, Stores::pg_store).await;
     let call = pg_id(
         &stores,
         "select s.id from call_sessions s where s.customer_id is not null \
@@ -1490,9 +1519,7 @@ async fn every_page_renders_and_screenshots() {
 #[tokio::test]
 #[ignore = "seeds 100,000 calls (about a minute)"]
 async fn first_paint_at_100k_calls() {
-    let stores = Stores::seeded(100_000, 51).await;
-    let server = Server::start(stores.pg_store(), Tokens::open()).await;
-    let browser = Browser::start().await;
+    let (_stores, server, browser) = open(100_000, 51, Stores::pg_store).await;
     browser.goto(&format!("{}/", server.base)).await;
     let paint = browser
         .wait_js(
@@ -1702,32 +1729,13 @@ async fn fake_token(
     )
 }
 
-/// Clears the input `css` and types `text` (no Enter).
-async fn fill(browser: &Browser, css: &str, text: &str) {
-    browser.wait_visible(css).await;
-    let input = browser.client.find(Locator::Css(css)).await.unwrap();
-    input.clear().await.unwrap();
-    input
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
-}
-
 /// Waits until `#login-error` is visible and its text contains `part` (any case).
 async fn wait_login_error(browser: &Browser, part: &str) -> String {
-    let text = browser
-        .wait_js(
-            &format!("#login-error saying {part:?}"),
-            "const e = document.querySelector('#login-error'); \
-             return e && e.checkVisibility() && e.textContent;",
-            vec![],
-            |v| {
-                v.as_str()
-                    .is_some_and(|t| t.to_lowercase().contains(&part.to_lowercase()))
-            },
-        )
-        .await;
-    text.as_str().unwrap().to_string()
+    browser
+        .wait_text("#login-error", &format!("saying {part:?}"), |t| {
+            t.to_lowercase().contains(&part.to_lowercase())
+        })
+        .await
 }
 
 /// The dashboard's Supabase sign-in, against a stand-in for Supabase Auth and a server
@@ -1825,20 +1833,18 @@ async fn supabase_sign_in_takes_a_staff_account() {
     browser.wait_visible("form#login input#token").await;
 
     // A wrong password: Supabase's refusal, on the form.
-    fill(&browser, "input#email", STAFF.0).await;
-    fill(&browser, "input#password", "not-the-password").await;
+    browser.fill("input#email", STAFF.0).await;
+    browser.fill("input#password", "not-the-password").await;
     browser.click("button#login-submit").await;
     let said = wait_login_error(&browser, "Invalid login credentials").await;
     assert!(!said.contains(STAFF.1), "{said}");
     browser.wait_visible("form#login").await;
-    let stored = browser
-        .js("return sessionStorage.getItem('ava.adminToken');", vec![])
-        .await;
+    let stored = browser.stored_token().await;
     assert_eq!(stored, Value::Null, "a refused sign-in left a token");
 
     // A real account without the staff or owner role: the API's 403, on the form.
-    fill(&browser, "input#email", NOBODY.0).await;
-    fill(&browser, "input#password", NOBODY.1).await;
+    browser.fill("input#email", NOBODY.0).await;
+    browser.fill("input#password", NOBODY.1).await;
     browser.click("button#login-submit").await;
     wait_login_error(&browser, &refusal).await;
     let said = wait_login_error(&browser, "may not").await;
@@ -1847,9 +1853,7 @@ async fn supabase_sign_in_takes_a_staff_account() {
     browser
         .wait_visible("button#login-submit:not([disabled])")
         .await;
-    let stored = browser
-        .js("return sessionStorage.getItem('ava.adminToken');", vec![])
-        .await;
+    let stored = browser.stored_token().await;
     assert_eq!(stored, Value::Null, "a forbidden sign-in left its token");
     assert_eq!(
         browser
@@ -1862,25 +1866,15 @@ async fn supabase_sign_in_takes_a_staff_account() {
     );
 
     // The staff account: the overview, with the API's numbers.
-    fill(&browser, "input#email", STAFF.0).await;
-    fill(&browser, "input#password", STAFF.1).await;
+    browser.fill("input#email", STAFF.0).await;
+    browser.fill("input#password", STAFF.1).await;
     browser.click("button#login-submit").await;
     wait_cards(&browser, "today", &expected).await;
-    browser
-        .wait_eq(
-            "the login form gone",
-            "const e = document.querySelector('form#login'); \
-             return e === null || !e.checkVisibility();",
-            vec![],
-            &json!(true),
-        )
-        .await;
-    let stored = browser
-        .js("return sessionStorage.getItem('ava.adminToken');", vec![])
-        .await;
+    browser.wait_hidden("form#login").await;
+    let stored = browser.stored_token().await;
     let stored = stored.as_str().expect("the access token kept for the tab");
     assert_eq!(stored.split('.').count(), 3, "not a JWT: {stored}");
-    let url = browser.client.current_url().await.unwrap().to_string();
+    let url = browser.url().await;
     for secret in [stored, STAFF.1, NOBODY.1, staff_token.as_str()] {
         assert!(!url.contains(secret), "a secret is in the URL: {url}");
     }
@@ -1893,6 +1887,6 @@ async fn supabase_sign_in_takes_a_staff_account() {
     // Another page of the same tab needs no sign-in.
     browser.goto(&format!("{}/#/calls", server.base)).await;
     browser.wait_present(ROW_IDS).await;
-    let url = browser.client.current_url().await.unwrap().to_string();
+    let url = browser.url().await;
     assert!(!url.contains(stored), "the token is in the URL: {url}");
 }
