@@ -425,7 +425,7 @@ const CSV_ROWS: usize = 256;
 /// `GET /api/admin/calls/export.csv`: every call the search matches, in the log's order,
 /// as CSV (RFC 4180: a header row, fields quoted where needed, CRLF line ends, UTF-8):
 /// the listed columns as the list sends them, then the customer's name. Streamed in
-/// chunks of at most [`CSV_ROWS`] rows as the rows arrive: memory stays flat however
+/// chunks of at most `CSV_ROWS` rows as the rows arrive: memory stays flat however
 /// many calls. Text that a spreadsheet would read as a formula (starting with `=`, `@`,
 /// a tab or a carriage return) is sent after a `'`; `+` and `-` are left alone (phone
 /// numbers start with `+`).
