@@ -43,11 +43,7 @@ fn megabytes(bytes: u64) -> String {
 /// `ava export`.
 pub async fn export(args: ExportArgs) -> anyhow::Result<u8> {
     if args.sqlite.symlink_metadata().is_ok() {
-        eprintln!(
-            "error: {}",
-            ava_export::ExportError::Exists(args.sqlite.clone())
-        );
-        return Ok(exit::REFUSED);
+        return Err(ava_export::ExportError::Exists(args.sqlite.clone()).into());
     }
     let mut target = config::connect(&args.target).await?;
     ava_migrations::ensure_ready(&target)
@@ -57,14 +53,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<u8> {
     let bars = progress::Bars::new();
     let result = ava_export::export(&mut target, &args.sqlite, &bars).await;
     bars.clear();
-    let report = match result {
-        Ok(report) => report,
-        Err(e @ ava_export::ExportError::Exists(_)) => {
-            eprintln!("error: {e}");
-            return Ok(exit::REFUSED);
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = result?;
     println!("  {:<15} {:>12}", "table", "rows");
     for (table, rows) in &report.tables {
         println!("  {table:<15} {rows:>12}");

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use ava_migrations::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, documented in the README ("Exit codes").
@@ -34,6 +35,34 @@ mod exit {
     pub const SCHEMA: u8 = 6;
     /// `ava doctor` found something to fix.
     pub const DOCTOR: u8 = 7;
+
+    use ava_migrations::ErrorKind;
+
+    /// The exit code of a failure of `kind`: the one place kinds become codes.
+    pub fn code(kind: ErrorKind) -> u8 {
+        match kind {
+            ErrorKind::Failed => ERROR,
+            ErrorKind::Refused => REFUSED,
+            ErrorKind::BadInput => BAD_INPUT,
+            ErrorKind::Schema => SCHEMA,
+        }
+    }
+
+    /// What kind of failure `e` is: the kind of the library error it carries (with any
+    /// context added on the way), else [`ErrorKind::Failed`].
+    pub fn kind(e: &anyhow::Error) -> ErrorKind {
+        if let Some(e) = e.downcast_ref::<ava_migrate::MigrateError>() {
+            e.kind()
+        } else if let Some(e) = e.downcast_ref::<ava_migrations::SchemaError>() {
+            e.kind()
+        } else if let Some(e) = e.downcast_ref::<ava_export::ExportError>() {
+            e.kind()
+        } else if let Some(e) = e.downcast_ref::<ava_sink::SinkError>() {
+            ErrorKind::of_sink(e)
+        } else {
+            ErrorKind::Failed
+        }
+    }
 }
 
 #[derive(Parser)]
@@ -334,51 +363,15 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit::code(exit::kind(&e)))
         }
-    }
-}
-
-/// Maps a failure to its documented exit code.
-fn exit_code(e: &anyhow::Error) -> u8 {
-    use ava_migrate::MigrateError as M;
-    if schema_not_ready(e) {
-        return exit::SCHEMA;
-    }
-    match e.downcast_ref::<M>() {
-        Some(
-            M::TargetNotEmpty { .. }
-            | M::Busy { .. }
-            | M::NeedsRepair { .. }
-            | M::Running { .. }
-            | M::SessionsLeft { .. },
-        ) => exit::REFUSED,
-        Some(M::BadCells { .. }) => exit::BAD_INPUT,
-        _ => exit::ERROR,
-    }
-}
-
-/// Whether `e` says the target's schema is not current or differs from the catalog.
-fn schema_not_ready(e: &anyhow::Error) -> bool {
-    use ava_migrate::MigrateError as M;
-    use ava_migrations::SchemaError as P;
-    use ava_sink::SinkError as S;
-    let from_migrations = |p: &P| matches!(p, P::NotCurrent { .. } | P::Target(S::Schema { .. }));
-    match (
-        e.downcast_ref::<M>(),
-        e.downcast_ref::<P>(),
-        e.downcast_ref::<S>(),
-    ) {
-        (Some(M::Migrations(p)), _, _) | (_, Some(p), _) => from_migrations(p),
-        (Some(M::Sink(S::Schema { .. })), _, _) | (_, _, Some(S::Schema { .. })) => true,
-        _ => false,
     }
 }
 
 /// Adds the exact command to run when the schema is not ready (without repeating a
 /// password: the user passes the same URL again).
 fn with_push_hint(e: anyhow::Error, target: &TargetArgs) -> anyhow::Error {
-    if !schema_not_ready(&e) {
+    if exit::kind(&e) != ErrorKind::Schema {
         return e;
     }
     let flag = if target.database_url.is_some() {
@@ -490,8 +483,8 @@ async fn migrate(target: &mut ava_sink::Target, opts: &ava_migrate::Options) -> 
     let outcome = result?;
     report::migrate(&outcome, opts, target.url());
     Ok(match (opts.dry_run, outcome.action) {
-        (true, ava_migrate::Action::BadInput) => exit::BAD_INPUT,
-        (true, ava_migrate::Action::Refuse) => exit::REFUSED,
+        (true, ava_migrate::Action::BadInput) => exit::code(ErrorKind::BadInput),
+        (true, ava_migrate::Action::Refuse) => exit::code(ErrorKind::Refused),
         _ => exit::OK,
     })
 }

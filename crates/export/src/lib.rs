@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use ava_catalog::{Column, Kind, Table, TABLES};
 use ava_convert::{datetime, Value};
-pub use ava_migrations::{NoProgress, Progress};
+pub use ava_migrations::{ErrorKind, NoProgress, Progress};
 use ava_sink::{read_tables, ReadError, SinkError, Target};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Statement};
@@ -87,6 +87,20 @@ pub enum ExportError {
         column: &'static str,
         reason: String,
     },
+}
+
+impl ExportError {
+    /// What kind of failure this is (the CLI's exit code): an existing file refuses;
+    /// anything else failed.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ExportError::Exists(_) => ErrorKind::Refused,
+            ExportError::Io { .. }
+            | ExportError::Sqlite { .. }
+            | ExportError::Sink(_)
+            | ExportError::Value { .. } => ErrorKind::Failed,
+        }
+    }
 }
 
 /// Writes every row of the target's five tables into a new SQLite file at `out` (which
@@ -412,6 +426,19 @@ pub fn publish_no_clobber(from: &Path, to: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::borrow::Cow;
+
+    #[test]
+    fn only_an_existing_file_refuses() {
+        assert_eq!(
+            ExportError::Exists("out.db".into()).kind(),
+            ErrorKind::Refused
+        );
+        let io = ExportError::Io {
+            path: "out.db".into(),
+            source: io::Error::other("disk full"),
+        };
+        assert_eq!(io.kind(), ErrorKind::Failed);
+    }
 
     fn column(kind: Kind) -> Column {
         Column {

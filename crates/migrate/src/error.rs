@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use ava_migrations::ErrorKind;
 use ava_sink::SinkError;
 use ava_source::SourceError;
 
@@ -92,6 +93,30 @@ fn describe_counts(tables: &[(&'static str, u64)]) -> String {
         .join(", ")
 }
 
+impl MigrateError {
+    /// What kind of failure this is (the CLI's exit code): another run, rows already in
+    /// the target or an unrepaired interrupted run refuse; bad cells are bad input; the
+    /// schema's own errors keep their kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            MigrateError::TargetNotEmpty { .. }
+            | MigrateError::Busy { .. }
+            | MigrateError::NeedsRepair { .. }
+            | MigrateError::Running { .. }
+            | MigrateError::SessionsLeft { .. } => ErrorKind::Refused,
+            MigrateError::BadCells { .. } => ErrorKind::BadInput,
+            MigrateError::Migrations(e) => e.kind(),
+            MigrateError::Sink(e) => ErrorKind::of_sink(e),
+            MigrateError::Source(_)
+            | MigrateError::Verify(_)
+            | MigrateError::Copy { .. }
+            | MigrateError::SourceMidway { .. }
+            | MigrateError::Reader(_)
+            | MigrateError::Rejects { .. } => ErrorKind::Failed,
+        }
+    }
+}
+
 /// A query on the target that failed, with what it was for.
 pub(crate) fn query_error(url: &str, context: &str, source: tokio_postgres::Error) -> MigrateError {
     MigrateError::Sink(SinkError::Query {
@@ -118,6 +143,59 @@ pub(crate) fn reader_error(e: ReaderError, url: &str) -> MigrateError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_bad_cells_and_schema_errors_have_their_kinds() {
+        let url = || "postgres://db".to_string();
+        for refused in [
+            MigrateError::Busy { url: url() },
+            MigrateError::Running {
+                url: url(),
+                session: "ava migrate 12".into(),
+            },
+            MigrateError::NeedsRepair {
+                url: url(),
+                run: 3,
+                objects: 2,
+            },
+            MigrateError::TargetNotEmpty {
+                url: url(),
+                tables: vec![("customers", 1)],
+                interrupted: None,
+            },
+            MigrateError::SessionsLeft {
+                url: url(),
+                sessions: Vec::new(),
+                sql: String::new(),
+                waited: 90,
+            },
+        ] {
+            assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
+        }
+        let bad = MigrateError::BadCells {
+            cells: Vec::new(),
+            total: 3,
+            undone: None,
+        };
+        assert_eq!(bad.kind(), ErrorKind::BadInput);
+        let not_current = ava_migrations::SchemaError::NotCurrent {
+            url: url(),
+            what: "pending".into(),
+        };
+        assert_eq!(
+            MigrateError::Migrations(not_current).kind(),
+            ErrorKind::Schema
+        );
+        let differs = SinkError::Schema {
+            url: url(),
+            problems: Vec::new(),
+        };
+        assert_eq!(MigrateError::Sink(differs).kind(), ErrorKind::Schema);
+        assert_eq!(
+            MigrateError::Reader("gone".into()).kind(),
+            ErrorKind::Failed
+        );
+    }
 
     #[test]
     fn a_refusal_names_only_the_tables_with_rows() {

@@ -8,6 +8,8 @@
 //! * [`status`] / [`Status::is_current`]: compare a database's history with this build.
 //! * [`push`]: apply what is pending, each migration in its own transaction together with
 //!   its history row; refuses a history this build does not account for.
+//! * [`ErrorKind`]: what kind of failure an error is (the CLI's exit code), and
+//!   [`SchemaError::kind`].
 //! * [`Progress`]: how the runs over the five tables (migrate, sync, export) report how
 //!   far they are.
 //!
@@ -34,6 +36,7 @@
 //! is never edited: [`push`] refuses a database whose recorded statements differ from the
 //! file; put changes in a new migration.
 
+mod kind;
 mod progress;
 mod split;
 
@@ -43,6 +46,7 @@ use std::sync::OnceLock;
 use include_dir::{include_dir, Dir};
 use tokio_postgres::Client;
 
+pub use kind::ErrorKind;
 pub use progress::{NoProgress, Progress};
 pub use split::statements;
 
