@@ -1,6 +1,8 @@
 //! The customers: the list (`#/customers`: search, sort, pages) against
-//! `GET /api/admin/customers`, a customer's timeline (`#/customers/{id}`) against their
-//! history, and the appointments' customers named as the API names them.
+//! `GET /api/admin/customers`, a customer's page (`#/customers/{id}`: their calls,
+//! appointments and timeline) against their history, and the appointments
+//! (`#/appointments`: the status and date filters, the customers named as the API names
+//! them).
 
 use serde_json::{json, Value};
 
@@ -384,4 +386,165 @@ async fn appointments_name_their_customers() {
             &json!(expected),
         )
         .await;
+}
+
+#[tokio::test]
+async fn customer_page_and_appointment_filters_render_rows() {
+    let (stores, server, browser) = open(300, 47, Stores::pg_store).await;
+
+    let customer = pg_id(
+        &stores,
+        "select c.id from customers c \
+         where exists (select 1 from appointments a where a.customer_id = c.id) \
+         and exists (select 1 from call_sessions s where s.customer_id = c.id) \
+         order by c.id limit 1",
+    )
+    .await;
+    let history = api(&server, &format!("/api/customers/{customer}/history"), &[]).await;
+    let (booked, calls) = (
+        history["appointments"].as_array().unwrap().len(),
+        history["calls"].as_array().unwrap().len(),
+    );
+    browser
+        .goto(&format!("{}/#/customers/{customer}", server.base))
+        .await;
+    browser.wait_present("section#customer-page").await;
+    let count = "return document.querySelectorAll(arguments[0]).length;";
+    browser
+        .wait_eq(
+            "the customer's appointments",
+            count,
+            vec![json!("table#customer-appointments tbody tr")],
+            &json!(booked),
+        )
+        .await;
+    browser
+        .wait_eq(
+            "the customer's calls",
+            count,
+            vec![json!("table#customer-calls tbody tr")],
+            &json!(calls),
+        )
+        .await;
+    for call in history["calls"].as_array().unwrap() {
+        let id = call["id"].as_i64().unwrap();
+        browser
+            .wait_present(&format!("table#customer-calls a[href=\"#/calls/{id}\"]"))
+            .await;
+    }
+    let name = history["customer"]["name"].as_str().unwrap();
+    browser
+        .wait_js(
+            "the customer's name",
+            "return document.querySelector('section#customer-page').textContent;",
+            vec![],
+            |v| v.as_str().is_some_and(|t| t.contains(name)),
+        )
+        .await;
+
+    // Appointments: all, then by status, then by dates.
+    let rows = "table#appointments-table tbody tr[data-appointment-id]";
+    let all = api(&server, "/api/appointments", &[]).await;
+    browser
+        .goto(&format!("{}/#/appointments", server.base))
+        .await;
+    for css in [
+        "label[for=\"from\"]",
+        "input#from[type=\"date\"]",
+        "label[for=\"to\"]",
+        "input#to[type=\"date\"]",
+        "label[for=\"status\"]",
+        "select#status option[value=\"\"]",
+    ] {
+        browser.wait_present(css).await;
+    }
+    browser
+        .wait_attrs(
+            "every appointment",
+            rows,
+            "data-appointment-id",
+            &ids(&all, "appointments"),
+        )
+        .await;
+    let statuses = browser.attrs("select#status option", "value").await;
+    for status in [
+        "scheduled",
+        "completed",
+        "cancelled",
+        "rescheduled",
+        "no_show",
+    ] {
+        assert!(
+            statuses.as_array().unwrap().contains(&json!(status)),
+            "{status} in {statuses}"
+        );
+    }
+    let completed = api(&server, "/api/appointments", &[("status", "completed")]).await;
+    assert!(!completed["appointments"].as_array().unwrap().is_empty());
+    browser.select("select#status", "completed").await;
+    browser
+        .wait_attrs(
+            "the completed appointments",
+            rows,
+            "data-appointment-id",
+            &ids(&completed, "appointments"),
+        )
+        .await;
+
+    // A date range: whichever way the page reads its ends (local days, inclusive or
+    // not), it shows every appointment well inside and none well outside.
+    let dates: Vec<String> = all["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "completed")
+        .map(|a| a["appointment_datetime"].as_str().unwrap()[..10].to_string())
+        .collect();
+    let (from, to) = (
+        dates[dates.len() * 3 / 4].clone(),
+        dates[dates.len() / 4].clone(),
+    );
+    let day = |d: &str, by: i64| {
+        (chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap() + chrono::Duration::days(by))
+            .to_string()
+    };
+    let inner = completed_between(&server, &day(&from, 1), &day(&to, 0)).await;
+    let outer = completed_between(&server, &day(&from, -1), &day(&to, 2)).await;
+    assert!(!inner.as_array().unwrap().is_empty(), "{from}..{to}");
+    browser
+        .js(
+            "for (const [id, v] of [['from', arguments[0]], ['to', arguments[1]]]) { \
+                 const e = document.getElementById(id); e.value = v; \
+                 e.dispatchEvent(new Event('input', {bubbles: true})); \
+                 e.dispatchEvent(new Event('change', {bubbles: true})); }",
+            vec![json!(from), json!(to)],
+        )
+        .await;
+    browser
+        .wait_js(
+            &format!("the completed appointments from {from} to {to}"),
+            ATTRS,
+            vec![json!(rows), json!("data-appointment-id")],
+            |shown| {
+                let shown = shown.as_array().cloned().unwrap_or_default();
+                let (inner, outer) = (inner.as_array().unwrap(), outer.as_array().unwrap());
+                inner.iter().all(|i| shown.contains(i)) && shown.iter().all(|s| outer.contains(s))
+            },
+        )
+        .await;
+}
+
+/// The ids of the completed appointments from `from` to `to` (dates) by the API.
+async fn completed_between(server: &Server, from: &str, to: &str) -> Value {
+    let body = api(
+        server,
+        "/api/appointments",
+        &[
+            ("status", "completed"),
+            ("start_date", from),
+            ("end_date", to),
+        ],
+    )
+    .await;
+    ids(&body, "appointments")
 }
