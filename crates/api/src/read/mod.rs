@@ -4,27 +4,36 @@
 //! [`Invalid`](crate::Invalid).
 //!
 //! Every function takes `now` (what "today" means), so two stores asked at the same
-//! moment answer alike, and tests can pin it. The call log, with its search and totals,
-//! is the private module `calls` (re-exported here).
+//! moment answer alike, and tests can pin it. The route families are private modules,
+//! re-exported here:
+//!
+//! - `metrics`: the overview and the daily series, from `daily_metrics`;
+//! - `calls`: the call log, with its search, sorts, totals and CSV export;
+//! - `analytics`: peak hours, outcomes, the time series and services, in a time zone;
+//! - `appointments`: the appointments list;
+//! - `customers`: the customers list;
+//! - here: health, a call's detail and transcript, a customer and their history.
 
 use ava_catalog::Table;
-use ava_catalog::{APPOINTMENTS, CALL_EVENTS, CALL_SESSIONS, CUSTOMERS, DAILY_METRICS};
+use ava_catalog::{APPOINTMENTS, CALL_EVENTS, CALL_SESSIONS, CUSTOMERS};
 use ava_convert::Value;
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
 
-use crate::json::{all_columns, kinds, object, round2, select, Answer, Keys, Object, Objects};
-use crate::request::{Bounds, Field, Params, Query, Rule};
+use crate::json::{all_columns, kinds, select, Answer, Keys, Object, Objects};
+use crate::request::{Bounds, Field, Rule};
 use crate::store::{Param, Select, Store};
 use crate::ApiError;
 
 mod analytics;
+mod appointments;
 mod calls;
 mod customers;
+mod metrics;
 pub use analytics::{
     outcome_distribution, peak_hours, services, timeseries, Interval, PeakHours, Series, Window,
     INTERVALS, IN_PROGRESS, PEAK_PERIODS, TZ, UNKNOWN_STATUS,
 };
+pub use appointments::{appointments, AppointmentsQuery};
 pub use calls::{
     calls, export, list_keys, CallsPage, Export, CUSTOMER_NAME, LIST_COLUMNS, PAGE, PAGE_SIZE,
     SORT_COLUMNS,
@@ -33,11 +42,7 @@ pub use customers::{
     customers, customers_params, customers_sql, CustomerSort, CustomersPage, CUSTOMERS_PAGE_SIZE,
     CUSTOMER_COUNTS, CUSTOMER_SORTS,
 };
-
-/// Midnight (UTC) of the day `days` before `now`'s.
-fn midnight_days_before(now: DateTime<Utc>, days: i64) -> i64 {
-    analytics::midnight_in(chrono_tz::Tz::UTC, now, days)
-}
+pub use metrics::{daily, overview, Days, Period, DAILY_COLUMNS, DAYS, PERIODS};
 
 pub(super) fn int(v: &Value<'_>) -> i64 {
     match v {
@@ -75,126 +80,6 @@ pub async fn health(store: &Store, detailed: bool) -> (bool, Json) {
     }
     (ok, body)
 }
-
-/// The overview's period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Period {
-    Today,
-    Week,
-    Month,
-}
-
-/// The periods' names, in [`Period::ALL`]'s order.
-pub const PERIODS: [&str; 3] = ["today", "week", "month"];
-
-impl Period {
-    pub const ALL: [Period; 3] = [Period::Today, Period::Week, Period::Month];
-
-    /// `period` of the overview.
-    pub const FIELD: Field = Field::optional(
-        "period",
-        Rule::OneOf(&PERIODS),
-        "The period: since today's UTC midnight, or midnight 7 (`week`) or 30 (`month`) \
-         days ago.",
-    )
-    .or("today");
-
-    /// The period `field` of `query` names (its default if none).
-    pub(crate) fn in_query(query: &Query, field: &Field) -> Period {
-        Period::named(query.text(field).unwrap_or_default())
-    }
-
-    fn named(name: &str) -> Period {
-        Period::ALL
-            .into_iter()
-            .find(|p| p.name() == name)
-            .unwrap_or(Period::Today)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Period::Today => PERIODS[0],
-            Period::Week => PERIODS[1],
-            Period::Month => PERIODS[2],
-        }
-    }
-
-    pub(crate) fn days(self) -> i64 {
-        match self {
-            Period::Today => 0,
-            Period::Week => 7,
-            Period::Month => 30,
-        }
-    }
-}
-
-impl Params for Period {
-    fn fields() -> Vec<Field> {
-        vec![Period::FIELD]
-    }
-
-    fn from_query(query: &Query) -> Period {
-        Period::in_query(query, &Period::FIELD)
-    }
-}
-
-const OVERVIEW_COLUMNS: [&str; 6] = [
-    "total_calls",
-    "total_talk_time_seconds",
-    "appointments_booked",
-    "avg_satisfaction_score",
-    "calls_escalated",
-    "date",
-];
-
-/// `GET /api/admin/metrics/overview`: the `daily_metrics` rows since the period's
-/// start, summed here (not in SQL, so both stores add the same floats in the same order).
-pub async fn overview(
-    store: &Store,
-    period: Period,
-    now: DateTime<Utc>,
-) -> Result<Answer, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
-        select(DAILY_METRICS, &OVERVIEW_COLUMNS, "m")
-    );
-    let rows = store
-        .rows(
-            &sql,
-            &[Param::Time(midnight_days_before(now, period.days()))],
-            &kinds(DAILY_METRICS, &OVERVIEW_COLUMNS),
-        )
-        .await?;
-    let (mut calls, mut talk, mut booked, mut escalated, mut weighted) =
-        (0i64, 0i64, 0i64, 0i64, 0.0);
-    for row in &rows {
-        let day_calls = int(&row[0]);
-        calls += day_calls;
-        talk += int(&row[1]);
-        booked += int(&row[2]);
-        weighted += float(&row[3]).unwrap_or(0.0) * day_calls as f64;
-        escalated += int(&row[4]);
-    }
-    let per_call = |x: f64| if calls > 0 { x / calls as f64 } else { 0.0 };
-    Answer::write(&json!({
-        "period": period.name(),
-        "total_calls": calls,
-        "total_talk_time_hours": round2(talk as f64 / 3600.0),
-        "avg_call_duration_minutes": round2(per_call(talk as f64) / 60.0),
-        "appointments_booked": booked,
-        "conversion_rate": round2(per_call(booked as f64) * 100.0),
-        "avg_satisfaction_score": round2(per_call(weighted)),
-        "calls_escalated": escalated,
-        "escalation_rate": round2(per_call(escalated as f64) * 100.0),
-    }))
-}
-
-/// `days` of the daily series.
-pub const DAYS: Bounds = Bounds {
-    default: 30,
-    min: 1,
-    max: 90,
-};
 
 /// The columns of a call in its detail.
 pub const DETAIL_COLUMNS: [&str; 11] = [
@@ -320,155 +205,6 @@ pub async fn call_transcript(store: &Store, id: i64) -> Result<Answer, ApiError>
         .await?
         .ok_or(ApiError::NotFound("Call not found"))?;
     Answer::write(&json!({"call_id": id, "transcript": transcript(&row[0])}))
-}
-
-/// The columns of a day in `GET /api/admin/analytics/daily` (with the average duration
-/// in minutes computed from `avg_call_duration_seconds`).
-pub const DAILY_COLUMNS: [&str; 5] = [
-    "date",
-    "total_calls",
-    "appointments_booked",
-    "avg_satisfaction_score",
-    "conversion_rate",
-];
-
-/// `days` of `GET /api/admin/analytics/daily`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Days(pub i64);
-
-const DAYS_FIELD: Field = Field::optional("days", Rule::Int(DAYS), "How many days back.");
-
-impl Params for Days {
-    fn fields() -> Vec<Field> {
-        vec![DAYS_FIELD]
-    }
-
-    fn from_query(query: &Query) -> Days {
-        Days(query.int(&DAYS_FIELD))
-    }
-}
-
-/// `GET /api/admin/analytics/daily`.
-pub async fn daily(
-    store: &Store,
-    Days(days): Days,
-    now: DateTime<Utc>,
-) -> Result<Answer, ApiError> {
-    let mut columns = DAILY_COLUMNS.to_vec();
-    columns.push("avg_call_duration_seconds");
-    let rows = store
-        .rows(
-            &format!(
-                "SELECT {} FROM daily_metrics m WHERE m.date >= $1 ORDER BY m.date, m.id",
-                select(DAILY_METRICS, &columns, "m")
-            ),
-            &[Param::Time(midnight_days_before(now, days))],
-            &kinds(DAILY_METRICS, &columns),
-        )
-        .await?;
-    let metrics: Vec<Json> = rows
-        .iter()
-        .map(|row| {
-            let mut day = object(&DAILY_COLUMNS, row);
-            let minutes = float(&row[DAILY_COLUMNS.len()]).map(|s| round2(s / 60.0));
-            day.insert(
-                "avg_call_duration_minutes".into(),
-                json!(minutes.unwrap_or(0.0)),
-            );
-            Json::Object(day)
-        })
-        .collect();
-    Answer::write(&json!({ "metrics": metrics }))
-}
-
-/// The query of `GET /api/appointments`: instants in µs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AppointmentsQuery {
-    pub start_date: Option<i64>,
-    pub end_date: Option<i64>,
-    pub status: Option<String>,
-}
-
-const START_DATE: Field = Field::optional(
-    "start_date",
-    Rule::DateTime,
-    "The earliest `appointment_datetime`: an ISO 8601 date-time (`Z` or an offset; none \
-     means UTC), e.g. `2025-08-25T09:00:00Z`, or a date (its midnight UTC).",
-);
-const END_DATE: Field = Field::optional(
-    "end_date",
-    Rule::DateTime,
-    "The latest `appointment_datetime`, written as `start_date`.",
-);
-
-fn status_field() -> Field {
-    Field::optional(
-        "status",
-        Rule::column(APPOINTMENTS, "status"),
-        "Only appointments of this status (e.g. `scheduled`).",
-    )
-}
-
-impl Params for AppointmentsQuery {
-    fn fields() -> Vec<Field> {
-        vec![START_DATE, END_DATE, status_field()]
-    }
-
-    fn from_query(query: &Query) -> AppointmentsQuery {
-        AppointmentsQuery {
-            start_date: query.instant(&START_DATE),
-            end_date: query.instant(&END_DATE),
-            status: query.text(&status_field()).map(str::to_string),
-        }
-    }
-}
-
-/// `GET /api/appointments`: every column and the customer's name, newest first.
-pub async fn appointments(store: &Store, query: &AppointmentsQuery) -> Result<Answer, ApiError> {
-    let columns = all_columns(APPOINTMENTS);
-    let mut conditions = Vec::new();
-    let mut params = Vec::new();
-    for (instant, op) in [(query.start_date, ">="), (query.end_date, "<=")] {
-        if let Some(instant) = instant {
-            params.push(Param::Time(instant));
-            conditions.push(format!("a.appointment_datetime {op} ${}", params.len()));
-        }
-    }
-    if let Some(status) = &query.status {
-        params.push(Param::Text(status.clone()));
-        conditions.push(format!("a.status = ${}", params.len()));
-    }
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    let mut row_kinds = kinds(APPOINTMENTS, &columns);
-    row_kinds.extend(kinds(CUSTOMERS, &["name"]));
-    let rows = store
-        .rows(
-            &format!(
-                "SELECT {}, {} FROM appointments a {filter} \
-                 ORDER BY a.appointment_datetime DESC, a.id DESC",
-                select(APPOINTMENTS, &columns, "a"),
-                calls::customer_name_of("a")
-            ),
-            &params,
-            &row_kinds,
-        )
-        .await?;
-    let mut keys = columns;
-    keys.push(CUSTOMER_NAME);
-    #[derive(serde::Serialize)]
-    struct AppointmentsAnswer<'a> {
-        appointments: Objects<'a>,
-    }
-    Answer::write(&AppointmentsAnswer {
-        appointments: Objects {
-            keys: &Keys::new(&keys),
-            rows: &rows,
-        },
-    })
 }
 
 /// `GET /api/customers/{id}`.
