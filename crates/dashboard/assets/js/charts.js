@@ -20,6 +20,32 @@ function dayIndex(first, iso) {
   return Math.round((Date.parse(`${iso}T00:00:00Z`) - first) / DAY_MS);
 }
 
+/**
+ * Keeps a chart fitted to `box`: `fit.draw()` draws it with `draw()` now, and from then on
+ * it is drawn again whenever the box's width has changed by more than 24 px since, so the
+ * text stays readable at any size; `fit.stop()` ends the watching.
+ */
+export function fitted(box, draw) {
+  let drawnWidth = 0;
+  let drawn = false;
+  const resized = new ResizeObserver(() => {
+    const width = box.clientWidth;
+    if (drawn && Math.abs(width - drawnWidth) > 24) {
+      drawnWidth = width;
+      draw();
+    }
+  });
+  resized.observe(box);
+  return {
+    draw() {
+      drawn = true;
+      drawnWidth = box.clientWidth;
+      draw();
+    },
+    stop: () => resized.disconnect(),
+  };
+}
+
 /** The JSON text of a value, as the API printed it for a number (`null` for none). */
 export function raw(value) {
   return typeof value === 'number' ? String(value) : 'null';

@@ -5,7 +5,7 @@
 import { get, query } from '../api.js';
 import { h, note, s, table } from '../dom.js';
 import { count, number, words, zone } from '../format.js';
-import { bucketChart, raw } from '../charts.js';
+import { bucketChart, fitted, raw } from '../charts.js';
 
 const PERIODS = [
   ['today', 'Today'],
@@ -340,15 +340,7 @@ export default function analytics({ main, query: initial, run, signal }) {
     );
   }
 
-  let drawnWidth = 0;
-  const resized = new ResizeObserver(() => {
-    const width = seriesBox.clientWidth;
-    if (series && Math.abs(width - drawnWidth) > 24) {
-      drawnWidth = width;
-      drawSeries();
-    }
-  });
-  resized.observe(seriesBox);
+  const fit = fitted(seriesBox, drawSeries);
 
   async function load() {
     const n = ++seq;
@@ -373,8 +365,7 @@ export default function analytics({ main, query: initial, run, signal }) {
     const calls = rows.reduce((a, r) => a + r.total_calls, 0);
     seriesHelp.textContent = `${plural(calls, 'call', 'calls')} from the period’s first midnight to now, per ${interval === 'hour' ? 'hour' : 'day'} in ${tz}.`;
     series = { rows, tz, interval };
-    drawnWidth = seriesBox.clientWidth;
-    drawSeries();
+    fit.draw();
     Object.assign(seriesBox.dataset, { period, tz, interval });
   }
 
@@ -385,5 +376,5 @@ export default function analytics({ main, query: initial, run, signal }) {
     run(() => load(false));
   }
 
-  return { title: 'Analytics', load, update, destroy: () => resized.disconnect() };
+  return { title: 'Analytics', load, update, destroy: fit.stop };
 }

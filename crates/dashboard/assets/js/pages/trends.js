@@ -4,7 +4,7 @@
 import { get, query } from '../api.js';
 import { h, table } from '../dom.js';
 import { count, day, isoDay, number } from '../format.js';
-import { chart, raw } from '../charts.js';
+import { chart, fitted, raw } from '../charts.js';
 
 const RANGES = [30, 60, 90];
 
@@ -111,24 +111,15 @@ export default function trends({ main, run, signal }) {
   }
 
   // Redrawn to the box's width, so the text stays readable at any size.
-  let drawnWidth = 0;
-  const resized = new ResizeObserver(() => {
-    const width = volume.clientWidth;
-    if (metrics && Math.abs(width - drawnWidth) > 24) {
-      drawnWidth = width;
-      draw();
-    }
-  });
-  resized.observe(volume);
+  const fit = fitted(volume, draw);
 
   async function load() {
     const n = ++seq;
     const data = await get(`/api/admin/analytics/daily${query({ days })}`, { signal });
     if (n !== seq) return;
     metrics = data.metrics;
-    drawnWidth = volume.clientWidth;
-    draw();
+    fit.draw();
   }
 
-  return { title: 'Trends', load, destroy: () => resized.disconnect() };
+  return { title: 'Trends', load, destroy: fit.stop };
 }

@@ -9,13 +9,7 @@ use super::*;
 async fn call_detail_shows_its_transcript_and_events() {
     let (stores, server, browser) = open(300, 43, Stores::pg_store).await;
     // A call with a customer, events and a JSON transcript of several turns.
-    let id = pg_id(
-        &stores,
-        "select s.id from call_sessions s where s.customer_id is not null \
-         and exists (select 1 from call_events e where e.call_session_id = s.id) \
-         and s.transcript like '[%' order by s.id limit 1",
-    )
-    .await;
+    let id = full_call(&stores, "asc").await;
     let detail = api(&server, &format!("/api/admin/calls/{id}"), &[]).await;
     let turns: Vec<&str> = detail["transcript"]
         .as_array()

@@ -409,23 +409,27 @@ async fn customer_page_and_appointment_filters_render_rows() {
         .goto(&format!("{}/#/customers/{customer}", server.base))
         .await;
     browser.wait_present("section#customer-page").await;
-    let count = "return document.querySelectorAll(arguments[0]).length;";
-    browser
-        .wait_eq(
+    for (what, rows, expected) in [
+        (
             "the customer's appointments",
-            count,
-            vec![json!("table#customer-appointments tbody tr")],
-            &json!(booked),
-        )
-        .await;
-    browser
-        .wait_eq(
+            "table#customer-appointments tbody tr",
+            booked,
+        ),
+        (
             "the customer's calls",
-            count,
-            vec![json!("table#customer-calls tbody tr")],
-            &json!(calls),
-        )
-        .await;
+            "table#customer-calls tbody tr",
+            calls,
+        ),
+    ] {
+        browser
+            .wait_eq(
+                what,
+                "return document.querySelectorAll(arguments[0]).length;",
+                vec![json!(rows)],
+                &json!(expected),
+            )
+            .await;
+    }
     for call in history["calls"].as_array().unwrap() {
         let id = call["id"].as_i64().unwrap();
         browser

@@ -10,13 +10,7 @@ use super::*;
 async fn every_page_renders_and_screenshots() {
     // 7,500 calls: 30 days, so the trends fill their default range.
     let (stores, server, browser) = open(7_500, 50, Stores::pg_store).await;
-    let call = pg_id(
-        &stores,
-        "select s.id from call_sessions s where s.customer_id is not null \
-         and exists (select 1 from call_events e where e.call_session_id = s.id) \
-         and s.transcript like '[%' order by s.id desc limit 1",
-    )
-    .await;
+    let call = full_call(&stores, "desc").await;
     let customer = pg_id(
         &stores,
         "select s.customer_id from call_sessions s where s.customer_id is not null \

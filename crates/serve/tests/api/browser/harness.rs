@@ -570,6 +570,17 @@ pub(super) async fn open(
     (stores, server, browser)
 }
 
+/// A call with a customer, events and a JSON transcript: the first by id (`order` `asc`)
+/// or the last (`desc`).
+pub(super) async fn full_call(stores: &Stores, order: &str) -> i64 {
+    let sql = format!(
+        "select s.id from call_sessions s where s.customer_id is not null \
+         and exists (select 1 from call_events e where e.call_session_id = s.id) \
+         and s.transcript like '[%' order by s.id {order} limit 1"
+    );
+    pg_id(stores, &sql).await
+}
+
 /// The first integer of `sql` on the Postgres copy.
 pub(super) async fn pg_id(stores: &Stores, sql: &str) -> i64 {
     let client = stores.pg.client().await;
