@@ -86,10 +86,10 @@ mod tests {
         };
         assert_eq!(ErrorKind::of_sink(&differs()), ErrorKind::Schema);
         assert_eq!(SchemaError::Target(differs()).kind(), ErrorKind::Schema);
-        let refused = SinkError::TransactionPooler {
+        let refused = SinkError::Connection(ava_sink::ConnectError::TransactionPooler {
             url: "postgres://db".into(),
             session_url: "postgres://db:5432".into(),
-        };
+        });
         assert_eq!(ErrorKind::of_sink(&refused), ErrorKind::Failed);
     }
 }

@@ -9,20 +9,15 @@
 //! Out: `COPY (SELECT …) TO STDOUT (FORMAT binary)` decoded by tokio-postgres'
 //! `BinaryCopyOutStream`, each value turned back into an [`ava_convert::Value`].
 
-use std::borrow::Cow;
-use std::error::Error;
-
 use ava_catalog::{IdRange, Kind, Table, MAX_COLUMNS};
 use ava_convert::Value;
+use ava_pg::{PgValue, PG_EPOCH_MICROS};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{pin_mut, SinkExt, TryStreamExt};
 use postgres_protocol::types as pg;
-use postgres_types::{FromSql, Type};
+use postgres_types::Type;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
 use tokio_postgres::{Client, CopyInSink, ToStatement, Transaction};
-
-/// Microseconds from the unix epoch to Postgres' epoch, 2000-01-01T00:00:00Z.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// The binary COPY header: signature, flags, header-extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -188,50 +183,6 @@ fn pg_type(kind: Kind) -> Type {
         Kind::Varchar(_) => Type::VARCHAR,
         Kind::Text => Type::TEXT,
         Kind::Json => Type::JSONB,
-    }
-}
-
-/// A target value decoded from Postgres' binary format (COPY output, or a query's row:
-/// `row.try_get::<_, PgValue>(i)`), for the column types the catalog uses.
-pub struct PgValue<'a>(pub Value<'a>);
-
-impl<'a> FromSql<'a> for PgValue<'a> {
-    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
-        Ok(PgValue(match *ty {
-            Type::INT8 => Value::Int(pg::int8_from_sql(raw)?),
-            Type::INT4 => Value::Int(i64::from(pg::int4_from_sql(raw)?)),
-            Type::FLOAT8 => Value::Float(pg::float8_from_sql(raw)?),
-            Type::BOOL => Value::Bool(pg::bool_from_sql(raw)?),
-            // `infinity` is i64::MAX on the wire: an error, not an overflow.
-            Type::TIMESTAMPTZ => Value::Timestamp(
-                pg::timestamp_from_sql(raw)?
-                    .checked_add(PG_EPOCH_MICROS)
-                    .ok_or("timestamp out of range (infinity)")?,
-            ),
-            Type::JSONB => match raw.split_first() {
-                Some((1, text)) => Value::Json(Cow::Borrowed(std::str::from_utf8(text)?)),
-                _ => return Err("unsupported jsonb binary version".into()),
-            },
-            _ => Value::Text(Cow::Borrowed(pg::text_from_sql(raw)?)),
-        }))
-    }
-
-    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn Error + Sync + Send>> {
-        Ok(PgValue(Value::Null))
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        [
-            Type::INT8,
-            Type::INT4,
-            Type::FLOAT8,
-            Type::BOOL,
-            Type::TIMESTAMPTZ,
-            Type::JSONB,
-            Type::VARCHAR,
-            Type::TEXT,
-        ]
-        .contains(ty)
     }
 }
 

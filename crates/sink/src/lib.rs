@@ -1,57 +1,32 @@
-//! The Postgres sink: the connection to the target database, the check of its schema
+//! The Postgres sink: the connected target database (`Target`), the check of its schema
 //! against the catalog, binary `COPY` in (encoding) and out (decoding), row counts and
-//! identity sequences.
+//! identity sequences. How to reach a database at all — the URL, TLS, redaction, decoding
+//! a value — is `ava-pg`'s (re-exported here), which `ava serve` uses without this crate.
 //!
 //! **Invariant: a database URL is only ever shown through [`redact`].**
 
 mod copy;
 mod schema;
-mod tls;
 
 use ava_catalog::{Table, TABLES};
 use tokio_postgres::{Client, GenericClient};
 
+pub use ava_pg::{
+    describe, redact, refuse_transaction_pooler, ConnectError, ConnectParams, PgValue, SslMode,
+    KEEPALIVE_IDLE,
+};
 pub use copy::{
     copy_in, copy_in_after, copy_sql, copy_statement, encode_row, read_rows, read_tables,
-    CopyBuffer, CopyTarget, PgValue, ReadError,
+    CopyBuffer, CopyTarget, ReadError,
 };
 pub use schema::SchemaProblem;
-pub use tls::{refuse_transaction_pooler, ConnectParams, SslMode, KEEPALIVE_IDLE};
 
 /// What went wrong on the Postgres side; every message names the target (redacted).
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("the target is a sqlite: URL; it must be a Postgres URL such as postgresql://user:password@host:5432/postgres (the SQLite file goes in --sqlite)")]
-    SqliteUrl,
-    #[error("the database URL is not a valid Postgres connection string: {}", describe(.0))]
-    BadUrl(tokio_postgres::Error),
-    #[error("the database URL is not a valid Postgres connection string: {0}")]
-    BadSslParams(String),
-    #[error("the database URL's sslmode={0} is not one of disable, prefer, require, verify-ca, verify-full")]
-    BadSslMode(String),
-    #[error("cannot read the root certificates of sslrootcert={path}: {reason}. Give the path of a PEM file holding the CA certificate that signed the server's certificate")]
-    RootCert { path: String, reason: String },
-    #[error("cannot connect to {url}: the certificate of {host} does not verify with sslmode={sslmode}: {}. {hint}", describe(.cause))]
-    Certificate {
-        url: String,
-        host: String,
-        sslmode: SslMode,
-        /// What to do about it.
-        hint: &'static str,
-        cause: tokio_postgres::Error,
-    },
-    #[error("cannot connect to {url}: the server requires TLS (its pg_hba.conf accepts only encrypted connections) but the URL says sslmode=disable: drop sslmode=disable from the URL ({})", describe(.cause))]
-    TlsRequired {
-        url: String,
-        cause: tokio_postgres::Error,
-    },
-    #[error("{url} is Supabase's transaction-mode pooler (port 6543), which cannot hold the session a migration needs (advisory lock, COPY, settings); use the session-mode URL instead: {session_url} (the same host and password, port 5432)")]
-    TransactionPooler { url: String, session_url: String },
-    #[error("cannot connect to {url}: {}. Check the URL, that the server is up and that it accepts you", describe(.source))]
-    Connect {
-        url: String,
-        source: tokio_postgres::Error,
-    },
+    /// The URL, its TLS settings or the connection itself (see [`ConnectError`]).
+    #[error(transparent)]
+    Connection(#[from] ConnectError),
     #[error("{url}: {context}: {}", describe(.source))]
     Query {
         url: String,
@@ -70,69 +45,6 @@ pub enum SinkError {
         id: String,
         reason: String,
     },
-}
-
-/// The target as it may be printed: rebuilt from the parsed connection string as
-/// `postgresql://user:***@host:port/dbname`, so no password (in the user info, a
-/// `password=` parameter or a `key=value` string, quoted or not) can ever show. A string
-/// that does not parse is not echoed at all. Hand-written because it must accept exactly
-/// what the driver accepts, which only the driver's own parser does.
-pub fn redact(url: &str) -> String {
-    match tls::parse(url) {
-        Ok((config, _)) => redact_config(&config),
-        Err(_) => "<the database URL, which does not parse>".into(),
-    }
-}
-
-/// [`redact`] of a parsed configuration.
-fn redact_config(config: &tokio_postgres::Config) -> String {
-    let mut out = String::from("postgresql://");
-    if let Some(user) = config.get_user() {
-        out.push_str(user);
-        if config.get_password().is_some() {
-            out.push_str(":***");
-        }
-        out.push('@');
-    }
-    let ports = config.get_ports();
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| {
-            let name = match host {
-                tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-            };
-            match ports.get(i).or(ports.first()) {
-                Some(port) => format!("{name}:{port}"),
-                None => name,
-            }
-        })
-        .collect();
-    out.push_str(&hosts.join(","));
-    if let Some(db) = config.get_dbname() {
-        out.push('/');
-        out.push_str(db);
-    }
-    out
-}
-
-/// A driver error with its cause: the server's own message (and where in the statement)
-/// rather than just "db error", or the I/O error behind "error communicating with the
-/// server".
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    match (e.as_db_error(), std::error::Error::source(e)) {
-        (Some(db), _) => {
-            let mut text = db.to_string();
-            if let Some(tokio_postgres::error::ErrorPosition::Original(at)) = db.position() {
-                text.push_str(&format!(" (at character {at})"));
-            }
-            text
-        }
-        (None, Some(cause)) => format!("{e}: {cause}"),
-        (None, None) => e.to_string(),
-    }
 }
 
 /// A connected target database.
@@ -164,7 +76,7 @@ pub async fn connect_as(url: &str, application: &str) -> Result<Target, SinkErro
 /// with its first statements (`ava migrate` and `ava sync` do).
 pub async fn connect_unprepared(url: &str, application: &str) -> Result<Target, SinkError> {
     if url.trim_start().to_ascii_lowercase().starts_with("sqlite:") {
-        return Err(SinkError::SqliteUrl);
+        return Err(ConnectError::SqliteUrl.into());
     }
     let mut params = ConnectParams::from_url(url)?;
     params.config.application_name(application);
@@ -372,30 +284,4 @@ pub fn reset_sequence_sql(table: &Table) -> String {
          greatest(coalesce(max(id), 0), 0) + 1, false) FROM public.\"{0}\"",
         table.name
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redacts_passwords_in_every_spelling() {
-        for url in [
-            "postgresql://postgres:s3cret@db.example.supabase.co:5432/postgres",
-            "postgresql://postgres:s3c#r/e?t@db.example.supabase.co:5432/postgres",
-            "postgres://postgres@db.example.supabase.co:5432/postgres?password=s3cret&sslmode=require",
-            "host=db.example.supabase.co port=5432 user=postgres password=s3cret dbname=postgres",
-            "host=db.example.supabase.co port=5432 user=postgres password = s3cret dbname=postgres",
-            "host=db.example.supabase.co port=5432 user=postgres password='s3 cret' dbname=postgres",
-        ] {
-            assert_eq!(
-                redact(url),
-                "postgresql://postgres:***@db.example.supabase.co:5432/postgres",
-                "{url}"
-            );
-        }
-        assert_eq!(redact("postgresql://u@h/db"), "postgresql://u@h:5432/db");
-        let garbage = redact("postgresql://u:s3cret@h:54x2/db");
-        assert!(!garbage.contains("s3cret"), "{garbage}");
-    }
 }

@@ -1,7 +1,7 @@
 //! The store the API reads and writes: Postgres, or the SQLite file.
 //!
 //! Both take one SQL text (built with [`Dialect`] where the two differ) and [`Param`]s,
-//! and give rows as catalog [`Value`]s: Postgres' through the sink's binary decoder,
+//! and give rows as catalog [`Value`]s: Postgres' through `ava_pg::PgValue`,
 //! SQLite's through the migration's converters (a cell that does not convert — a file
 //! the app wrote years ago may hold anything — is served as NULL and logged).
 
@@ -19,7 +19,7 @@ pub use sqlite::SqliteStore;
 /// What failed in the store. Shown in the server's log only; clients get a generic 500.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{url}: {}", ava_sink::describe(.source))]
+    #[error("{url}: {}", ava_pg::describe(.source))]
     Postgres {
         url: String,
         source: tokio_postgres::Error,

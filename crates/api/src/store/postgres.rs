@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ava_convert::Value;
-use ava_sink::PgValue;
+use ava_pg::PgValue;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -38,11 +38,11 @@ pub const MAX_STATEMENTS: usize = 200;
 impl PgStore {
     /// A pool of at most `size` connections to `url` (connected on first use), named
     /// `application` in `pg_stat_activity`, with TLS as the URL's `sslmode` says (the
-    /// sink's [`ava_sink::ConnectParams`]).
+    /// [`ava_pg::ConnectParams`]).
     pub fn new(url: &str, size: usize, application: &str) -> Result<PgStore, StoreError> {
-        let ava_sink::ConnectParams {
+        let ava_pg::ConnectParams {
             mut config, tls, ..
-        } = ava_sink::ConnectParams::from_url(url)
+        } = ava_pg::ConnectParams::from_url(url)
             .map_err(|e| StoreError::BadUrl(e.to_string()))?;
         config.application_name(application);
         let manager = Manager::from_config(
@@ -74,7 +74,7 @@ impl PgStore {
             .map_err(|e| StoreError::BadUrl(e.to_string()))?;
         Ok(PgStore {
             pool,
-            url: ava_sink::redact(url).into(),
+            url: ava_pg::redact(url).into(),
             totals: Default::default(),
         })
     }

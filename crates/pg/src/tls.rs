@@ -36,7 +36,7 @@ use rustls::{
 use tokio_postgres::config::{Host, SslMode as WireMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::SinkError;
+use crate::ConnectError;
 
 /// Supabase's root CAs, the default roots of `verify-ca` and `verify-full`.
 const SUPABASE_ROOTS: [&[u8]; 2] = [
@@ -55,14 +55,14 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(value: &str) -> Result<SslMode, SinkError> {
+    fn parse(value: &str) -> Result<SslMode, ConnectError> {
         Ok(match value {
             "disable" => SslMode::Disable,
             "prefer" => SslMode::Prefer,
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
-            _ => return Err(SinkError::BadSslMode(value.to_owned())),
+            _ => return Err(ConnectError::BadSslMode(value.to_owned())),
         })
     }
 
@@ -121,7 +121,7 @@ pub struct ConnectParams {
 impl ConnectParams {
     /// Reads `url` (a `postgres[ql]://` URL or a `key=value` string), its `sslmode` and
     /// `sslrootcert` included, and builds the TLS connector that mode asks for.
-    pub fn from_url(url: &str) -> Result<ConnectParams, SinkError> {
+    pub fn from_url(url: &str) -> Result<ConnectParams, ConnectError> {
         let (mut config, split) = parse(url)?;
         let sslmode = match &split.sslmode {
             Some(value) => SslMode::parse(value)?,
@@ -153,7 +153,7 @@ impl ConnectParams {
     /// The error of a failed connection, saying what to do where that is known: a
     /// certificate that does not verify, a server that wants TLS when the URL says
     /// `sslmode=disable`.
-    pub fn connect_error(&self, url: String, cause: tokio_postgres::Error) -> SinkError {
+    pub fn connect_error(&self, url: String, cause: tokio_postgres::Error) -> ConnectError {
         if let Some(problem) = certificate_problem(&cause) {
             let hint = match problem {
                 CertificateError::NotValidForName
@@ -167,7 +167,7 @@ impl ConnectParams {
                      to encrypt without checking the certificate"
                 }
             };
-            return SinkError::Certificate {
+            return ConnectError::Certificate {
                 url,
                 host: self.hosts(),
                 sslmode: self.sslmode,
@@ -180,17 +180,17 @@ impl ConnectParams {
                 && db.message().contains("no encryption")
         });
         if refused_plaintext && self.sslmode == SslMode::Disable {
-            return SinkError::TlsRequired { url, cause };
+            return ConnectError::TlsRequired { url, cause };
         }
-        SinkError::Connect { url, source: cause }
+        ConnectError::Connect { url, source: cause }
     }
 }
 
 /// The driver's configuration of `url` (without `sslmode` and `sslrootcert`: its
 /// `ssl_mode` is not set yet) and those two.
-pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, SslParams), SinkError> {
+pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, SslParams), ConnectError> {
     let split = split_ssl_params(url)?;
-    let config = tokio_postgres::Config::from_str(&split.rest).map_err(SinkError::BadUrl)?;
+    let config = tokio_postgres::Config::from_str(&split.rest).map_err(ConnectError::BadUrl)?;
     Ok((config, split))
 }
 
@@ -219,7 +219,7 @@ pub(crate) struct SslParams {
     sslrootcert: Option<String>,
 }
 
-fn split_ssl_params(url: &str) -> Result<SslParams, SinkError> {
+fn split_ssl_params(url: &str) -> Result<SslParams, ConnectError> {
     let mut out = SslParams {
         rest: String::new(),
         sslmode: None,
@@ -285,8 +285,8 @@ fn decode(text: &str) -> String {
 
 /// The `key = value` pairs of a libpq connection string as the driver reads them: each
 /// key, its unescaped value and the pair's own text.
-fn key_values(s: &str) -> Result<Vec<(&str, String, &str)>, SinkError> {
-    let bad = |why: &str| SinkError::BadSslParams(why.to_owned());
+fn key_values(s: &str) -> Result<Vec<(&str, String, &str)>, ConnectError> {
+    let bad = |why: &str| ConnectError::BadSslParams(why.to_owned());
     let mut pairs = Vec::new();
     let mut it = s.char_indices().peekable();
     let skip_ws = |it: &mut std::iter::Peekable<std::str::CharIndices>| {
@@ -334,7 +334,10 @@ fn key_values(s: &str) -> Result<Vec<(&str, String, &str)>, SinkError> {
 }
 
 /// rustls' configuration for `sslmode` (with the `ring` provider).
-fn client_config(sslmode: SslMode, sslrootcert: Option<&str>) -> Result<ClientConfig, SinkError> {
+fn client_config(
+    sslmode: SslMode,
+    sslrootcert: Option<&str>,
+) -> Result<ClientConfig, ConnectError> {
     let mut provider = rustls::crypto::ring::default_provider();
     // PostgreSQL before 18 offers only P-256 for the key exchange (its `ssl_ecdh_curve`
     // defaults to prime256v1), so a first key share for X25519 is answered with a
@@ -352,7 +355,7 @@ fn client_config(sslmode: SslMode, sslrootcert: Option<&str>) -> Result<ClientCo
             let roots = Arc::new(roots(sslrootcert)?);
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
-                .map_err(|e| SinkError::RootCert {
+                .map_err(|e| ConnectError::RootCert {
                     path: sslrootcert.unwrap_or("<built-in Supabase CAs>").to_owned(),
                     reason: e.to_string(),
                 })?;
@@ -372,10 +375,10 @@ fn client_config(sslmode: SslMode, sslrootcert: Option<&str>) -> Result<ClientCo
 }
 
 /// The roots: the certificates of the PEM file `sslrootcert`, else Supabase's.
-fn roots(sslrootcert: Option<&str>) -> Result<RootCertStore, SinkError> {
+fn roots(sslrootcert: Option<&str>) -> Result<RootCertStore, ConnectError> {
     let certs: Vec<CertificateDer<'static>> = match sslrootcert {
         Some(path) => {
-            let bad = |reason: String| SinkError::RootCert {
+            let bad = |reason: String| ConnectError::RootCert {
                 path: path.to_owned(),
                 reason,
             };
@@ -393,7 +396,7 @@ fn roots(sslrootcert: Option<&str>) -> Result<RootCertStore, SinkError> {
     let mut store = RootCertStore::empty();
     let (_, unusable) = store.add_parsable_certificates(certs);
     if store.is_empty() {
-        return Err(SinkError::RootCert {
+        return Err(ConnectError::RootCert {
             path: sslrootcert.unwrap_or("<built-in Supabase CAs>").to_owned(),
             reason: format!("no usable certificate in it ({unusable} unusable)"),
         });
@@ -509,7 +512,7 @@ impl ServerCertVerifier for AnyName {
 /// it hands each transaction to any server connection, which breaks the session state
 /// `ava migrate` and `ava sync` rely on (advisory locks, `statement_timeout`, COPY).
 /// Checked before connecting; the error names the session-mode URL (port 5432).
-pub fn refuse_transaction_pooler(url: &str) -> Result<(), SinkError> {
+pub fn refuse_transaction_pooler(url: &str) -> Result<(), ConnectError> {
     // A URL that does not parse is no pooler's: connecting says what is wrong with it.
     let Ok((config, _)) = parse(url) else {
         return Ok(());
@@ -538,7 +541,7 @@ pub fn refuse_transaction_pooler(url: &str) -> Result<(), SinkError> {
     if let Some(db) = config.get_dbname() {
         session.dbname(db);
     }
-    Err(SinkError::TransactionPooler {
+    Err(ConnectError::TransactionPooler {
         url: crate::redact_config(&config),
         session_url: crate::redact_config(&session),
     })
@@ -643,7 +646,7 @@ mod tests {
         assert_eq!(mode("host=127.0.0.1 sslmode=require"), SslMode::Require);
         assert!(matches!(
             ConnectParams::from_url("postgresql://u@h/db?sslmode=allow"),
-            Err(SinkError::BadSslMode(m)) if m == "allow"
+            Err(ConnectError::BadSslMode(m)) if m == "allow"
         ));
     }
 
