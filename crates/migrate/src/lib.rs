@@ -8,8 +8,8 @@
 //! - **Writer** (async, `writer`): checks the target and gathers the facts `plan`
 //!   decides from (pure: copy, resume, replace, refuse, already migrated); `copy`
 //!   records the run, drops the indexes and cleans up after a failure; `load` copies
-//!   each batch with `COPY … FROM STDIN (FORMAT binary)` on a pool of connections and
-//!   builds the indexes again.
+//!   each batch with `COPY … FROM STDIN (FORMAT binary)` on a pool of connections
+//!   (`pool`) and builds the indexes again.
 //!
 //! Shared by `ava migrate` and `ava sync`: `start` (session settings, settling with
 //! another run's sessions, the advisory lock), `error` ([`MigrateError`]), `ledger`
@@ -34,6 +34,7 @@ mod error;
 mod ledger;
 mod load;
 mod plan;
+mod pool;
 mod reader;
 pub mod sessions;
 mod start;

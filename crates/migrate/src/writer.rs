@@ -8,8 +8,8 @@ use ava_sink::{counts, reset_sequence, sequence_behind, Target};
 
 use crate::copy::copy_all;
 use crate::error::{query_error, reader_error};
-use crate::load::open_pool;
 use crate::plan::{self, Facts, Next, Plan, Resume};
+use crate::pool::open_pool;
 use crate::reader::{self, Msg, Scan};
 use crate::start::start;
 use crate::{deferred, ledger};
