@@ -623,9 +623,9 @@ fn write_reject(
         Cell::Real(r) => json!(r.to_string()),
         Cell::Text(t) => match std::str::from_utf8(t) {
             Ok(text) => json!(text),
-            Err(_) => json!({ "hex": hex(t) }),
+            Err(_) => json!({ "hex": hex::encode(t) }),
         },
-        Cell::Blob(b) => json!({ "blob_hex": hex(b) }),
+        Cell::Blob(b) => json!({ "blob_hex": hex::encode(b) }),
     };
     let row: Map<String, Json> = table
         .columns
@@ -643,10 +643,6 @@ fn write_reject(
         "row": row,
     });
     writeln!(file, "{line}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

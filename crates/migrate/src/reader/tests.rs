@@ -80,7 +80,22 @@ fn a_hash_key_is_its_own_low_bits() {
 }
 
 #[test]
-fn hex_spells_every_byte_with_two_digits() {
-    assert_eq!(hex(&[0x00, 0x0f, 0xff, 0x10]), "000fff10");
-    assert_eq!(hex(&[]), "");
+fn a_reject_keeps_text_that_is_not_utf8_and_blobs_as_hex() {
+    let customers = &ava_catalog::TABLES[0];
+    let mut cells = vec![Cell::Null; customers.columns.len()];
+    cells[0] = Cell::Integer(7);
+    cells[1] = Cell::Text(&[0x41, 0xff, 0x00]);
+    cells[2] = Cell::Blob(&[0x00, 0x0f, 0xff, 0x10]);
+    let mut out = Vec::new();
+    let problem = Problem::Duplicate { first: "3".into() };
+    write_reject(&mut out, customers, &cells, &[("phone", problem)]).unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(line["table"], "customers");
+    assert_eq!(line["id"], 7);
+    assert_eq!(line["row"]["name"], serde_json::json!({"hex": "41ff00"}));
+    assert_eq!(
+        line["row"]["phone"],
+        serde_json::json!({"blob_hex": "000fff10"})
+    );
+    assert_eq!(line["reasons"][0]["column"], "phone");
 }
