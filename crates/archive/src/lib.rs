@@ -396,9 +396,9 @@ fn compress(from: &Path, to: &Path) -> Result<(String, u64, String, u64), Archiv
     })?;
     file.sync_all().map_err(io_err(to))?;
     Ok((
-        hex::encode(&plain.finalize()),
+        hex::encode(plain.finalize()),
         read,
-        hex::encode(&sink.hash.finalize()),
+        hex::encode(sink.hash.finalize()),
         sink.bytes,
     ))
 }
@@ -413,7 +413,7 @@ fn decompressed_sha256(path: &Path) -> Result<String, ArchiveError> {
     };
     zstd::stream::copy_decode(BufReader::with_capacity(CHUNK, file), &mut sink)
         .map_err(io_err(path))?;
-    Ok(hex::encode(&sink.hash.finalize()))
+    Ok(hex::encode(sink.hash.finalize()))
 }
 
 /// The sha256 of a file's bytes.
@@ -425,7 +425,7 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
         bytes: 0,
     };
     io::copy(&mut file, &mut sink)?;
-    Ok(hex::encode(&sink.hash.finalize()))
+    Ok(hex::encode(sink.hash.finalize()))
 }
 
 /// Deletes `path` and its `-wal` / `-shm` files if present; returns what was deleted.
