@@ -1,126 +1,17 @@
-//! The components: rows from the catalog, the answers built of them, the request
-//! bodies from their fields, and the errors.
+//! The answers of the read routes, built of the rows: pages, a call's detail, the
+//! metrics and analytics, the lists, the dashboard's configuration and the health.
 
-use ava_api::json::all_columns;
-use ava_api::read::{
-    Period, CUSTOMER_COUNTS, CUSTOMER_NAME, DAILY_COLUMNS, DETAIL_COLUMNS, LIST_COLUMNS,
-};
-use ava_api::request::Body;
-use ava_api::write::{CallEnd, NewCall, NewCustomer, NewEvent};
-use ava_catalog::{Table, APPOINTMENTS, CALL_EVENTS, CALL_SESSIONS, CUSTOMERS, DAILY_METRICS};
+use ava_api::read::Period;
 use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, RefOr};
 
-use super::{
-    array, column, described, fields, object, of, or_null, reference, row, ADMIN, INGEST, SUPABASE,
-};
+use super::super::{array, described, object, of, or_null, reference};
 
-pub(super) fn components() -> utoipa::openapi::Components {
-    let bearer = |description: &str| {
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some(description))
-                .build(),
-        )
-    };
-    let turn = of(Type::Object)
-        .description(Some(
-            "One turn of a transcript, as the app stored it (other keys may be present). \
-             A legacy plain-text transcript is served as one turn with speaker `unknown`.",
-        ))
-        .property("speaker", of(Type::String))
-        .property("text", of(Type::String))
-        .property(
-            "timestamp",
-            of(SchemaType::from_iter([Type::String, Type::Null])),
-        );
-    ComponentsBuilder::new()
-        .security_scheme(
-            ADMIN,
-            bearer("`ADMIN_API_TOKEN`: the admin routes (or a Supabase JWT)."),
-        )
-        .security_scheme(
-            SUPABASE,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "A Supabase Auth access token (`POST <supabase_url>/auth/v1/token`), \
-                         checked for its signature (the project's JWT secret or JWKS), `exp`, \
-                         the audience `authenticated` and `app_metadata.role` `staff` or \
-                         `owner`: the admin routes, instead of the admin token.",
-                    ))
-                    .build(),
-            ),
-        )
-        .security_scheme(
-            INGEST,
-            bearer("`INGEST_API_TOKEN`: the voice service's write routes."),
-        )
-        // Rows, from the catalog.
-        .schema(
-            "Customer",
-            row(
-                CUSTOMERS,
-                &all_columns(CUSTOMERS),
-                "A customer: every column of `customers`.",
-            ),
-        )
-        .schema(
-            "Appointment",
-            row(
-                APPOINTMENTS,
-                &all_columns(APPOINTMENTS),
-                "An appointment: every column of `appointments`.",
-            ),
-        )
-        .schema(
-            "CallEvent",
-            row(
-                CALL_EVENTS,
-                &all_columns(CALL_EVENTS),
-                "An event of a call: every column of `call_events`.",
-            ),
-        )
-        .schema("CallSummary", call_summary())
-        .schema(
-            "Call",
-            row(CALL_SESSIONS, &DETAIL_COLUMNS, "A call in its detail."),
-        )
-        .schema(
-            "DailyMetric",
-            row(DAILY_METRICS, &DAILY_COLUMNS, "One day's metrics.")
-                .property(
-                    "avg_call_duration_minutes",
-                    of(Type::Number).description(Some(
-                        "`avg_call_duration_seconds` / 60, rounded to 2 decimals (0 when none).",
-                    )),
-                )
-                .required("avg_call_duration_minutes"),
-        )
-        .schema(
-            "CallRecord",
-            row(
-                CALL_SESSIONS,
-                &[DETAIL_COLUMNS.as_slice(), &["customer_id"]].concat(),
-                "A call as the write routes answer: its detail and its customer's id.",
-            ),
-        )
-        .schema(
-            "CallRow",
-            row(
-                CALL_SESSIONS,
-                &all_columns(CALL_SESSIONS),
-                "A call: every column of `call_sessions` (`transcript` as the text stored).",
-            ),
-        )
-        .schema("TranscriptTurn", turn)
-        // Responses.
+/// The read routes' answers.
+pub(super) fn add(components: ComponentsBuilder) -> ComponentsBuilder {
+    components
         .schema("Overview", overview())
         .schema(
             "CallsPage",
@@ -325,8 +216,6 @@ pub(super) fn components() -> utoipa::openapi::Components {
                 vec![("appointments", array(reference("AppointmentListed")))],
             ),
         )
-        .schema("AppointmentListed", appointment_listed())
-        .schema("CustomerSummary", customer_summary())
         .schema(
             "CustomersPage",
             object(
@@ -393,69 +282,6 @@ pub(super) fn components() -> utoipa::openapi::Components {
                 .concat(),
             ),
         )
-        // Write bodies: the fields the server checks them by.
-        .schema(
-            "CallStart",
-            fields::body("A call that starts now.", &NewCall::fields()),
-        )
-        .schema(
-            "CallEventIn",
-            fields::body("An event of a call, at now.", &NewEvent::fields()),
-        )
-        .schema(
-            "CallEnd",
-            fields::body(
-                "The end of a call: its transcript, the functions called, and what is known \
-                 of the caller. The outcome is `booked` if `book_appointment` was called, \
-                 else `browsing` if `check_availability` was, else `info_only`; without a \
-                 sentiment the call is `neutral`, without a score 5.0, without `escalated` \
-                 false.",
-                &CallEnd::fields(),
-            ),
-        )
-        .schema(
-            "CustomerIn",
-            fields::body(
-                "A new customer, stored trimmed of blanks (spaces, tabs, line breaks).",
-                &NewCustomer::fields(),
-            ),
-        )
-        .schema(fields::JSON_VALUE, fields::json_value())
-        // Errors, in FastAPI's shapes.
-        .schema(
-            "HTTPError",
-            object(
-                "A refusal, with the reason.",
-                vec![("detail", of(Type::String).into())],
-            ),
-        )
-        .schema(
-            "ValidationError",
-            object(
-                "One invalid parameter.",
-                vec![
-                    (
-                        "loc",
-                        ArrayBuilder::new()
-                            .items(of(SchemaType::from_iter([Type::String, Type::Integer])))
-                            .description(Some(
-                                "Where: `query`, `path` or `body`, then the parameter's name.",
-                            ))
-                            .into(),
-                    ),
-                    ("msg", of(Type::String).into()),
-                    ("type", of(Type::String).into()),
-                ],
-            ),
-        )
-        .schema(
-            "HTTPValidationError",
-            object(
-                "Invalid parameters (422).",
-                vec![("detail", array(reference("ValidationError")))],
-            ),
-        )
-        .build()
 }
 
 /// What `/health` says: whether the store answers, and its kind.
@@ -509,64 +335,4 @@ fn overview() -> ObjectBuilder {
             ),
         ],
     )
-}
-
-/// `row` with the property `name` typed as the catalog's `table.column`, nullable.
-fn with_nullable(
-    row: ObjectBuilder,
-    name: &str,
-    (table, column_name): (&'static Table, &str),
-) -> ObjectBuilder {
-    match table.column(column_name) {
-        Some(c) => row
-            .property(
-                name,
-                column(&ava_catalog::Column {
-                    nullable: true,
-                    ..*c
-                }),
-            )
-            .required(name),
-        // Not reached: the schema tests check the property is there.
-        None => row,
-    }
-}
-
-/// A call in the log: its listed columns, then its customer's name — the catalog's
-/// `customers.name`, `null` for a call without a customer.
-fn call_summary() -> ObjectBuilder {
-    let summary = row(
-        CALL_SESSIONS,
-        &LIST_COLUMNS,
-        "A call in a list. In `GET /api/admin/calls` a call without a duration has \
-         `duration_seconds` 0 (as the original sent).",
-    );
-    with_nullable(summary, CUSTOMER_NAME, (CUSTOMERS, "name"))
-}
-
-/// An appointment in `GET /api/appointments`: every column, then its customer's name.
-fn appointment_listed() -> ObjectBuilder {
-    let listed = row(
-        APPOINTMENTS,
-        &all_columns(APPOINTMENTS),
-        "An appointment: every column of `appointments`, then its customer's name.",
-    );
-    with_nullable(listed, CUSTOMER_NAME, (CUSTOMERS, "name"))
-}
-
-/// A customer in the list: every column, how many calls and appointments they have, and
-/// when their latest call started.
-fn customer_summary() -> ObjectBuilder {
-    let [calls, appointments, last_call_at] = CUSTOMER_COUNTS;
-    let summary = row(
-        CUSTOMERS,
-        &all_columns(CUSTOMERS),
-        "A customer in a list: every column of `customers`, their calls and appointments \
-         counted, and the start of their latest call (`null` without one).",
-    )
-    .property(calls, of(Type::Integer).minimum(Some(0)))
-    .required(calls)
-    .property(appointments, of(Type::Integer).minimum(Some(0)))
-    .required(appointments);
-    with_nullable(summary, last_call_at, (CALL_SESSIONS, "started_at"))
 }
