@@ -223,14 +223,7 @@ async fn each_customer_order_reads_its_index() {
                 descending,
             };
             let (sql, _) = customers_sql(Dialect::Postgres, &page);
-            let plan: Vec<String> = client
-                .query(&format!("EXPLAIN {sql}"), &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let plan = plan.join("\n");
+            let plan = plan(&client, &sql).await;
             assert!(
                 plan.contains(&format!(" using {index} ")),
                 "{page:?}: {index} not used\n{plan}"

@@ -563,20 +563,14 @@ async fn calls_without_the_sorted_value_come_last_either_way() {
             } else {
                 "ASC NULLS LAST"
             };
-            let plan: Vec<String> = client
-                .query(
-                    &format!(
-                        "explain select id from call_sessions order by {column} {direction}, \
-                         id {order} limit 50"
-                    ),
-                    &[],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let plan = plan.join("\n");
+            let plan = plan(
+                &client,
+                &format!(
+                    "select id from call_sessions order by {column} {direction}, id {order} \
+                     limit 50"
+                ),
+            )
+            .await;
             assert!(
                 plan.contains("Index") && !plan.contains("Sort"),
                 "{column} {order}: {plan}"

@@ -247,3 +247,15 @@ async fn pg_column<T: tokio_postgres::types::FromSqlOwned>(stores: &Stores, sql:
         .map(|row| row.get(0))
         .collect()
 }
+
+/// Postgres' plan of `sql` on `client` (with that session's settings), one line per node.
+pub async fn plan(client: &tokio_postgres::Client, sql: &str) -> String {
+    client
+        .query(&format!("EXPLAIN {sql}"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"))
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
