@@ -196,6 +196,24 @@ impl Run<'_> {
         })
     }
 
+    /// [`Self::pages`] of a list for every search, order (of `orders`) and direction:
+    /// `page(search, order, descending, page)` is the request.
+    pub(super) async fn every_page<S: Copy>(
+        &mut self,
+        searches: &[Option<String>],
+        orders: &[S],
+        page: impl Fn(&Option<String>, S, bool, i64) -> Ask,
+    ) -> Result<(), CompareError> {
+        for search in searches {
+            for &order in orders {
+                for descending in [true, false] {
+                    self.pages(|n| page(search, order, descending, n)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The first page of a list, then the second, the last and one past the last (by
     /// either store's page count).
     pub(super) async fn pages(&mut self, page: impl Fn(i64) -> Ask) -> Result<(), CompareError> {

@@ -107,22 +107,20 @@ pub async fn compare(
     for period in Period::ALL {
         run.ask(&Ask::Overview(period), None).await?;
     }
-    for search in &plan.searches {
-        for sort_by in SORT_COLUMNS {
-            for descending in [true, false] {
-                run.pages(|page| {
-                    Ask::Calls(CallsPage {
-                        page,
-                        page_size: PAGE_SIZE,
-                        search: search.clone(),
-                        sort_by,
-                        descending,
-                    })
-                })
-                .await?;
-            }
-        }
-    }
+    run.every_page(
+        &plan.searches,
+        &SORT_COLUMNS,
+        |search, sort_by, descending, page| {
+            Ask::Calls(CallsPage {
+                page,
+                page_size: PAGE_SIZE,
+                search: search.clone(),
+                sort_by,
+                descending,
+            })
+        },
+    )
+    .await?;
     for &id in &plan.calls.ids {
         run.ask(&Ask::Call(id), None).await?;
         run.ask(&Ask::Transcript(id), None).await?;
@@ -148,22 +146,20 @@ pub async fn compare(
     for query in &plan.appointments {
         run.ask(&Ask::Appointments(query.clone()), None).await?;
     }
-    for search in &plan.searches {
-        for sort_by in CustomerSort::ALL {
-            for descending in [false, true] {
-                run.pages(|page| {
-                    Ask::Customers(CustomersPage {
-                        page,
-                        page_size: PAGE_SIZE,
-                        search: search.clone(),
-                        sort_by,
-                        descending,
-                    })
-                })
-                .await?;
-            }
-        }
-    }
+    run.every_page(
+        &plan.searches,
+        &CustomerSort::ALL,
+        |search, sort_by, descending, page| {
+            Ask::Customers(CustomersPage {
+                page,
+                page_size: PAGE_SIZE,
+                search: search.clone(),
+                sort_by,
+                descending,
+            })
+        },
+    )
+    .await?;
     for &id in &plan.customers.ids {
         run.ask(&Ask::Customer(id), None).await?;
         run.ask(&Ask::History(id), None).await?;

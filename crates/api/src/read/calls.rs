@@ -11,8 +11,9 @@ use ava_catalog::Kind;
 use ava_catalog::{CALL_SESSIONS, CUSTOMERS};
 use ava_convert::Value;
 
+use super::list::{sort_order, List};
 use crate::json::{kinds, select, Answer, Keys, Objects};
-use crate::request::{Bounds, Field, Params, Query, Rule};
+use crate::request::{Field, Params, Query, Rule};
 use crate::store::{fold, Dialect, Param, Rows, Store, SNAPSHOT};
 use crate::ApiError;
 
@@ -28,31 +29,13 @@ pub struct CallsPage {
 
 pub const SORT_COLUMNS: [&str; 3] = ["started_at", "duration_seconds", "satisfaction_score"];
 
-/// `page` of the calls list (no upper bound but what keeps the offset an integer).
-pub const PAGE: Bounds = Bounds {
-    default: 1,
-    min: 1,
-    max: i64::MAX / 100,
-};
-/// `page_size` of the calls list.
-pub const PAGE_SIZE: Bounds = Bounds {
-    default: 50,
-    min: 1,
-    max: 100,
-};
-pub(super) const PAGE_FIELD: Field = Field::optional("page", Rule::Int(PAGE), "The page, from 1.");
-const PAGE_SIZE_FIELD: Field =
-    Field::optional("page_size", Rule::Int(PAGE_SIZE), "Calls per page.");
 const SORT_BY: Field = Field::optional(
     "sort_by",
     Rule::OneOf(&SORT_COLUMNS),
     "The column to sort by.",
 )
 .or(SORT_COLUMNS[0]);
-/// The directions of a sort.
-pub(super) const ORDERS: [&str; 2] = ["asc", "desc"];
-const SORT_ORDER: Field =
-    Field::optional("sort_order", Rule::OneOf(&ORDERS), "The order.").or("desc");
+const SORT_ORDER: Field = sort_order("The order.", "desc");
 
 /// `search` of the calls list: compared with customers' names (and phone numbers).
 fn search_field() -> Field {
@@ -64,28 +47,32 @@ fn search_field() -> Field {
     )
 }
 
+/// The call log's query fields.
+fn list() -> List {
+    List {
+        rows: "Calls per page.",
+        search: search_field(),
+        sort_by: SORT_BY,
+        sort_order: SORT_ORDER,
+    }
+}
+
 impl Params for CallsPage {
     fn fields() -> Vec<Field> {
-        vec![
-            PAGE_FIELD,
-            PAGE_SIZE_FIELD,
-            search_field(),
-            SORT_BY,
-            SORT_ORDER,
-        ]
+        list().fields()
     }
 
     fn from_query(query: &Query) -> CallsPage {
-        let sort_by = query.text(&SORT_BY).unwrap_or_default();
+        let listed = list().read(query);
         CallsPage {
-            page: query.int(&PAGE_FIELD),
-            page_size: query.int(&PAGE_SIZE_FIELD),
-            search: query.text(&search_field()).map(str::to_string),
+            page: listed.page,
+            page_size: listed.page_size,
             sort_by: SORT_COLUMNS
                 .into_iter()
-                .find(|c| *c == sort_by)
+                .find(|c| *c == listed.sort_by)
                 .unwrap_or(SORT_COLUMNS[0]),
-            descending: query.text(&SORT_ORDER) != Some("asc"),
+            search: listed.search,
+            descending: listed.descending,
         }
     }
 }

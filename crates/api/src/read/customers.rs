@@ -11,9 +11,10 @@
 use ava_catalog::Kind;
 use ava_catalog::{CALL_SESSIONS, CUSTOMERS};
 
-use super::calls::{contains_pattern, order_by, ORDERS, PAGE_FIELD};
+use super::calls::{contains_pattern, order_by};
+use super::list::{sort_order, List};
 use crate::json::{all_columns, kinds, select, Answer, Keys, Objects};
-use crate::request::{Bounds, Field, Params, Query, Rule};
+use crate::request::{Field, Params, Query, Rule};
 use crate::store::{Dialect, Param, Store};
 use crate::ApiError;
 
@@ -57,17 +58,6 @@ impl CustomerSort {
     }
 }
 
-/// `page_size` of the customers list.
-pub const CUSTOMERS_PAGE_SIZE: Bounds = Bounds {
-    default: 50,
-    min: 1,
-    max: 100,
-};
-const PAGE_SIZE_FIELD: Field = Field::optional(
-    "page_size",
-    Rule::Int(CUSTOMERS_PAGE_SIZE),
-    "Customers per page.",
-);
 const SORT_BY: Field = Field::optional(
     "sort_by",
     Rule::OneOf(&CUSTOMER_SORTS),
@@ -75,8 +65,7 @@ const SORT_BY: Field = Field::optional(
      the customer's latest call (`last_call`).",
 )
 .or(CUSTOMER_SORTS[0]);
-const SORT_ORDER: Field =
-    Field::optional("sort_order", Rule::OneOf(&ORDERS), "The direction.").or("asc");
+const SORT_ORDER: Field = sort_order("The direction.", "asc");
 
 /// `search` of the customers list.
 fn search_field() -> Field {
@@ -87,28 +76,32 @@ fn search_field() -> Field {
     )
 }
 
+/// The customers list's query fields.
+fn list() -> List {
+    List {
+        rows: "Customers per page.",
+        search: search_field(),
+        sort_by: SORT_BY,
+        sort_order: SORT_ORDER,
+    }
+}
+
 impl Params for CustomersPage {
     fn fields() -> Vec<Field> {
-        vec![
-            PAGE_FIELD,
-            PAGE_SIZE_FIELD,
-            search_field(),
-            SORT_BY,
-            SORT_ORDER,
-        ]
+        list().fields()
     }
 
     fn from_query(query: &Query) -> CustomersPage {
-        let sort_by = query.text(&SORT_BY).unwrap_or_default();
+        let listed = list().read(query);
         CustomersPage {
-            page: query.int(&PAGE_FIELD),
-            page_size: query.int(&PAGE_SIZE_FIELD),
-            search: query.text(&search_field()).map(str::to_string),
+            page: listed.page,
+            page_size: listed.page_size,
             sort_by: CustomerSort::ALL
                 .into_iter()
-                .find(|s| s.name() == sort_by)
+                .find(|s| s.name() == listed.sort_by)
                 .unwrap_or(CustomerSort::Name),
-            descending: query.text(&SORT_ORDER) == Some("desc"),
+            search: listed.search,
+            descending: listed.descending,
         }
     }
 }

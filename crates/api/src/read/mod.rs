@@ -28,6 +28,7 @@ mod analytics;
 mod appointments;
 mod calls;
 mod customers;
+mod list;
 mod metrics;
 pub use analytics::{
     outcome_distribution, peak_hours, services, timeseries, Interval, PeakHours, Series, Window,
@@ -35,13 +36,13 @@ pub use analytics::{
 };
 pub use appointments::{appointments, AppointmentsQuery};
 pub use calls::{
-    calls, export, list_keys, CallsPage, Export, CUSTOMER_NAME, LIST_COLUMNS, PAGE, PAGE_SIZE,
-    SORT_COLUMNS,
+    calls, export, list_keys, CallsPage, Export, CUSTOMER_NAME, LIST_COLUMNS, SORT_COLUMNS,
 };
 pub use customers::{
-    customers, customers_params, customers_sql, CustomerSort, CustomersPage, CUSTOMERS_PAGE_SIZE,
-    CUSTOMER_COUNTS, CUSTOMER_SORTS,
+    customers, customers_params, customers_sql, CustomerSort, CustomersPage, CUSTOMER_COUNTS,
+    CUSTOMER_SORTS,
 };
+pub use list::{PAGE, PAGE_SIZE};
 pub use metrics::{daily, overview, Days, Period, DAILY_COLUMNS, DAYS, PERIODS};
 
 pub(super) fn int(v: &Value<'_>) -> i64 {
