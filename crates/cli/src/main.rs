@@ -529,7 +529,8 @@ async fn verify_api(
         anyhow::bail!("{}: no such file", sqlite.display());
     }
     let started = std::time::Instant::now();
-    let source = Store::Sqlite(SqliteStore::open_read_only(sqlite, 2)?);
+    // A copy with ava's indexes: the file itself is only read.
+    let source = Store::Sqlite(SqliteStore::open_copy(sqlite, 2)?);
     let target = Store::Postgres(PgStore::new(
         &config::database_url(target)?,
         4,

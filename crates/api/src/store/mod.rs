@@ -37,6 +37,11 @@ pub enum StoreError {
     Task(String),
     #[error("{0} is open for reading only")]
     ReadOnly(PathBuf),
+    #[error("cannot make a temporary copy of {path} in {}: {source}. Set TMPDIR to a folder with room for a copy of the file", std::env::temp_dir().display())]
+    Copy {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// An existing file refused before anything wrote to it, in the words `ava migrate`
     /// uses for it.
     #[error(transparent)]

@@ -42,8 +42,7 @@ impl PgStore {
     pub fn new(url: &str, size: usize, application: &str) -> Result<PgStore, StoreError> {
         let ava_pg::ConnectParams {
             mut config, tls, ..
-        } = ava_pg::ConnectParams::from_url(url)
-            .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        } = ava_pg::ConnectParams::from_url(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
         config.application_name(application);
         let manager = Manager::from_config(
             config,

@@ -27,6 +27,8 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     counter: Arc<Counter>,
     pub(crate) writer: Option<Arc<Mutex<Connection>>>,
+    /// The temporary folder of a copy ([`Self::open_copy`]), removed with the last clone.
+    _copy: Option<Arc<tempfile::TempDir>>,
 }
 
 /// A pool of read connections. Written by hand: the pool crates for rusqlite pin older
@@ -105,9 +107,36 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Copies the existing `path` with SQLite's online backup — one consistent
+    /// snapshot; the file itself is only read, as `ava migrate` reads it — into a
+    /// temporary folder, and serves reads from the copy with ava's indexes added, as
+    /// [`Self::open`] would to the file. For reads over a file that must not change:
+    /// `ava verify --api` (without those indexes the customers list by last call tests
+    /// every call against every other). Writes are refused ([`StoreError::ReadOnly`]);
+    /// errors and [`Store::describe`](super::Store::describe) name the original; the copy
+    /// is removed when the last clone of the store is dropped.
+    pub fn open_copy(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
+        let copy_err = |source| StoreError::Copy {
+            path: path.into(),
+            source,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("ava-copy-")
+            .tempdir()
+            .map_err(copy_err)?;
+        let copy = dir.path().join("copy.db");
+        Source::open(path)
+            .and_then(|source| source.backup_to(&copy))
+            .map_err(StoreError::Refused)?;
+        let mut store = SqliteStore::open(&copy, readers)?;
+        store.writer = None;
+        store.path = path.into();
+        store._copy = Some(Arc::new(dir));
+        Ok(store)
+    }
+
     /// Opens an existing `path` for reading only: nothing about the file changes (not
-    /// its journal mode, not its indexes), as `ava verify --api` needs of the app's file.
-    /// Writes are refused ([`StoreError::ReadOnly`]).
+    /// its journal mode, not its indexes). Writes are refused ([`StoreError::ReadOnly`]).
     pub fn open_read_only(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
         let err = |source| StoreError::Sqlite {
             path: path.into(),
@@ -137,6 +166,7 @@ impl SqliteStore {
                 totals: Totals::default(),
             }),
             writer: None,
+            _copy: None,
         })
     }
 
@@ -627,5 +657,52 @@ mod tests {
         for found in [a.unwrap(), b.unwrap(), writer, counter] {
             assert_eq!(found, (true, MMAP_SIZE));
         }
+    }
+
+    #[tokio::test]
+    async fn a_copy_reads_with_avas_indexes_and_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = seeded(dir.path(), "app.db", 50);
+        let before = as_found(&path);
+        let store = SqliteStore::open_copy(&path, 2).unwrap();
+        let copy = store._copy.as_ref().unwrap().path().to_path_buf();
+        // The copy has every index ava adds; the file none of them.
+        let ava_indexes = |conn: &Connection| -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND name IN ('ix_customers_name_id', 'ix_call_sessions_customer_id_started_at_id') \
+                 ORDER BY name",
+            )?;
+            let names = stmt.query_map([], |r| r.get(0))?.collect();
+            names
+        };
+        let in_copy = store.on_reader(ava_indexes).await.unwrap();
+        assert_eq!(in_copy.len(), 2, "{in_copy:?}");
+        let in_file = ava_indexes(&Connection::open(&path).unwrap()).unwrap();
+        assert!(in_file.is_empty(), "{in_file:?}");
+        assert_eq!(as_found(&path), before, "the file changed");
+        // The copy's rows are the file's; writes are refused, naming the file.
+        let store = Store::Sqlite(store);
+        let calls = store
+            .rows("SELECT count(*) FROM call_sessions", &[], &[Kind::Int])
+            .await
+            .unwrap();
+        assert_eq!(calls[0][0], Value::Int(50));
+        assert_eq!(store.describe().1, path.display().to_string());
+        let Store::Sqlite(lite) = &store else {
+            unreachable!()
+        };
+        let refused = lite
+            .write(|_, _| Ok::<_, StoreError>(()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StoreError::ReadOnly(ref p) if p == &path),
+            "{refused}"
+        );
+        assert!(copy.exists());
+        drop(store);
+        assert!(!copy.exists(), "the copy outlived its store");
+        assert_eq!(as_found(&path), before, "the file changed");
     }
 }
