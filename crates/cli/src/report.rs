@@ -273,13 +273,15 @@ pub fn verify_api(report: &ava_api::compare::Report, took: Duration) {
     println!("source: {}", report.source);
     println!("target: {}", report.target);
     println!("now:    {}", report.now);
+    // As wide as the longest kind (`outcome-distribution`).
+    let wide = report.kinds.iter().map(|k| k.kind.len()).max().unwrap_or(0);
     println!(
-        "  {:<13} {:>9} {:>10} {:>8}",
+        "  {:<wide$} {:>9} {:>10} {:>8}",
         "request", "requests", "identical", "differ"
     );
     for k in &report.kinds {
         println!(
-            "  {:<13} {:>9} {:>10} {:>8}",
+            "  {:<wide$} {:>9} {:>10} {:>8}",
             k.kind,
             k.requests,
             k.identical,
