@@ -12,7 +12,10 @@ const SNAKEOIL_KEY: &str = "/etc/ssl/private/ssl-cert-snakeoil.key";
 /// A CA that did not sign the snakeoil certificate.
 fn wrong_ca() -> String {
     // Supabase's root, in ava-pg beside this crate.
-    format!("{}/../pg/certs/prod-ca-2021.crt", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../pg/certs/prod-ca-2021.crt",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 /// `base` with `params` (`key=value&…`) added, in the spelling `base` has.
