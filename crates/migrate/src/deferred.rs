@@ -49,7 +49,8 @@ impl Deferred {
 /// that a table outside the five refers to (dropping it would mean dropping their
 /// foreign key too), in the order they are built again: `sizes` (rows per table, catalog
 /// order) puts the largest tables' first, so that the longest builds start first and
-/// the connections finish together.
+/// the connections finish together. A foreign key is always recorded to be built
+/// validated, even one that is `NOT VALID` now (left so by a repair).
 pub(crate) async fn capture(
     client: &impl GenericClient,
     sizes: &[u64],
@@ -60,7 +61,7 @@ pub(crate) async fn capture(
         .query_typed(
             "SELECT c.conname::text, t.relname::text, c.contype::text, \
                     format('ALTER TABLE public.%I ADD CONSTRAINT %I %s', t.relname, c.conname, \
-                           pg_get_constraintdef(c.oid)) \
+                           regexp_replace(pg_get_constraintdef(c.oid), ' NOT VALID$', '')) \
              FROM pg_constraint c \
              JOIN pg_class t ON t.oid = c.conrelid \
              WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
@@ -131,6 +132,28 @@ pub(crate) async fn rebuild<C: GenericClient + Sync>(
     names: &[String],
     ddl: &[String],
 ) -> Result<(), (String, tokio_postgres::Error)> {
+    rebuild_with(clients, names, ddl, Orphans::Refuse).await
+}
+
+/// What building a foreign key does when child rows lack their parents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Orphans {
+    /// Fails, naming the constraint.
+    Refuse,
+    /// Adds it `NOT VALID`: checked for every row written from now on, not for those
+    /// there. Only for repairing an interrupted run (outside a transaction): its batches
+    /// commit table by table with no barrier between them, so a child's batch may have
+    /// committed before its parents' did. The resume copies those parents, and builds
+    /// the key again, validated ([`capture`] never records `NOT VALID`).
+    NotValid,
+}
+
+async fn rebuild_with<C: GenericClient + Sync>(
+    clients: &[&C],
+    names: &[String],
+    ddl: &[String],
+    orphans: Orphans,
+) -> Result<(), (String, tokio_postgres::Error)> {
     let items: Vec<(&String, &String)> = names.iter().zip(ddl).collect();
     for fks in [false, true] {
         let phase: Vec<_> = items
@@ -147,9 +170,24 @@ pub(crate) async fn rebuild<C: GenericClient + Sync>(
                     // name is taken is it looked for — there already (built before a
                     // run was interrupted, or by a dead run's session finishing after
                     // all), it is what we wanted.
-                    if let Err(e) = client.batch_execute(sql).await {
-                        if !(already_there(&e) && exists(*client, name).await.map_err(fail)?) {
-                            return Err(fail(e));
+                    match client.batch_execute(sql).await {
+                        Ok(()) => {}
+                        Err(e)
+                            if orphans == Orphans::NotValid
+                                && e.code()
+                                    == Some(
+                                        &tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION,
+                                    ) =>
+                        {
+                            client
+                                .batch_execute(&format!("{sql} NOT VALID"))
+                                .await
+                                .map_err(fail)?;
+                        }
+                        Err(e) => {
+                            if !(already_there(&e) && exists(*client, name).await.map_err(fail)?) {
+                                return Err(fail(e));
+                            }
                         }
                     }
                 }
@@ -190,14 +228,16 @@ async fn exists(client: &impl GenericClient, name: &str) -> Result<bool, tokio_p
 }
 
 /// Builds what an interrupted run left dropped, so the schema is whole again before
-/// anything else looks at it. Returns how many runs needed it.
+/// anything else looks at it (a foreign key over children whose parents' batch had not
+/// committed: `NOT VALID` until the resume, see [`Orphans::NotValid`]). Returns how many
+/// runs needed it.
 pub(crate) async fn restore_interrupted(
     client: &Client,
 ) -> Result<usize, (String, tokio_postgres::Error)> {
     let ledger = |e| ("ava.migrate_runs".to_string(), e);
     let runs = ledger::unbuilt_recipes(client).await.map_err(ledger)?;
     for (id, names, ddl) in &runs {
-        rebuild(&[client], names, ddl).await?;
+        rebuild_with(&[client], names, ddl, Orphans::NotValid).await?;
         ledger::recipe_spent(client, *id).await.map_err(ledger)?;
     }
     Ok(runs.len())

@@ -82,6 +82,73 @@ fn killed_runs_are_named_and_resumed_without_duplicates_or_gaps() {
     assert!(interrupted >= 2, "only {interrupted} runs were interrupted");
 }
 
+/// The window `killed_runs_…` hits only now and then, made on purpose: a run killed
+/// after a child table's batches committed but before one of its parents' did (batches
+/// commit table by table, with no barrier between them). The foreign keys it dropped
+/// cannot be built over those orphans; the repair adds them `NOT VALID`, a plain run
+/// asks for `--resume` as for any interrupted run, and the resume copies the missing
+/// parents and builds the keys again, validated.
+#[test]
+fn a_run_killed_between_a_childs_batch_and_its_parents_is_repaired_and_resumed() {
+    let case = Case::pushed(200, 81);
+    case.migrate(&["--batch-size", "10"]).ok();
+    let run: i64 = case.pg.one("select max(id) from ava.migrate_runs");
+    // The customers of one batch, who have appointments and calls, never committed
+    // (nor, with them, the batch's ledger row and row hashes).
+    let (first, last): (i64, i64) = {
+        let row = &case.pg.rows(
+            "select b.first_id, b.last_id from ava.migrate_batches b \
+             where b.table_name = 'customers' and exists (select 1 from appointments a \
+             where a.customer_id between b.first_id and b.last_id) order by b.first_id limit 1",
+            &[],
+        )[0];
+        (row.get(0), row.get(1))
+    };
+    let keys = "('appointments_customer_id_fkey', 'call_sessions_customer_id_fkey')";
+    case.pg.exec(&format!(
+        "update ava.migrate_runs set status = 'running', finished_at = null, \
+           (deferred_names, deferred_ddl) = (select array_agg(conname::text order by conname), \
+             array_agg(format('ALTER TABLE public.%I ADD CONSTRAINT %I %s', \
+               conrelid::regclass::text, conname, pg_get_constraintdef(oid)) order by conname) \
+             from pg_constraint where conname in {keys}) \
+         where id = {run}; \
+         alter table appointments drop constraint appointments_customer_id_fkey; \
+         alter table call_sessions drop constraint call_sessions_customer_id_fkey; \
+         delete from customers where id between {first} and {last}; \
+         delete from ava.migrate_batches where table_name = 'customers' and first_id = {first}; \
+         delete from ava.source_hashes where table_name = 'customers' and first_id = {first}"
+    ));
+    let orphans: i64 = case.pg.one(&format!(
+        "select count(*) from appointments where customer_id between {first} and {last}"
+    ));
+    assert!(orphans > 0);
+
+    case.migrate(&[])
+        .code(4)
+        .stderr_has(&["interrupted after", "--resume"]);
+    // The keys are back, guarding every new row, though not yet over the orphans.
+    let valid = |case: &Case| -> Vec<bool> {
+        case.pg
+            .rows(
+                &format!(
+                    "select convalidated from pg_constraint where conname in {keys} \
+                     order by conname"
+                ),
+                &[],
+            )
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    assert_eq!(valid(&case), [false, false]);
+    case.migrate(&["--resume"])
+        .ok()
+        .stdout_has(&["resumed and finished:"]);
+    assert_eq!(valid(&case), [true, true]);
+    case.verify(&[]).ok();
+    case.pg.assert_sequences_past_max_id();
+}
+
 #[test]
 fn resume_without_an_interrupted_run_migrates_as_usual() {
     let case = Case::pushed(200, 80);
