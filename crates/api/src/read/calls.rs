@@ -11,7 +11,7 @@ use ava_catalog::Kind;
 use ava_catalog::{CALL_SESSIONS, CUSTOMERS};
 use ava_convert::Value;
 
-use super::list::{sort_order, List};
+use super::list::{sort_order, total_key, total_pages, List};
 use crate::json::{kinds, select, Answer, Keys, Objects};
 use crate::request::{Field, Params, Query, Rule};
 use crate::store::{fold, Dialect, Param, Rows, Store, SNAPSHOT};
@@ -314,11 +314,6 @@ pub async fn calls(store: &Store, page: &CallsPage) -> Result<Answer, ApiError> 
 /// The unfiltered call log's `FROM`.
 const ALL_CALLS: &str = "FROM call_sessions s";
 
-/// The key of the total of the calls `from` selects with `params`, in `Totals`.
-fn total_key(from: &str, params: &[Param]) -> String {
-    format!("{from}{params:?}")
-}
-
 /// Whether a search's page is found sooner by walking the sort's index and testing each
 /// call in turn (its name and phone folded: about 6 µs a call, for about (offset + page
 /// size) × all calls / matches calls) than by collecting every match from the indexes and
@@ -378,7 +373,7 @@ fn calls_page(page: &CallsPage, total: i64, mut rows: Rows) -> Result<Answer, Ap
         page: page.page,
         page_size: page.page_size,
         total,
-        total_pages: (total + page.page_size - 1) / page.page_size,
+        total_pages: total_pages(total, page.page_size),
     })
 }
 

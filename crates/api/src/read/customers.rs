@@ -12,7 +12,7 @@ use ava_catalog::Kind;
 use ava_catalog::{CALL_SESSIONS, CUSTOMERS};
 
 use super::calls::{contains_pattern, order_by};
-use super::list::{sort_order, List};
+use super::list::{sort_order, total_key, total_pages, List};
 use crate::json::{all_columns, kinds, select, Answer, Keys, Objects};
 use crate::request::{Field, Params, Query, Rule};
 use crate::store::{Dialect, Param, Store};
@@ -195,11 +195,7 @@ pub async fn customers(store: &Store, page: &CustomersPage) -> Result<Answer, Ap
     // it was last counted (`Store::count`); one entry serves every page and order.
     let (rows, total) = futures_util::future::try_join(
         store.rows(&sql, &params, &row_kinds),
-        store.count(
-            &format!("customers {count_sql}{params:?}"),
-            &count_sql,
-            &params,
-        ),
+        store.count(&total_key(&count_sql, &params), &count_sql, &params),
     )
     .await?;
     let mut keys = columns;
@@ -220,7 +216,7 @@ pub async fn customers(store: &Store, page: &CustomersPage) -> Result<Answer, Ap
         page: page.page,
         page_size: page.page_size,
         total,
-        total_pages: (total + page.page_size - 1) / page.page_size,
+        total_pages: total_pages(total, page.page_size),
     })
 }
 

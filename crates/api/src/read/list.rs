@@ -4,6 +4,7 @@
 //! default direction.
 
 use crate::request::{Bounds, Field, Query, Rule};
+use crate::store::Param;
 
 /// `page` of a list (no upper bound but what keeps the offset an integer).
 pub const PAGE: Bounds = Bounds {
@@ -70,4 +71,15 @@ impl List {
             descending: query.text(&self.sort_order) == Some("desc"),
         }
     }
+}
+
+/// The key a list's total is remembered under (`Store::count`, `Totals`): what it
+/// counts and with which parameters.
+pub(super) fn total_key(counted: &str, params: &[Param]) -> String {
+    format!("{counted}{params:?}")
+}
+
+/// How many pages of `page_size` hold `total` rows.
+pub(super) fn total_pages(total: i64, page_size: i64) -> i64 {
+    (total + page_size - 1) / page_size
 }
